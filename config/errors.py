@@ -1,0 +1,20 @@
+"""The one base class for business-rule refusals raised by services.
+
+Services raise a subclass with a stable machine-readable ``code`` and a human ``message``;
+views and API views turn it into a message or ``{"code", "detail"}`` with ``status``.
+"""
+
+
+class DomainError(Exception):
+    status = 409
+
+    def __init__(self, code: str, message: str, *, status: int | None = None, **extra):
+        super().__init__(message)
+        self.code = code
+        self.message = str(message)
+        if status is not None:
+            self.status = status
+        self.extra = extra
+
+    def __str__(self) -> str:
+        return self.message

@@ -1,0 +1,5 @@
+from config.errors import DomainError
+
+
+class CustomerError(DomainError):
+    status = 400

@@ -1,0 +1,243 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import Channel
+
+# Unambiguous alphabet for anything a person reads aloud or types: no 0/O, 1/I/L.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def random_code(length: int = 8) -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+
+
+def new_order_number() -> str:
+    return f"CC-{random_code(8)}"
+
+
+def new_pickup_token() -> str:
+    # 32 bytes = 256 random bits, URL-safe, what the QR code carries.
+    return secrets.token_urlsafe(32)
+
+
+class OrderStatus(models.TextChoices):
+    PENDING_PAYMENT = "pending_payment", _("Awaiting payment")
+    PLACED = "placed", _("Placed")
+    PREPARING = "preparing", _("Being prepared")
+    READY = "ready", _("Ready for pickup")
+    COLLECTED = "collected", _("Collected")
+    CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Not collected")
+
+
+# The only legal moves (DESIGN §3). Everything else is an OrderError("illegal_transition").
+TRANSITIONS: dict[str, frozenset[str]] = {
+    OrderStatus.PENDING_PAYMENT: frozenset({OrderStatus.PLACED, OrderStatus.CANCELLED}),
+    OrderStatus.PLACED: frozenset({OrderStatus.PREPARING, OrderStatus.CANCELLED}),
+    OrderStatus.PREPARING: frozenset({OrderStatus.READY, OrderStatus.CANCELLED}),
+    OrderStatus.READY: frozenset({OrderStatus.COLLECTED, OrderStatus.EXPIRED}),
+    OrderStatus.COLLECTED: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
+    OrderStatus.EXPIRED: frozenset(),
+}
+
+# States in which the order still holds reserved stock.
+HOLDING_STOCK = frozenset(
+    {OrderStatus.PENDING_PAYMENT, OrderStatus.PLACED, OrderStatus.PREPARING, OrderStatus.READY}
+)
+
+
+class PaymentMethod(models.TextChoices):
+    IN_STORE = "in_store", _("Pay at the counter")
+    ONLINE = "online", _("Pay online")
+
+
+class PaymentStatus(models.TextChoices):
+    UNPAID = "unpaid", _("Not paid yet")
+    AUTHORISED = "authorised", _("Authorised")
+    PAID = "paid", _("Paid")
+    REFUNDED = "refunded", _("Refunded")
+    VOIDED = "voided", _("Voided")
+
+
+class Actor(models.TextChoices):
+    CUSTOMER = "customer", _("Customer")
+    STAFF = "staff", _("Staff")
+    SYSTEM = "system", _("System")
+
+
+class Order(models.Model):
+    number = models.CharField(max_length=16, unique=True, default=new_order_number, editable=False)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="orders"
+    )
+    store = models.ForeignKey("stores.Store", on_delete=models.PROTECT, related_name="orders")
+    cart = models.ForeignKey(
+        "shop.Cart", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    idempotency_key = models.CharField(max_length=80, null=True, blank=True)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    status = models.CharField(max_length=16, choices=OrderStatus.choices, db_index=True)
+    payment_method = models.CharField(max_length=10, choices=PaymentMethod.choices)
+    payment_status = models.CharField(
+        max_length=12, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID
+    )
+    currency = models.CharField(max_length=3)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    slot_start = models.DateTimeField()
+    slot_end = models.DateTimeField()
+    hold_until = models.DateTimeField(null=True, blank=True)
+    # Contact at the time of ordering, and who will pick it up.
+    contact_name = models.CharField(max_length=150)
+    contact_email = models.EmailField()
+    contact_phone = models.CharField(max_length=32, blank=True)
+    pickup_person = models.CharField(
+        _("collected by someone else"), max_length=150, blank=True,
+        help_text=_("Name of the person the customer chose to collect the order."),
+    )
+    # Pickup secrets: the QR token (one use) and the short code typed at the counter.
+    pickup_token = models.CharField(max_length=64, unique=True, default=new_pickup_token, editable=False)
+    pickup_code = models.CharField(max_length=8, default=random_code, editable=False)
+    code_failures = models.PositiveSmallIntegerField(default=0)
+    code_locked_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cart", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="order_idempotency_unique",
+            ),
+            models.UniqueConstraint(fields=["store", "pickup_code"], name="order_pickup_code_unique"),
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_nonneg"),
+            models.CheckConstraint(condition=Q(slot_end__gt=models.F("slot_start")), name="order_slot_order"),
+        ]
+        indexes = [models.Index(fields=["store", "status", "slot_start"])]
+
+    def __str__(self) -> str:
+        return self.number
+
+    # Only for deciding which buttons to show; services decide.
+    def can_move_to(self, status: str) -> bool:
+        return status in TRANSITIONS[self.status]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in HOLDING_STOCK
+
+    @property
+    def code_locked(self) -> bool:
+        return self.code_locked_at is not None
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    variant = models.ForeignKey("shop.Variant", on_delete=models.PROTECT, related_name="+")
+    sku = models.CharField(max_length=40)
+    name = models.CharField(max_length=255)
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    quantity = models.PositiveIntegerField()
+    collected_quantity = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="order_line_quantity_pos"),
+            models.CheckConstraint(
+                condition=Q(collected_quantity__isnull=True)
+                | Q(collected_quantity__lte=models.F("quantity")),
+                name="order_line_collected_le_ordered",
+            ),
+            models.UniqueConstraint(fields=["order", "variant"], name="order_line_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.sku}"
+
+    @property
+    def line_total(self):
+        return self.unit_price * self.quantity
+
+    @property
+    def collected_total(self):
+        return self.unit_price * (self.collected_quantity or 0)
+
+
+class OrderEvent(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16)
+    actor = models.CharField(max_length=8, choices=Actor.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.from_status or '∅'} → {self.to_status}"
+
+
+class Payment(models.Model):
+    class Provider(models.TextChoices):
+        IN_STORE = "in_store", _("At the counter")
+        STRIPE = "stripe", _("Stripe")
+
+    class Method(models.TextChoices):
+        CARD = "card", _("Card")
+        CASH = "cash", _("Cash")
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
+    provider = models.CharField(max_length=10, choices=Provider.choices)
+    method = models.CharField(max_length=8, choices=Method.choices, blank=True)
+    reference = models.CharField(max_length=120, blank=True)
+    currency = models.CharField(max_length=3)
+    amount_authorised = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    amount_captured = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    amount_refunded = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    status = models.CharField(max_length=12, choices=PaymentStatus.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.amount_captured} {self.currency}"
+
+
+class Handover(models.Model):
+    """Proof of collection: who took the order, which clerk gave it, when, on which device."""
+
+    class Collector(models.TextChoices):
+        CUSTOMER = "customer", _("The customer")
+        DELEGATE = "delegate", _("The person they named")
+
+    class Verification(models.TextChoices):
+        QR = "qr", _("QR code")
+        CODE = "code", _("Pickup code")
+
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="handover")
+    collector = models.CharField(max_length=8, choices=Collector.choices)
+    collector_name = models.CharField(max_length=150)
+    verified_by = models.CharField(max_length=4, choices=Verification.choices)
+    clerk = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    device = models.CharField(max_length=200)
+    collected_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.order_id} to {self.collector_name}"

@@ -1,0 +1,98 @@
+"""Order reads, each scoped to who asks: a customer sees their own, a clerk their store's."""
+
+from datetime import datetime
+
+from django.db.models import Count, Prefetch, Q, Sum
+from django.http import Http404
+from django.utils import timezone
+
+from orders.models import Order, OrderEvent, OrderLine, OrderStatus
+
+
+def _detail():
+    return Order.objects.select_related("store", "customer", "handover__clerk").prefetch_related(
+        Prefetch("lines", queryset=OrderLine.objects.order_by("pk")),
+        Prefetch("events", queryset=OrderEvent.objects.select_related("user").order_by("created_at", "pk")),
+        "payments",
+    )
+
+
+def order_for_customer(*, customer, number: str) -> Order:
+    """The customer's own order; 404 for anything else (an order number alone grants nothing)."""
+    if customer is None:
+        raise Http404("No such order")
+    order = _detail().filter(customer=customer, number=str(number)[:16]).first()
+    if order is None:
+        raise Http404("No such order")
+    return order
+
+
+def order_for_store(*, store, number: str, lock: bool = False) -> Order:
+    """An order of this store; 404 for other stores' orders."""
+    qs = Order.objects.select_for_update(of=("self",)) if lock else _detail()
+    order = qs.filter(store=store, number=str(number)[:16]).first()
+    if order is None:
+        raise Http404("No such order")
+    return order
+
+
+def order_for_pickup_token(*, store, token: str) -> Order | None:
+    token = (token or "").strip()
+    if not token or len(token) > 64:
+        return None
+    return _detail().filter(store=store, pickup_token=token).first()
+
+
+def customer_orders(*, customer):
+    if customer is None:
+        return Order.objects.none()
+    return (
+        Order.objects.filter(customer=customer)
+        .select_related("store")
+        .annotate(item_count=Sum("lines__quantity"))
+        .order_by("-created_at")
+    )
+
+
+QUEUE_COLUMNS = ("overdue", "placed", "preparing", "ready")
+
+
+def store_queue(*, store, now: datetime | None = None) -> dict[str, list[Order]]:
+    """The tablet's live queue in one query: open orders by column, soonest slot first.
+
+    Overdue: not ready although its pickup slot has started, or ready and past its hold.
+    """
+    now = now or timezone.now()
+    orders = (
+        Order.objects.filter(
+            store=store,
+            status__in=[OrderStatus.PLACED, OrderStatus.PREPARING, OrderStatus.READY],
+        )
+        .annotate(item_count=Sum("lines__quantity"), line_count=Count("lines"))
+        .order_by("slot_start", "created_at")
+    )
+    columns: dict[str, list[Order]] = {name: [] for name in QUEUE_COLUMNS}
+    for order in orders:
+        late = (
+            order.status == OrderStatus.READY and order.hold_until and order.hold_until <= now
+        ) or (order.status != OrderStatus.READY and order.slot_start <= now)
+        order.is_overdue = bool(late)
+        columns["overdue" if late else order.status].append(order)
+    return columns
+
+
+def find_orders_for_store(*, store, query: str):
+    """Clerk search by order number, customer email or name (open orders first)."""
+    query = (query or "").strip()[:100]
+    if not query:
+        return Order.objects.none()
+    return (
+        Order.objects.filter(store=store)
+        .filter(
+            Q(number__iexact=query)
+            | Q(contact_email__iexact=query)
+            | Q(contact_name__icontains=query)
+            | Q(contact_phone=query)
+        )
+        .order_by("-created_at")[:20]
+    )

@@ -1,0 +1,449 @@
+"""Every write to orders: checkout, the state machine, the counter.
+
+Each public function is one transaction. Business refusals raise ``OrderError`` (or the
+``StoreError``/``CartError`` of the app that refused) and leave nothing written.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from customers.models import Channel, Customer
+from customers.services import customer_for_contact, record_touchpoint
+from orders.errors import OrderError
+from orders.models import (
+    TRANSITIONS,
+    Actor,
+    Handover,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    random_code,
+)
+from shop.models import Cart, CartLine
+from shop.services import empty_cart
+from stores.errors import StoreError
+from stores.models import Store
+from stores.selectors import bookable_slot, is_manager
+from stores.services import book_slot, consume_stock, release_slot, release_stock, reserve_stock
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    email: str
+    phone: str = ""
+
+
+# --- Checkout ------------------------------------------------------------------------------
+
+
+def place_order(
+    *,
+    cart: Cart,
+    store: Store,
+    slot_start: datetime,
+    payment_method: str,
+    channel: str,
+    customer: Customer | None = None,
+    contact: Contact | None = None,
+    pickup_person: str = "",
+    idempotency_key: str | None = None,
+    user=None,
+    now: datetime | None = None,
+) -> Order:
+    """Turn the cart into an order at ``store`` for the slot starting at ``slot_start``.
+
+    Reserves every line with one conditional UPDATE, books a place in the slot, writes the
+    order, its lines, the first event and a touchpoint, and empties the cart — all or nothing.
+    The same ``idempotency_key`` for the same cart returns the order already placed.
+    """
+    now = now or timezone.now()
+    if idempotency_key:
+        existing = Order.objects.filter(cart=cart, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    if payment_method != PaymentMethod.IN_STORE:
+        raise OrderError("payment_unavailable", _("Online payment is not available yet."), status=400)
+    if channel not in Channel.values:
+        raise ValueError(f"unknown channel {channel!r}")
+    slot = bookable_slot(store=store, start=slot_start, now=now)
+    if slot is None:
+        raise StoreError(
+            "slot_invalid",
+            _("That pickup time is not available at %(store)s. Please choose another.")
+            % {"store": store.name},
+            status=400,
+        )
+    if customer is None:
+        if contact is None:
+            raise OrderError("contact_required", _("Please give your name and email."), status=400)
+        customer = customer_for_contact(email=contact.email, name=contact.name, phone=contact.phone)
+        contact_name, contact_email, contact_phone = contact.name, contact.email, contact.phone
+    else:
+        contact_name = (contact.name if contact else "") or customer.name or customer.email
+        contact_email = customer.email
+        contact_phone = (contact.phone if contact else "") or customer.phone
+    try:
+        with transaction.atomic():
+            return _place(
+                cart=cart, store=store, slot=slot, customer=customer, channel=channel,
+                payment_method=payment_method, contact=(contact_name, contact_email, contact_phone),
+                pickup_person=pickup_person.strip(), idempotency_key=idempotency_key,
+                user=user, now=now,
+            )
+    except IntegrityError:
+        # A concurrent submit with the same key won the race: return its order.
+        if idempotency_key:
+            existing = Order.objects.filter(cart=cart, idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return existing
+        raise
+
+
+def _place(*, cart, store, slot, customer, channel, payment_method, contact, pickup_person,
+           idempotency_key, user, now) -> Order:
+    # The cart row lock serialises two submits of the same checkout.
+    Cart.objects.select_for_update().filter(pk=cart.pk).first()
+    if idempotency_key:
+        existing = Order.objects.filter(cart=cart, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    lines = list(
+        CartLine.objects.filter(cart=cart).select_related("variant__product").order_by("variant_id")
+    )
+    if not lines:
+        raise OrderError("empty_cart", _("Your cart is empty."), status=400)
+    currencies = {line.variant.currency for line in lines}
+    if len(currencies) != 1:
+        raise OrderError("mixed_currency", _("Items in different currencies cannot be ordered together."), status=400)
+    if not book_slot(store=store, start=slot.start):
+        raise StoreError("slot_full", _("That pickup time has just filled up. Please choose another."))
+    short = [
+        line
+        for line in lines  # sorted by variant: every checkout locks stock rows in the same order
+        if not reserve_stock(store_id=store.pk, variant_id=line.variant_id, quantity=line.quantity)
+    ]
+    if short:
+        names = ", ".join(f"{ln.variant} ({ln.variant.sku})" for ln in short)
+        raise StoreError(
+            "out_of_stock",
+            _("Not enough stock at %(store)s for: %(items)s.") % {"store": store.name, "items": names},
+            skus=[ln.variant.sku for ln in short],
+        )
+    name, email, phone = contact
+    code = random_code()
+    while Order.objects.filter(store=store, pickup_code=code).exists():
+        code = random_code()
+    order = Order.objects.create(
+        customer=customer, store=store, cart=cart, idempotency_key=idempotency_key or None,
+        channel=channel, status=OrderStatus.PLACED, payment_method=payment_method,
+        currency=currencies.pop(), total=sum((ln.line_total for ln in lines), Decimal("0.00")),
+        slot_start=slot.start, slot_end=slot.end, contact_name=name, contact_email=email,
+        contact_phone=phone, pickup_person=pickup_person, pickup_code=code, created_at=now,
+    )
+    OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                order=order, variant=ln.variant, sku=ln.variant.sku, name=str(ln.variant),
+                unit_price=ln.variant.price, quantity=ln.quantity,
+            )
+            for ln in lines
+        ]
+    )
+    actor = Actor.STAFF if channel == Channel.STORE else Actor.CUSTOMER
+    OrderEvent.objects.create(
+        order=order, from_status="", to_status=order.status, actor=actor, channel=channel,
+        user=user if getattr(user, "is_authenticated", False) else None, created_at=now,
+    )
+    record_touchpoint(
+        customer=customer, channel=channel, kind="order_placed",
+        payload={"order": order.number, "store": store.code, "total": str(order.total)},
+    )
+    empty_cart(cart=cart)
+    return order
+
+
+# --- The state machine --------------------------------------------------------------------
+
+
+def _lock(order: Order) -> Order:
+    return Order.objects.select_for_update().select_related("store", "customer").get(pk=order.pk)
+
+
+def _transition(*, order: Order, to: str, actor: str, channel: str, user=None, note: str = "",
+                now: datetime | None = None, extra_fields=()) -> Order:
+    """The one place an order changes status. ``order`` must be locked by the caller."""
+    if to not in TRANSITIONS[order.status]:
+        raise OrderError(
+            "illegal_transition",
+            _("Order %(number)s is %(status)s and cannot become %(to)s.")
+            % {
+                "number": order.number,
+                "status": OrderStatus(order.status).label,
+                "to": OrderStatus(to).label,
+            },
+            current=order.status,
+        )
+    previous = order.status
+    order.status = to
+    order.save(update_fields=["status", "updated_at", *extra_fields])
+    OrderEvent.objects.create(
+        order=order, from_status=previous, to_status=to, actor=actor, channel=channel,
+        user=user if getattr(user, "is_authenticated", False) else None, note=note[:255],
+        created_at=now or timezone.now(),
+    )
+    record_touchpoint(
+        customer=order.customer, channel=channel, kind=f"order_{to}",
+        payload={"order": order.number, "from": previous},
+    )
+    return order
+
+
+@transaction.atomic
+def mark_preparing(*, order: Order, user, channel: str = Channel.STORE) -> Order:
+    order = _lock(order)
+    return _transition(order=order, to=OrderStatus.PREPARING, actor=Actor.STAFF, channel=channel, user=user)
+
+
+@transaction.atomic
+def mark_ready(*, order: Order, user, channel: str = Channel.STORE, now: datetime | None = None) -> Order:
+    now = now or timezone.now()
+    order = _lock(order)
+    # The hold runs from the later of "ready" and the start of the booked slot.
+    order.hold_until = max(now, order.slot_start) + timedelta(hours=order.store.hold_hours)
+    return _transition(
+        order=order, to=OrderStatus.READY, actor=Actor.STAFF, channel=channel, user=user,
+        now=now, extra_fields=["hold_until"],
+    )
+
+
+def _release_all(order: Order) -> None:
+    for line in order.lines.order_by("variant_id"):
+        release_stock(store_id=order.store_id, variant_id=line.variant_id, quantity=line.quantity)
+    release_slot(store=order.store, start=order.slot_start)
+
+
+@transaction.atomic
+def cancel_order(*, order: Order, reason: str, actor: str, channel: str, user=None) -> Order:
+    reason = (reason or "").strip()
+    if not reason:
+        raise OrderError("reason_required", _("Please give a reason for cancelling."), status=400)
+    order = _lock(order)
+    order.cancel_reason = reason[:255]
+    _transition(order=order, to=OrderStatus.CANCELLED, actor=actor, channel=channel, user=user,
+                note=reason, extra_fields=["cancel_reason"])
+    _release_all(order)
+    return order
+
+
+@transaction.atomic
+def expire_order(*, order: Order, now: datetime | None = None) -> Order | None:
+    """A ready order past its hold becomes a no-show; its stock goes back on the shelf.
+
+    Safe to run twice: an order that is no longer ready-and-overdue is left alone.
+    """
+    now = now or timezone.now()
+    order = _lock(order)
+    if order.status != OrderStatus.READY or order.hold_until is None or order.hold_until > now:
+        return None
+    _transition(order=order, to=OrderStatus.EXPIRED, actor=Actor.SYSTEM, channel=Channel.STORE,
+                note="hold expired", now=now)
+    _release_all(order)
+    return order
+
+
+# --- The counter --------------------------------------------------------------------------
+
+
+def normalise_code(code: str) -> str:
+    return "".join(ch for ch in (code or "").upper() if ch.isalnum())[:16]
+
+
+def _clerk_key(store: Store, user) -> str:
+    return f"pickup-code-failures:{store.pk}:{user.pk}"
+
+
+def _check_clerk_limit(store: Store, user) -> None:
+    if cache.get(_clerk_key(store, user), 0) >= settings.PICKUP_CODE_CLERK_LIMIT:
+        raise OrderError(
+            "too_many_attempts",
+            _("Too many wrong pickup codes. Wait a few minutes or scan the customer's QR code."),
+            status=429,
+        )
+
+
+def _count_clerk_failure(store: Store, user) -> None:
+    key = _clerk_key(store, user)
+    cache.add(key, 0, timeout=settings.PICKUP_CODE_CLERK_WINDOW)
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=settings.PICKUP_CODE_CLERK_WINDOW)
+
+
+def find_by_pickup_code(*, store: Store, user, code: str) -> Order:
+    """A clerk typed a short code at ``store``: the order it opens, or a clear refusal.
+
+    Wrong codes count against the clerk at this store; too many stop them for a while.
+    """
+    _check_clerk_limit(store, user)
+    code = normalise_code(code)
+    order = (
+        Order.objects.filter(store=store, pickup_code=code).order_by("-created_at").first()
+        if len(code) == 8
+        else None
+    )
+    if order is None:
+        _count_clerk_failure(store, user)
+        raise OrderError("wrong_code", _("No order with this pickup code at this store."), status=404)
+    if order.code_locked:
+        raise OrderError(
+            "code_locked",
+            _("This order's pickup code is locked after too many wrong tries. "
+              "Ask a manager to unlock it, or scan the QR code."),
+            status=423,
+        )
+    return order
+
+
+def verify_pickup_code(*, order: Order, user, code: str) -> Order:
+    """The clerk checks the code the customer says for an order already on screen.
+
+    Wrong tries count against this order; at the limit its code locks until a manager resets it.
+    """
+    store = order.store
+    _check_clerk_limit(store, user)
+    with transaction.atomic():
+        order = _lock(order)
+        if order.code_locked:
+            raise OrderError(
+                "code_locked",
+                _("This order's pickup code is locked after too many wrong tries. "
+                  "Ask a manager to unlock it, or scan the QR code."),
+                status=423,
+            )
+        if normalise_code(code) == order.pickup_code:
+            if order.code_failures:
+                order.code_failures = 0
+                order.save(update_fields=["code_failures", "updated_at"])
+            return order
+        order.code_failures = F("code_failures") + 1
+        order.save(update_fields=["code_failures", "updated_at"])
+        order.refresh_from_db(fields=["code_failures"])
+        if order.code_failures >= settings.PICKUP_CODE_ORDER_LIMIT:
+            order.code_locked_at = timezone.now()
+            order.save(update_fields=["code_locked_at", "updated_at"])
+            OrderEvent.objects.create(
+                order=order, from_status=order.status, to_status=order.status, actor=Actor.STAFF,
+                channel=Channel.STORE, user=user, note="pickup code locked after wrong tries",
+            )
+    _count_clerk_failure(store, user)
+    raise OrderError("wrong_code", _("That is not this order's pickup code."), status=400)
+
+
+@transaction.atomic
+def unlock_pickup_code(*, order: Order, user) -> Order:
+    order = _lock(order)
+    if not is_manager(user, order.store):
+        raise OrderError("not_manager", _("Only a store manager can unlock a pickup code."), status=403)
+    order.code_failures = 0
+    order.code_locked_at = None
+    order.save(update_fields=["code_failures", "code_locked_at", "updated_at"])
+    OrderEvent.objects.create(
+        order=order, from_status=order.status, to_status=order.status, actor=Actor.STAFF,
+        channel=Channel.STORE, user=user, note="pickup code unlocked by manager",
+    )
+    return order
+
+
+def collect_order(
+    *,
+    order: Order,
+    user,
+    quantities: dict[str, int],
+    payment_method: str,
+    reference: str,
+    collector: str,
+    verified_by: str,
+    device: str,
+    now: datetime | None = None,
+) -> Order:
+    """Hand the order over: what was collected leaves the shelf, refused lines go back.
+
+    ``quantities`` maps each line's sku to the units handed over (0 = refused). Records the
+    payment for exactly what was collected and the proof of handover.
+    """
+    now = now or timezone.now()
+    if verified_by not in Handover.Verification.values:
+        raise OrderError("not_verified", _("Scan the QR code or check the pickup code first."), status=400)
+    if collector not in Handover.Collector.values:
+        raise OrderError("bad_collector", _("Say who is collecting the order."), status=400)
+    with transaction.atomic():
+        order = _lock(order)
+        if order.status != OrderStatus.READY:
+            # Give the illegal-transition message for every non-ready state.
+            _transition(order=order, to=OrderStatus.COLLECTED, actor=Actor.STAFF,
+                        channel=Channel.STORE, user=user)
+        lines = list(order.lines.order_by("variant_id"))
+        unknown = set(quantities) - {ln.sku for ln in lines}
+        if unknown:
+            raise OrderError("unknown_line", _("These items are not in the order: %(skus)s")
+                             % {"skus": ", ".join(sorted(unknown))}, status=400)
+        for line in lines:
+            qty = quantities.get(line.sku, line.quantity)
+            if isinstance(qty, bool) or not isinstance(qty, int) or not 0 <= qty <= line.quantity:
+                raise OrderError(
+                    "bad_quantity",
+                    _("Collected quantity for %(sku)s must be between 0 and %(max)d.")
+                    % {"sku": line.sku, "max": line.quantity},
+                    status=400,
+                )
+            line.collected_quantity = qty
+        collected_total = sum((ln.collected_total for ln in lines), Decimal("0.00"))
+        if not any(ln.collected_quantity for ln in lines):
+            raise OrderError("nothing_collected",
+                             _("At least one item must be handed over to collect the order."), status=400)
+        if collector == Handover.Collector.DELEGATE and not order.pickup_person:
+            raise OrderError("no_delegate", _("The customer did not name anyone else to collect."), status=400)
+        reference = (reference or "").strip()[:120]
+        if order.payment_method == PaymentMethod.IN_STORE:
+            if payment_method not in Payment.Method.values:
+                raise OrderError("bad_payment", _("Choose card or cash."), status=400)
+            if payment_method == Payment.Method.CARD and not reference:
+                raise OrderError("reference_required",
+                                 _("Enter the card terminal receipt number."), status=400)
+        for line in lines:
+            consume_stock(store_id=order.store_id, variant_id=line.variant_id, quantity=line.collected_quantity)
+            release_stock(store_id=order.store_id, variant_id=line.variant_id,
+                          quantity=line.quantity - line.collected_quantity)
+        OrderLine.objects.bulk_update(lines, ["collected_quantity"])
+        if order.payment_method == PaymentMethod.IN_STORE:
+            Payment.objects.create(
+                order=order, provider=Payment.Provider.IN_STORE, method=payment_method,
+                reference=reference, currency=order.currency, amount_authorised=collected_total,
+                amount_captured=collected_total, status=PaymentStatus.PAID, created_at=now,
+            )
+            order.payment_status = PaymentStatus.PAID
+        Handover.objects.create(
+            order=order, collector=collector,
+            collector_name=order.pickup_person if collector == Handover.Collector.DELEGATE
+            else order.contact_name,
+            verified_by=verified_by, clerk=user, device=(device or "unknown")[:200], collected_at=now,
+        )
+        refused = [ln.sku for ln in lines if ln.collected_quantity < ln.quantity]
+        note = ("refused: " + ", ".join(refused)) if refused else ""
+        _transition(order=order, to=OrderStatus.COLLECTED, actor=Actor.STAFF, channel=Channel.STORE,
+                    user=user, note=note, now=now, extra_fields=["payment_status"])
+        return order

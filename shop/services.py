@@ -1,0 +1,152 @@
+"""Every write to the catalogue's carts. Web, API and tablet all change carts through here."""
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from customers.models import Customer
+from customers.services import record_touchpoint
+from shop.errors import CartError
+from shop.models import Cart, CartLine, Variant
+
+
+def _check_quantity(quantity, *, allow_zero: bool = False) -> int:
+    limit = settings.CART_MAX_LINE_QUANTITY
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        raise CartError("bad_quantity", _("Quantity must be a whole number."))
+    low = 0 if allow_zero else 1
+    if quantity < low or quantity > limit:
+        raise CartError(
+            "bad_quantity",
+            _("Quantity must be between %(low)d and %(high)d.") % {"low": low, "high": limit},
+        )
+    return quantity
+
+
+def _touch(cart: Cart, channel: str, kind: str, payload: dict) -> None:
+    if cart.customer_id is not None:
+        record_touchpoint(customer=cart.customer, channel=channel, kind=kind, payload=payload)
+
+
+def cart_for_customer(*, customer: Customer) -> Cart:
+    """The customer's one cart, created on first use (safe against two devices at once)."""
+    cart = Cart.objects.filter(customer=customer).first()
+    if cart is not None:
+        return cart
+    try:
+        with transaction.atomic():
+            return Cart.objects.create(customer=customer)
+    except IntegrityError:
+        return Cart.objects.get(customer=customer)
+
+
+def create_anonymous_cart(*, store_id: int | None = None) -> Cart:
+    return Cart.objects.create(store_id=store_id)
+
+
+@transaction.atomic
+def add_to_cart(*, cart: Cart, sku: str, quantity: int, channel: str) -> CartLine:
+    quantity = _check_quantity(quantity)
+    variant = Variant.objects.filter(sku=sku, is_active=True, product__is_active=True).first()
+    if variant is None:
+        raise CartError("unknown_sku", _("We do not sell an item with code %(sku)s.") % {"sku": sku})
+    line = CartLine.objects.select_for_update().filter(cart=cart, variant=variant).first()
+    if line is None:
+        line = CartLine.objects.create(cart=cart, variant=variant, quantity=quantity, channel=channel)
+    else:
+        line.quantity = _check_quantity(line.quantity + quantity)
+        line.channel = channel
+        line.save(update_fields=["quantity", "channel", "updated_at"])
+    Cart.objects.filter(pk=cart.pk).update(updated_at=line.updated_at)
+    _touch(cart, channel, "cart_changed", {"sku": sku, "quantity": line.quantity, "action": "add"})
+    return line
+
+
+def _line_in_cart(cart: Cart, line_id) -> CartLine:
+    try:
+        line_id = int(line_id)
+    except (TypeError, ValueError):
+        line_id = None
+    line = (
+        CartLine.objects.select_for_update().select_related("variant").filter(cart=cart, pk=line_id).first()
+        if line_id is not None
+        else None
+    )
+    if line is None:
+        raise CartError("unknown_line", _("That item is not in your cart."), status=404)
+    return line
+
+
+@transaction.atomic
+def set_line_quantity(*, cart: Cart, line_id, quantity: int, channel: str) -> CartLine | None:
+    """Change a line's quantity; 0 removes it. Returns the line, or None when removed."""
+    quantity = _check_quantity(quantity, allow_zero=True)
+    line = _line_in_cart(cart, line_id)
+    if quantity == 0:
+        return remove_line(cart=cart, line_id=line.pk, channel=channel)
+    line.quantity = quantity
+    line.channel = channel
+    line.save(update_fields=["quantity", "channel", "updated_at"])
+    _touch(cart, channel, "cart_changed", {"sku": line.variant.sku, "quantity": quantity, "action": "set"})
+    return line
+
+
+@transaction.atomic
+def remove_line(*, cart: Cart, line_id, channel: str) -> None:
+    line = _line_in_cart(cart, line_id)
+    sku = line.variant.sku
+    line.delete()
+    _touch(cart, channel, "cart_changed", {"sku": sku, "quantity": 0, "action": "remove"})
+    return None
+
+
+def choose_store(*, cart: Cart, store_id: int | None, channel: str) -> None:
+    Cart.objects.filter(pk=cart.pk).update(store_id=store_id)
+    cart.store_id = store_id
+    _touch(cart, channel, "store_chosen", {"store_id": store_id})
+
+
+@transaction.atomic
+def merge_carts(*, source: Cart, target: Cart, channel: str) -> Cart:
+    """Move every line of ``source`` into ``target`` (quantities add up, capped) and drop it."""
+    if source.pk == target.pk:
+        return target
+    limit = settings.CART_MAX_LINE_QUANTITY
+    existing = {
+        line.variant_id: line
+        for line in CartLine.objects.select_for_update().filter(cart=target).order_by("pk")
+    }
+    for line in CartLine.objects.select_for_update().filter(cart=source).order_by("pk"):
+        mine = existing.get(line.variant_id)
+        if mine is None:
+            line.cart = target
+            line.channel = channel
+            line.save(update_fields=["cart", "channel", "updated_at"])
+        else:
+            mine.quantity = min(mine.quantity + line.quantity, limit)
+            mine.channel = channel
+            mine.save(update_fields=["quantity", "channel", "updated_at"])
+            line.delete()
+    if target.store_id is None and source.store_id is not None:
+        target.store_id = source.store_id
+        target.save(update_fields=["store", "updated_at"])
+    source.delete()
+    _touch(target, channel, "cart_merged", {})
+    return target
+
+
+@transaction.atomic
+def attach_cart_on_login(*, anonymous: Cart | None, customer: Customer, channel: str) -> Cart:
+    """Logging in: the device's anonymous cart joins the customer's one cart."""
+    own = Cart.objects.select_for_update().filter(customer=customer).first()
+    if anonymous is None or anonymous.customer_id is not None:
+        return own or cart_for_customer(customer=customer)
+    if own is None:
+        anonymous.customer = customer
+        anonymous.save(update_fields=["customer", "updated_at"])
+        return anonymous
+    return merge_carts(source=anonymous, target=own, channel=channel)
+
+
+def empty_cart(*, cart: Cart) -> None:
+    CartLine.objects.filter(cart=cart).delete()

@@ -1,0 +1,197 @@
+"""Reads about stores shared by the shop, the API and the tablet."""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Prefetch
+from django.http import Http404
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from stores.models import Closure, OpeningHours, SlotBooking, StaffMembership, StockLevel, Store
+
+
+@dataclass(frozen=True)
+class Slot:
+    store_id: int
+    start: datetime  # aware
+    end: datetime
+    capacity: int
+    remaining: int
+
+    @property
+    def is_full(self) -> bool:
+        return self.remaining <= 0
+
+
+def active_stores():
+    """Active stores with their hours and upcoming closures, for slot computations."""
+    return Store.objects.filter(is_active=True).prefetch_related(
+        Prefetch("opening_hours", queryset=OpeningHours.objects.order_by("weekday", "opens")),
+        Prefetch(
+            "closures",
+            queryset=Closure.objects.filter(date__gte=timezone.now().date() - timedelta(days=1)),
+        ),
+    )
+
+
+def store_by_code(code: str) -> Store:
+    store = active_stores().filter(code=code).first()
+    if store is None:
+        raise Http404("No such store")
+    return store
+
+
+# --- Staff access ----------------------------------------------------------------------------
+
+
+def staff_stores(user):
+    """Stores the user works at (all for a manager membership's stores)."""
+    if not user.is_authenticated:
+        return Store.objects.none()
+    return active_stores().filter(staff__user=user).distinct()
+
+
+def store_for_staff(user, code: str) -> Store:
+    """The store with this code if the user works there; 404 otherwise (no existence leak)."""
+    store = staff_stores(user).filter(code=code).first()
+    if store is None:
+        raise Http404("No such store")
+    return store
+
+
+def is_manager(user, store: Store | None = None) -> bool:
+    if not user.is_authenticated:
+        return False
+    memberships = StaffMembership.objects.filter(user=user, role=StaffMembership.Role.MANAGER)
+    if store is not None:
+        memberships = memberships.filter(store=store)
+    return memberships.exists()
+
+
+# --- Stock -----------------------------------------------------------------------------------
+
+
+def availability(*, variant_ids, store_ids=None) -> dict[tuple[int, int], int]:
+    """{(store_id, variant_id): available units} for the given variants, in one query."""
+    levels = StockLevel.objects.filter(variant_id__in=list(variant_ids))
+    if store_ids is not None:
+        levels = levels.filter(store_id__in=list(store_ids))
+    return {
+        (store_id, variant_id): on_hand - reserved
+        for store_id, variant_id, on_hand, reserved in levels.values_list(
+            "store_id", "variant_id", "on_hand", "reserved"
+        )
+    }
+
+
+# --- Pickup slots ----------------------------------------------------------------------------
+
+
+def _slot_starts(store: Store, day: date):
+    """Local slot starts on one day from the store's hours (prefetched), as aware datetimes."""
+    if any(closure.date == day for closure in store.closures.all()):
+        return
+    length = timedelta(minutes=store.slot_minutes)
+    tz = store.tz
+    for hours in store.opening_hours.all():
+        if hours.weekday != day.weekday():
+            continue
+        wall = datetime.combine(day, hours.opens)
+        closes = datetime.combine(day, hours.closes)
+        while wall + length <= closes:
+            yield wall.replace(tzinfo=tz)
+            wall += length
+
+
+def _bookings(store_ids, start: datetime, end: datetime) -> dict[tuple[int, datetime], int]:
+    rows = SlotBooking.objects.filter(
+        store_id__in=list(store_ids), start__gte=start, start__lt=end
+    ).values_list("store_id", "start", "booked")
+    return {(store_id, slot_start): booked for store_id, slot_start, booked in rows}
+
+
+def _slots(store: Store, days: list[date], now: datetime, booked: dict) -> list[Slot]:
+    earliest = now + timedelta(minutes=store.lead_time_minutes)
+    length = timedelta(minutes=store.slot_minutes)
+    slots = []
+    for day in days:
+        for local_start in _slot_starts(store, day):
+            start = local_start.astimezone(UTC)
+            if start < earliest:
+                continue
+            taken = booked.get((store.pk, start), 0)
+            slots.append(
+                Slot(
+                    store_id=store.pk,
+                    start=start,
+                    end=(local_start + length).astimezone(UTC),
+                    capacity=store.slot_capacity,
+                    remaining=max(store.slot_capacity - taken, 0),
+                )
+            )
+    return slots
+
+
+def _local_days(store: Store, now: datetime, count: int) -> list[date]:
+    today = now.astimezone(store.tz).date()
+    return [today + timedelta(days=i) for i in range(count)]
+
+
+def pickup_slots(*, store: Store, now: datetime | None = None, days: int | None = None) -> list[Slot]:
+    """Bookable slots from now + lead time, inside opening hours, over the next ``days``."""
+    now = now or timezone.now()
+    local_days = _local_days(store, now, days or settings.PICKUP_SLOT_SEARCH_DAYS)
+    booked = _bookings([store.pk], now, now + timedelta(days=len(local_days) + 1))
+    return _slots(store, local_days, now, booked)
+
+
+def slots_on(*, store: Store, day: date, now: datetime | None = None) -> list[Slot]:
+    """The slots of one local day (for `GET /stores/{code}/slots/?date=`)."""
+    now = now or timezone.now()
+    start = datetime.combine(day, datetime.min.time()).replace(tzinfo=store.tz)
+    booked = _bookings([store.pk], start, start + timedelta(days=1, hours=2))
+    return _slots(store, [day], now, booked)
+
+
+def bookable_slot(*, store: Store, start: datetime, now: datetime | None = None) -> Slot | None:
+    """The slot starting exactly at ``start`` if it is a real, future, bookable slot."""
+    now = now or timezone.now()
+    if timezone.is_naive(start):
+        return None
+    day = start.astimezone(store.tz).date()
+    for slot in slots_on(store=store, day=day, now=now):
+        if slot.start == start:
+            return slot
+    return None
+
+
+def earliest_pickups(*, stores, now: datetime | None = None) -> dict[int, Slot | None]:
+    """For each store (hours prefetched), its first slot with room left — one query in all."""
+    now = now or timezone.now()
+    stores = list(stores)
+    count = settings.PICKUP_SLOT_SEARCH_DAYS
+    booked = _bookings([s.pk for s in stores], now, now + timedelta(days=count + 1))
+    result: dict[int, Slot | None] = {}
+    for store in stores:
+        result[store.pk] = next(
+            (s for s in _slots(store, _local_days(store, now, count), now, booked) if not s.is_full),
+            None,
+        )
+    return result
+
+
+def describe_pickup(*, slot: Slot | None, store: Store, now: datetime | None = None) -> str:
+    """“today from 17:30”, “tomorrow from 10:00”, “Thursday 26 from 10:00”, in the store's time."""
+    if slot is None:
+        return _("no pickup slots in the next days")
+    now = now or timezone.now()
+    local = slot.start.astimezone(store.tz)
+    today = now.astimezone(store.tz).date()
+    time = formats.time_format(local, "H:i")
+    if local.date() == today:
+        return _("today from %(time)s") % {"time": time}
+    if local.date() == today + timedelta(days=1):
+        return _("tomorrow from %(time)s") % {"time": time}
+    return _("%(day)s from %(time)s") % {"day": formats.date_format(local, "l j"), "time": time}

@@ -1,0 +1,60 @@
+"""Every write to stock and slot counters.
+
+Counters only ever change through one conditional UPDATE each (DESIGN §3): the database
+decides, under its row lock, whether the change still fits — never Python reading first.
+"""
+
+from datetime import datetime
+
+from django.db.models import F
+
+from stores.models import SlotBooking, StockLevel, Store
+
+
+def reserve_stock(*, store_id: int, variant_id: int, quantity: int) -> bool:
+    """Hold ``quantity`` units for an order; False if fewer are available."""
+    if quantity <= 0:
+        raise ValueError("quantity must be positive")
+    updated = StockLevel.objects.filter(
+        store_id=store_id, variant_id=variant_id, on_hand__gte=F("reserved") + quantity
+    ).update(reserved=F("reserved") + quantity)
+    return updated == 1
+
+
+def release_stock(*, store_id: int, variant_id: int, quantity: int) -> None:
+    """Give reserved units back (cancel, expiry, lines refused at the counter)."""
+    if quantity <= 0:
+        return
+    updated = StockLevel.objects.filter(
+        store_id=store_id, variant_id=variant_id, reserved__gte=quantity
+    ).update(reserved=F("reserved") - quantity)
+    if updated != 1:
+        raise RuntimeError(f"stock {store_id}/{variant_id}: cannot release {quantity}")
+
+
+def consume_stock(*, store_id: int, variant_id: int, quantity: int) -> None:
+    """Reserved units leave the store with the customer."""
+    if quantity <= 0:
+        return
+    updated = StockLevel.objects.filter(
+        store_id=store_id, variant_id=variant_id, reserved__gte=quantity, on_hand__gte=quantity
+    ).update(reserved=F("reserved") - quantity, on_hand=F("on_hand") - quantity)
+    if updated != 1:
+        raise RuntimeError(f"stock {store_id}/{variant_id}: cannot consume {quantity}")
+
+
+def book_slot(*, store: Store, start: datetime) -> bool:
+    """Take one place in a pickup slot; False when the slot is already full."""
+    SlotBooking.objects.bulk_create(
+        [SlotBooking(store=store, start=start, booked=0)], ignore_conflicts=True
+    )
+    updated = SlotBooking.objects.filter(
+        store=store, start=start, booked__lt=store.slot_capacity
+    ).update(booked=F("booked") + 1)
+    return updated == 1
+
+
+def release_slot(*, store: Store, start: datetime) -> None:
+    SlotBooking.objects.filter(store=store, start=start, booked__gt=0).update(
+        booked=F("booked") - 1
+    )
