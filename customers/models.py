@@ -74,6 +74,9 @@ class Customer(models.Model):
     quiet_hours_start = models.TimeField(_("quiet hours start"), null=True, blank=True)
     quiet_hours_end = models.TimeField(_("quiet hours end"), null=True, blank=True)
     marketing_opt_in = models.BooleanField(_("marketing opt-in"), default=False)
+    # Set once the person proved they own the address; guest orders under this email are
+    # shown to the account only after that.
+    email_verified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -81,6 +81,8 @@ class Order(models.Model):
         "shop.Cart", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
     )
     idempotency_key = models.CharField(max_length=80, null=True, blank=True)
+    # Placed without logging in: the email was typed, not proven.
+    guest_checkout = models.BooleanField(default=False)
     channel = models.CharField(max_length=8, choices=Channel.choices)
     status = models.CharField(max_length=16, choices=OrderStatus.choices, db_index=True)
     payment_method = models.CharField(max_length=10, choices=PaymentMethod.choices)

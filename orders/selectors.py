@@ -17,11 +17,31 @@ def _detail():
     )
 
 
+def _visible_to(customer):
+    """Orders a logged-in customer may see: their own, and guest orders under their email
+    only once the address is verified (anyone can type an email at a guest checkout)."""
+    visible = Q(customer=customer)
+    if customer.email_verified_at is None:
+        visible &= Q(guest_checkout=False)
+    return visible
+
+
 def order_for_customer(*, customer, number: str) -> Order:
     """The customer's own order; 404 for anything else (an order number alone grants nothing)."""
     if customer is None:
         raise Http404("No such order")
-    order = _detail().filter(customer=customer, number=str(number)[:16]).first()
+    order = _detail().filter(_visible_to(customer), number=str(number)[:16]).first()
+    if order is None:
+        raise Http404("No such order")
+    return order
+
+
+def order_for_guest(*, numbers, number: str) -> Order:
+    """An order placed as a guest in this browser session (its numbers are kept there)."""
+    number = str(number)[:16]
+    if number not in set(numbers or ()):
+        raise Http404("No such order")
+    order = _detail().filter(number=number, guest_checkout=True).first()
     if order is None:
         raise Http404("No such order")
     return order
@@ -47,7 +67,7 @@ def customer_orders(*, customer):
     if customer is None:
         return Order.objects.none()
     return (
-        Order.objects.filter(customer=customer)
+        Order.objects.filter(_visible_to(customer))
         .select_related("store")
         .annotate(item_count=Sum("lines__quantity"))
         .order_by("-created_at")

@@ -86,6 +86,7 @@ def place_order(
             % {"store": store.name},
             status=400,
         )
+    guest = customer is None
     if customer is None:
         if contact is None:
             raise OrderError("contact_required", _("Please give your name and email."), status=400)
@@ -101,7 +102,7 @@ def place_order(
                 cart=cart, store=store, slot=slot, customer=customer, channel=channel,
                 payment_method=payment_method, contact=(contact_name, contact_email, contact_phone),
                 pickup_person=pickup_person.strip(), idempotency_key=idempotency_key,
-                user=user, now=now,
+                user=user, now=now, guest=guest,
             )
     except IntegrityError:
         # A concurrent submit with the same key won the race: return its order.
@@ -113,7 +114,7 @@ def place_order(
 
 
 def _place(*, cart, store, slot, customer, channel, payment_method, contact, pickup_person,
-           idempotency_key, user, now) -> Order:
+           idempotency_key, user, now, guest) -> Order:
     # The cart row lock serialises two submits of the same checkout.
     Cart.objects.select_for_update().filter(pk=cart.pk).first()
     if idempotency_key:
@@ -152,6 +153,7 @@ def _place(*, cart, store, slot, customer, channel, payment_method, contact, pic
         currency=currencies.pop(), total=sum((ln.line_total for ln in lines), Decimal("0.00")),
         slot_start=slot.start, slot_end=slot.end, contact_name=name, contact_email=email,
         contact_phone=phone, pickup_person=pickup_person, pickup_code=code, created_at=now,
+        guest_checkout=guest,
     )
     OrderLine.objects.bulk_create(
         [
