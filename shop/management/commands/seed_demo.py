@@ -1,0 +1,684 @@
+"""Demo data for the embedded run: stores, catalogue, stock and the three demo logins.
+
+Idempotent: every row is keyed on its natural key (store code, category and product slug, SKU,
+email), so a second run changes nothing and creates nothing. Stores, hours, catalogue, logins and
+staff roles are brought back to what is written here. Stock rows are only created when missing:
+`make run` seeds on every start, and resetting `on_hand` would undo the demo's own sales and
+break reservations held by open orders.
+"""
+
+import hashlib
+import random
+from dataclasses import dataclass
+from datetime import time
+from decimal import Decimal
+
+from django.contrib.auth.models import Group, Permission
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from customers.models import Customer, User
+from shop.models import Category, Product, Variant
+from stores.models import OpeningHours, StaffMembership, StockLevel, Store
+
+DEMO_PASSWORD = "omnicollect-demo"
+DEMO_URL = "http://127.0.0.1:8000/"
+CURRENCY = "EUR"
+MANAGER_GROUP = "Store managers"
+
+# --- Stores ---------------------------------------------------------------------------------
+
+MON_SAT = range(0, 6)
+MON_FRI = range(0, 5)
+SATURDAY, SUNDAY = 5, 6
+
+STORES = [
+    {
+        "code": "MAD-01",
+        "name": "Madrid Centro",
+        "address": "Calle de Preciados 28, 28013 Madrid",
+        "city": "Madrid",
+        "latitude": Decimal("40.418450"),
+        "longitude": Decimal("-3.705830"),
+        "timezone": "Europe/Madrid",
+        "slot_minutes": 30,
+        "slot_capacity": 6,
+        "lead_time_minutes": 60,
+        "hold_hours": 48,
+        "hours": [(day, time(10), time(21)) for day in MON_SAT] + [(SUNDAY, time(11), time(15))],
+    },
+    {
+        "code": "BCN-01",
+        "name": "Barcelona Eixample",
+        "address": "Passeig de Gràcia 55, 08007 Barcelona",
+        "city": "Barcelona",
+        "latitude": Decimal("41.392690"),
+        "longitude": Decimal("2.164430"),
+        "timezone": "Europe/Madrid",
+        "slot_minutes": 30,
+        "slot_capacity": 8,
+        "lead_time_minutes": 90,
+        "hold_hours": 48,
+        "hours": [(day, time(10), time(21)) for day in MON_SAT],  # closed on Sundays
+    },
+    {
+        "code": "CMX-01",
+        "name": "Ciudad de México Polanco",
+        "address": "Av. Presidente Masaryk 360, Polanco, 11560 Ciudad de México",
+        "city": "Ciudad de México",
+        "latitude": Decimal("19.431620"),
+        "longitude": Decimal("-99.194430"),
+        "timezone": "America/Mexico_City",
+        "slot_minutes": 30,
+        "slot_capacity": 4,
+        "lead_time_minutes": 120,
+        "hold_hours": 48,
+        "hours": [(day, time(10), time(20)) for day in MON_FRI]
+        + [(SATURDAY, time(10), time(21)), (SUNDAY, time(11), time(18))],
+    },
+]
+
+# --- Catalogue ------------------------------------------------------------------------------
+
+CATEGORIES = [
+    ("ropa", "Ropa"),
+    ("calzado", "Calzado"),
+    ("hogar", "Hogar"),
+    ("electronica", "Electrónica"),
+    ("belleza", "Belleza"),
+    ("deporte", "Deporte"),
+]
+
+
+def sizes(*labels: str) -> list[tuple[str, str]]:
+    return [(label, f"Talla {label}") for label in labels]
+
+
+COLOURS = {
+    "NEG": "Negro",
+    "BLA": "Blanco",
+    "AZU": "Azul marino",
+    "ROJ": "Rojo",
+    "GRI": "Gris",
+    "VER": "Verde oliva",
+    "ROS": "Rosa",
+    "ARE": "Arena",
+}
+
+
+def colours(*codes: str) -> list[tuple[str, str]]:
+    return [(code, COLOURS[code]) for code in codes]
+
+
+ONE = [("U", "")]  # a product sold in one version only
+
+
+@dataclass(frozen=True)
+class Item:
+    code: str  # SKU prefix; each variant's SKU is "<code>-<variant code>"
+    slug: str
+    name: str
+    description: str
+    price: str
+    # (variant code, title) or (variant code, title, price) when the variant's price differs.
+    variants: list[tuple[str, ...]]
+
+
+CATALOGUE: dict[str, list[Item]] = {
+    "ropa": [
+        Item(
+            "CAMORG",
+            "camiseta-algodon-organico",
+            "Camiseta de algodón orgánico",
+            "Camiseta de manga corta en punto de algodón orgánico de 180 g/m², corte recto.",
+            "14.95",
+            sizes("S", "M", "L", "XL"),
+        ),
+        Item(
+            "VAQREC",
+            "vaqueros-rectos",
+            "Vaqueros rectos de tiro medio",
+            "Denim elástico de 12 oz con cinco bolsillos y lavado medio.",
+            "39.95",
+            sizes("38", "40", "42", "44"),
+        ),
+        Item(
+            "SUDCAP",
+            "sudadera-con-capucha",
+            "Sudadera con capucha",
+            "Felpa perchada por dentro, bolsillo canguro y cordón ajustable.",
+            "29.95",
+            sizes("S", "M", "L"),
+        ),
+        Item(
+            "CAMLIN",
+            "camisa-de-lino",
+            "Camisa de lino",
+            "Lino 100 % lavado a la piedra, cuello clásico y botones de nácar.",
+            "34.95",
+            sizes("S", "M", "L", "XL"),
+        ),
+        Item(
+            "CHQIMP",
+            "chaqueta-impermeable-ligera",
+            "Chaqueta impermeable ligera",
+            "Tejido reciclado con membrana transpirable; se guarda en su propio bolsillo.",
+            "59.95",
+            sizes("M", "L"),
+        ),
+        Item(
+            "JERMER",
+            "jersey-punto-merino",
+            "Jersey de punto de merino",
+            "Lana merino extrafina de cuello redondo, no pica y regula la temperatura.",
+            "49.95",
+            colours("GRI", "AZU", "VER"),
+        ),
+        Item(
+            "VESMID",
+            "vestido-midi-estampado",
+            "Vestido midi estampado",
+            "Viscosa fluida con estampado floral, escote en pico y cinturón a juego.",
+            "45.95",
+            sizes("S", "M", "L"),
+        ),
+        Item(
+            "PIJFRA",
+            "pijama-de-franela",
+            "Pijama de franela",
+            "Conjunto de camisa y pantalón en franela de algodón a cuadros.",
+            "27.95",
+            sizes("M", "L"),
+        ),
+    ],
+    "calzado": [
+        Item(
+            "ZAPRUN",
+            "zapatillas-running-amortiguadas",
+            "Zapatillas de running amortiguadas",
+            "Mediasuela de espuma reactiva y malla transpirable para rodajes diarios.",
+            "79.95",
+            sizes("39", "40", "42", "44"),
+        ),
+        Item(
+            "BOTPIE",
+            "botines-de-piel",
+            "Botines de piel",
+            "Piel de vacuno con cremallera lateral y suela de goma antideslizante.",
+            "89.95",
+            sizes("37", "38", "39", "40"),
+        ),
+        Item(
+            "SANPLA",
+            "sandalias-planas-de-piel",
+            "Sandalias planas de piel",
+            "Tiras cruzadas de piel natural y plantilla acolchada.",
+            "34.95",
+            sizes("37", "38", "39"),
+        ),
+        Item(
+            "ZAPLON",
+            "zapatillas-de-lona",
+            "Zapatillas de lona clásicas",
+            "Lona de algodón, puntera de goma y cordones planos.",
+            "39.95",
+            colours("NEG", "BLA"),
+        ),
+        Item(
+            "MOCANT",
+            "mocasines-de-ante",
+            "Mocasines de ante",
+            "Ante flexible con costura a mano y suela de goma fina.",
+            "69.95",
+            sizes("41", "42", "43"),
+        ),
+        Item(
+            "ALPYUT",
+            "alpargatas-de-yute",
+            "Alpargatas de yute",
+            "Hechas en La Rioja con suela de yute trenzado y lona de algodón.",
+            "19.95",
+            sizes("38", "40", "42"),
+        ),
+        Item(
+            "ZAPCAS",
+            "zapatillas-de-casa",
+            "Zapatillas de casa",
+            "Forro de borreguito y suela de goma para andar por casa sin resbalar.",
+            "14.95",
+            sizes("36-38", "39-41", "42-44"),
+        ),
+    ],
+    "hogar": [
+        Item(
+            "SABPER",
+            "juego-sabanas-percal",
+            "Juego de sábanas de percal",
+            "Percal de algodón de 200 hilos: bajera ajustable, encimera y funda de almohada.",
+            "39.95",
+            [
+                ("090", "Cama de 90 cm", "34.95"),
+                ("135", "Cama de 135 cm"),
+                ("150", "Cama de 150 cm", "44.95"),
+            ],
+        ),
+        Item(
+            "TOABAN",
+            "toalla-de-bano",
+            "Toalla de baño de algodón",
+            "Rizo de algodón de 550 g/m², 70 × 140 cm.",
+            "12.95",
+            colours("BLA", "GRI", "AZU"),
+        ),
+        Item(
+            "TAZCER",
+            "taza-de-ceramica",
+            "Taza de cerámica esmaltada",
+            "Gres esmaltado a mano, 350 ml; apta para lavavajillas y microondas.",
+            "6.95",
+            colours("BLA", "VER", "ARE"),
+        ),
+        Item(
+            "SARANT",
+            "sarten-antiadherente",
+            "Sartén antiadherente",
+            "Aluminio forjado con recubrimiento sin PFOA, apta para inducción.",
+            "24.95",
+            [("20", "20 cm", "21.95"), ("24", "24 cm"), ("28", "28 cm", "29.95")],
+        ),
+        Item(
+            "CAFITA",
+            "cafetera-italiana",
+            "Cafetera italiana de aluminio",
+            "La de toda la vida, con válvula de seguridad y asa que no quema.",
+            "24.95",
+            [("3T", "3 tazas", "19.95"), ("6T", "6 tazas")],
+        ),
+        Item(
+            "LAMMES",
+            "lampara-de-mesa-ceramica",
+            "Lámpara de mesa de cerámica",
+            "Base de cerámica mate y pantalla de lino, casquillo E27.",
+            "44.95",
+            ONE,
+        ),
+        Item(
+            "COJLIN",
+            "funda-cojin-lino",
+            "Funda de cojín de lino 45 × 45",
+            "Lino lavado con cremallera oculta.",
+            "15.95",
+            colours("ARE", "GRI", "VER", "ROS"),
+        ),
+        Item(
+            "VELSOJ",
+            "vela-aromatica-de-soja",
+            "Vela aromática de soja",
+            "Cera de soja y mecha de algodón, unas 40 horas de combustión.",
+            "9.95",
+            [("HIG", "Higo"), ("LAV", "Lavanda"), ("CIT", "Cítricos")],
+        ),
+        Item(
+            "CUCSET",
+            "juego-cuchillos-cocina",
+            "Juego de cuchillos de cocina (3 piezas)",
+            "Acero inoxidable alemán: cebollero, santoku y de pelar.",
+            "49.95",
+            ONE,
+        ),
+    ],
+    "electronica": [
+        Item(
+            "AURANC",
+            "auriculares-cancelacion-ruido",
+            "Auriculares inalámbricos con cancelación de ruido",
+            "Bluetooth 5.3, hasta 30 horas de batería y carga rápida por USB-C.",
+            "129.00",
+            colours("NEG", "BLA"),
+        ),
+        Item(
+            "ALTBLU",
+            "altavoz-bluetooth-resistente",
+            "Altavoz Bluetooth resistente al agua",
+            "Protección IP67, 12 horas de música y emparejamiento estéreo.",
+            "49.90",
+            colours("NEG", "AZU", "ROJ"),
+        ),
+        Item(
+            "CARUSC",
+            "cargador-usb-c-65w",
+            "Cargador USB-C 65 W",
+            "GaN compacto con dos puertos USB-C y uno USB-A; carga un portátil.",
+            "34.90",
+            ONE,
+        ),
+        Item(
+            "CABUSC",
+            "cable-usb-c-trenzado",
+            "Cable USB-C trenzado",
+            "Nailon trenzado, 60 W y transferencia a 480 Mb/s.",
+            "12.90",
+            [("1M", "1 m"), ("2M", "2 m", "15.90")],
+        ),
+        Item(
+            "BATEXT",
+            "bateria-externa-10000",
+            "Batería externa 10.000 mAh",
+            "Carga rápida de 20 W y pantalla con el porcentaje restante.",
+            "29.90",
+            ONE,
+        ),
+        Item(
+            "TECINA",
+            "teclado-inalambrico-compacto",
+            "Teclado inalámbrico compacto",
+            "Distribución española con ñ, multidispositivo y pilas para dos años.",
+            "39.90",
+            colours("NEG", "BLA"),
+        ),
+        Item(
+            "RATERG",
+            "raton-ergonomico",
+            "Ratón ergonómico inalámbrico",
+            "Diseño vertical que reduce la tensión de la muñeca, 6 botones.",
+            "29.90",
+            ONE,
+        ),
+        Item(
+            "RELDEP",
+            "reloj-inteligente-deportivo",
+            "Reloj inteligente deportivo",
+            "GPS integrado, pulso, sueño y más de 100 deportes; 10 días de batería.",
+            "149.00",
+            colours("NEG", "ROS"),
+        ),
+        Item(
+            "MICSD",
+            "tarjeta-microsd",
+            "Tarjeta microSD",
+            "Clase 10 U3 A2 con adaptador SD, ideal para cámaras y móviles.",
+            "14.90",
+            [("064", "64 GB"), ("128", "128 GB", "22.90"), ("256", "256 GB", "39.90")],
+        ),
+    ],
+    "belleza": [
+        Item(
+            "CREHID",
+            "crema-hidratante-hialuronico",
+            "Crema hidratante facial con ácido hialurónico",
+            "Textura ligera para todo tipo de pieles, sin perfume. 50 ml.",
+            "18.50",
+            ONE,
+        ),
+        Item(
+            "SOLSPF",
+            "protector-solar-spf50",
+            "Protector solar SPF 50+",
+            "Fluido invisible de amplio espectro, resistente al agua.",
+            "16.95",
+            [("050", "50 ml"), ("200", "200 ml", "24.95")],
+        ),
+        Item(
+            "CHASOL",
+            "champu-solido",
+            "Champú sólido",
+            "Sin plásticos ni sulfatos; una pastilla equivale a tres botes.",
+            "9.50",
+            [("NOR", "Cabello normal"), ("GRA", "Cabello graso"), ("SEC", "Cabello seco")],
+        ),
+        Item(
+            "PERFLO",
+            "eau-de-parfum-floral",
+            "Eau de parfum floral",
+            "Notas de azahar, jazmín y almizcle blanco.",
+            "59.00",
+            [("050", "50 ml"), ("100", "100 ml", "85.00")],
+        ),
+        Item(
+            "CEPELE",
+            "cepillo-dientes-electrico",
+            "Cepillo de dientes eléctrico",
+            "Sónico con temporizador de dos minutos y tres modos de limpieza.",
+            "49.95",
+            colours("BLA", "NEG"),
+        ),
+        Item(
+            "SECION",
+            "secador-pelo-ionico",
+            "Secador de pelo iónico 2000 W",
+            "Motor AC, tres temperaturas, golpe de aire frío y boquilla concentradora.",
+            "39.95",
+            ONE,
+        ),
+    ],
+    "deporte": [
+        Item(
+            "ESTYOG",
+            "esterilla-yoga",
+            "Esterilla de yoga antideslizante",
+            "TPE de 6 mm sin PVC, con correa de transporte.",
+            "24.95",
+            colours("VER", "ROS", "GRI"),
+        ),
+        Item(
+            "MANHEX",
+            "mancuernas-hexagonales",
+            "Mancuernas hexagonales (par)",
+            "Recubiertas de caucho, con empuñadura cromada moleteada.",
+            "19.95",
+            [("02", "2 kg"), ("05", "5 kg", "34.95"), ("08", "8 kg", "49.95")],
+        ),
+        Item(
+            "BOTTER",
+            "botella-termica-750",
+            "Botella térmica de acero 750 ml",
+            "Doble pared al vacío: 24 horas frío, 12 horas caliente.",
+            "19.95",
+            colours("NEG", "BLA", "AZU", "VER"),
+        ),
+        Item(
+            "MOCTRE",
+            "mochila-trekking-30",
+            "Mochila de trekking 30 l",
+            "Espalda ventilada, funda impermeable y compartimento para hidratación.",
+            "54.95",
+            colours("NEG", "ROJ"),
+        ),
+        Item(
+            "BALFUT",
+            "balon-futbol-talla-5",
+            "Balón de fútbol talla 5",
+            "Termosellado, apto para césped natural y artificial.",
+            "24.95",
+            ONE,
+        ),
+        Item(
+            "PALPAD",
+            "pala-padel-carbono",
+            "Pala de pádel de carbono",
+            "Forma de lágrima, núcleo de EVA blanda y marco de carbono 12K.",
+            "99.95",
+            ONE,
+        ),
+        Item(
+            "MALRUN",
+            "mallas-de-running",
+            "Mallas de running",
+            "Tejido compresivo con bolsillo trasero con cremallera y detalles reflectantes.",
+            "29.95",
+            sizes("S", "M", "L"),
+        ),
+    ],
+}
+
+# --- People ---------------------------------------------------------------------------------
+
+SHOPPER = {"email": "shopper@example.com", "name": "Lucía Fernández", "phone": "+34 612 345 678"}
+CLERK = {"email": "clerk@example.com", "name": "Javier Martín"}
+MANAGER = {"email": "manager@example.com", "name": "Carmen Ruiz"}
+
+# Managers maintain stores and the catalogue in the admin and may look at orders and customers;
+# order status only changes through the counter and its services.
+MANAGER_FULL_APPS = ("stores", "shop")
+MANAGER_VIEW_APPS = ("orders", "customers")
+
+
+def ean13(twelve_digits: str) -> str:
+    """Append the EAN-13 check digit."""
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(twelve_digits))
+    return twelve_digits + str((10 - total % 10) % 10)
+
+
+def barcode_for(sku: str) -> str:
+    """A stable EAN-13 for a SKU (Spanish GS1 prefix 84), independent of catalogue order."""
+    digest = int(hashlib.sha256(sku.encode()).hexdigest(), 16)
+    return ean13(f"84{digest % 10**10:010d}")
+
+
+def stock_for(sku: str, store_code: str) -> int:
+    """Deterministic starting stock: some variants sold out at a store, some running low."""
+    rng = random.Random(f"{sku}@{store_code}")
+    draw = rng.random()
+    if draw < 0.12:
+        return 0
+    if draw < 0.30:
+        return rng.randint(1, 3)
+    return rng.randint(4, 40)
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the demo stores, catalogue, stock and logins (idempotent)."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        stores = [self.seed_store(spec) for spec in STORES]
+        variants = self.seed_catalogue()
+        stock_created = self.seed_stock(stores, variants)
+        self.seed_people(stores)
+
+        if options["verbosity"] >= 1:
+            self.stdout.write(
+                f"Seeded {len(stores)} stores, {Category.objects.count()} categories, "
+                f"{Product.objects.count()} products, {len(variants)} variants; "
+                f"{stock_created} new stock levels ({StockLevel.objects.count()} in all)."
+            )
+            self.stdout.write(self.summary(stores))
+
+    # --- stores -------------------------------------------------------------------------------
+
+    def seed_store(self, spec: dict) -> Store:
+        fields = {key: value for key, value in spec.items() if key not in {"code", "hours"}}
+        store, _ = Store.objects.update_or_create(
+            code=spec["code"], defaults={**fields, "is_active": True}
+        )
+        kept = []
+        for weekday, opens, closes in spec["hours"]:
+            hours, _ = OpeningHours.objects.update_or_create(
+                store=store, weekday=weekday, opens=opens, defaults={"closes": closes}
+            )
+            kept.append(hours.pk)
+        OpeningHours.objects.filter(store=store).exclude(pk__in=kept).delete()
+        return store
+
+    # --- catalogue ----------------------------------------------------------------------------
+
+    def seed_catalogue(self) -> list[Variant]:
+        variants = []
+        for position, (slug, name) in enumerate(CATEGORIES):
+            category, _ = Category.objects.update_or_create(
+                slug=slug, defaults={"name": name, "position": position}
+            )
+            for item in CATALOGUE[slug]:
+                product, _ = Product.objects.update_or_create(
+                    slug=item.slug,
+                    defaults={
+                        "category": category,
+                        "name": item.name,
+                        "description": item.description,
+                        "is_active": True,
+                    },
+                )
+                for code, title, *price in item.variants:
+                    sku = f"{item.code}-{code}"
+                    variant, _ = Variant.objects.update_or_create(
+                        sku=sku,
+                        defaults={
+                            "product": product,
+                            "title": title,
+                            "price": Decimal(price[0] if price else item.price),
+                            "currency": CURRENCY,
+                            "barcode": barcode_for(sku),
+                            "is_active": True,
+                        },
+                    )
+                    variants.append(variant)
+        return variants
+
+    def seed_stock(self, stores: list[Store], variants: list[Variant]) -> int:
+        created = 0
+        for store in stores:
+            for variant in variants:
+                _, was_created = StockLevel.objects.get_or_create(
+                    store=store,
+                    variant=variant,
+                    defaults={"on_hand": stock_for(variant.sku, store.code)},
+                )
+                created += was_created
+        return created
+
+    # --- people -------------------------------------------------------------------------------
+
+    def seed_user(self, *, email: str, name: str, is_staff: bool = False) -> User:
+        user, _ = User.objects.update_or_create(
+            email=email,
+            defaults={"name": name, "is_active": True, "is_staff": is_staff, "is_superuser": False},
+        )
+        if not user.check_password(DEMO_PASSWORD):
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        return user
+
+    def seed_people(self, stores: list[Store]) -> None:
+        shopper = self.seed_user(email=SHOPPER["email"], name=SHOPPER["name"])
+        Customer.objects.update_or_create(
+            email=SHOPPER["email"],
+            defaults={
+                "user": shopper,
+                "name": SHOPPER["name"],
+                "phone": SHOPPER["phone"],
+                "language": "es",
+            },
+        )
+
+        clerk = self.seed_user(**CLERK)
+        first_store = stores[0]
+        StaffMembership.objects.update_or_create(
+            user=clerk, store=first_store, defaults={"role": StaffMembership.Role.CLERK}
+        )
+        StaffMembership.objects.filter(user=clerk).exclude(store=first_store).delete()
+
+        manager = self.seed_user(**MANAGER, is_staff=True)
+        for store in Store.objects.all():
+            StaffMembership.objects.update_or_create(
+                user=manager, store=store, defaults={"role": StaffMembership.Role.MANAGER}
+            )
+        group, _ = Group.objects.get_or_create(name=MANAGER_GROUP)
+        group.permissions.set(
+            Permission.objects.filter(content_type__app_label__in=MANAGER_FULL_APPS)
+            | Permission.objects.filter(
+                content_type__app_label__in=MANAGER_VIEW_APPS, codename__startswith="view_"
+            )
+        )
+        manager.groups.add(group)
+
+    def summary(self, stores: list[Store]) -> str:
+        codes = ", ".join(store.code for store in stores)
+        rows = [
+            (SHOPPER["email"], "shopper (web shop, orders)"),
+            (CLERK["email"], f"clerk at {stores[0].code} (/store/)"),
+            (MANAGER["email"], f"manager of {codes} (/dashboard/, /admin/)"),
+        ]
+        width = max(len(email) for email, _ in rows)
+        lines = ["", f"Omnicollect demo: {DEMO_URL}", f"Password for every login: {DEMO_PASSWORD}"]
+        lines += [f"  {email.ljust(width)}  {role}" for email, role in rows]
+        return "\n".join(lines)
