@@ -1,1 +1,12 @@
-urlpatterns: list = []
+from django.urls import path
+
+from orders.views import shop
+
+app_name = "orders"
+
+urlpatterns = [
+    path("checkout/", shop.checkout, name="checkout"),
+    path("orders/<str:number>/", shop.order_detail, name="detail"),
+    path("orders/<str:number>/qr.svg", shop.order_qr, name="qr"),
+    path("account/", shop.account, name="account"),
+]

@@ -1,2 +1,61 @@
-def cart_count(request):
-    return 0
+"""Request plumbing shared by the web shop and checkout views: which cart, which store."""
+
+from customers.models import Channel, Customer
+from customers.services import customer_for_user
+from shop.models import Cart, CartLine
+from shop.services import cart_for_customer, choose_store, create_anonymous_cart
+
+SESSION_CART = "cart_token"
+SESSION_STORE = "store_id"
+
+
+def current_customer(request) -> Customer | None:
+    if request.user.is_authenticated:
+        return customer_for_user(user=request.user)
+    return None
+
+
+def current_cart(request, *, create: bool = False) -> Cart | None:
+    """The logged-in customer's one cart, or this browser's anonymous cart."""
+    if request.user.is_authenticated:
+        customer = current_customer(request)
+        if create:
+            return cart_for_customer(customer=customer)
+        return Cart.objects.filter(customer=customer).first()
+    token = request.session.get(SESSION_CART)
+    cart = Cart.objects.filter(token=token, customer__isnull=True).first() if token else None
+    if cart is None and create:
+        cart = create_anonymous_cart(store_id=request.session.get(SESSION_STORE))
+        request.session[SESSION_CART] = str(cart.token)
+    return cart
+
+
+def anonymous_cart(request) -> Cart | None:
+    token = request.session.get(SESSION_CART)
+    return Cart.objects.filter(token=token, customer__isnull=True).first() if token else None
+
+
+def remembered_store_id(request, cart: Cart | None = None) -> int | None:
+    if cart is not None and cart.store_id:
+        return cart.store_id
+    return request.session.get(SESSION_STORE)
+
+
+def remember_store(request, store_id: int | None) -> None:
+    request.session[SESSION_STORE] = store_id
+    cart = current_cart(request)
+    if cart is not None:
+        choose_store(cart=cart, store_id=store_id, channel=Channel.WEB)
+
+
+def cart_count(request) -> int:
+    if not hasattr(request, "session"):
+        return 0
+    if request.user.is_authenticated:
+        lines = CartLine.objects.filter(cart__customer__user=request.user)
+    else:
+        token = request.session.get(SESSION_CART)
+        if not token:
+            return 0
+        lines = CartLine.objects.filter(cart__token=token)
+    return sum(lines.values_list("quantity", flat=True))

@@ -1,0 +1,80 @@
+from datetime import datetime
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from orders.models import Handover, Payment, PaymentMethod
+
+
+class CheckoutForm(forms.Form):
+    store = forms.CharField(max_length=16)
+    slot = forms.CharField(label=_("Pickup time"), max_length=40)
+    name = forms.CharField(label=_("Name"), max_length=150)
+    email = forms.EmailField(label=_("Email"))
+    phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
+    pickup_person = forms.CharField(
+        label=_("Someone else will collect it (optional)"), max_length=150, required=False,
+        help_text=_("Their name, as on their ID."),
+    )
+    payment = forms.ChoiceField(
+        label=_("Payment"), choices=[(PaymentMethod.IN_STORE, PaymentMethod.IN_STORE.label)],
+        initial=PaymentMethod.IN_STORE, widget=forms.RadioSelect,
+    )
+    checkout_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+    def clean_slot(self):
+        value = self.cleaned_data["slot"]
+        try:
+            start = datetime.fromisoformat(value)
+        except ValueError:
+            raise forms.ValidationError(_("Choose a pickup time from the list.")) from None
+        if start.tzinfo is None:
+            raise forms.ValidationError(_("Choose a pickup time from the list."))
+        return start
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=255)
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(choices=[("preparing", "preparing"), ("ready", "ready")])
+
+
+class ScanForm(forms.Form):
+    q = forms.CharField(max_length=100, strip=True)
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(label=_("Pickup code"), max_length=16)
+
+
+class CollectForm(forms.Form):
+    """Built per order: one quantity field per line, named ``qty_<sku>``."""
+
+    payment_method = forms.ChoiceField(
+        label=_("Paid by"), choices=Payment.Method.choices, required=False, widget=forms.RadioSelect
+    )
+    reference = forms.CharField(label=_("Receipt / reference"), max_length=120, required=False)
+    collector = forms.ChoiceField(
+        label=_("Collected by"), choices=Handover.Collector.choices, initial=Handover.Collector.CUSTOMER,
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, order, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.order = order
+        for line in order.lines.all():
+            self.fields[f"qty_{line.sku}"] = forms.IntegerField(
+                label=line.name, min_value=0, max_value=line.quantity, initial=line.quantity
+            )
+        if not order.pickup_person:
+            self.fields["collector"].choices = [Handover.Collector.choices[0]]
+
+    def quantities(self) -> dict[str, int]:
+        return {line.sku: self.cleaned_data[f"qty_{line.sku}"] for line in self.order.lines.all()}
+
+    def line_fields(self):
+        return [(line, self[f"qty_{line.sku}"]) for line in self.order.lines.all()]
+
+

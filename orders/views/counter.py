@@ -1,0 +1,218 @@
+"""The store tablet: live queue, scan or type a pickup code, prepare, hand over, cancel."""
+
+import secrets
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from customers.models import Channel
+from orders import selectors, services
+from orders.errors import OrderError
+from orders.forms import CancelForm, CodeForm, CollectForm, ScanForm, StatusForm
+from orders.models import Actor, Handover, OrderStatus
+from stores.selectors import is_manager, staff_stores, store_for_staff
+
+DEVICE_COOKIE = "oc_device"
+SESSION_VERIFIED = "counter_verified"
+# A scanned QR token is long; a typed pickup code is 8 characters (spaces/dashes allowed).
+TOKEN_MIN_LENGTH = 20
+
+
+def counter_view(view):
+    """Staff only, and only at a store the user works at (404 for any other store)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, code, *args, **kwargs):
+        store = store_for_staff(request.user, code)
+        response = view(request, store, *args, **kwargs)
+        if DEVICE_COOKIE not in request.COOKIES:
+            response.set_signed_cookie(
+                DEVICE_COOKIE, secrets.token_hex(6), salt="device", max_age=5 * 365 * 86400,
+                httponly=True, samesite="Lax", secure=request.is_secure(),
+            )
+        return response
+
+    return wrapper
+
+
+def _device(request) -> str:
+    device_id = request.get_signed_cookie(DEVICE_COOKIE, default="new", salt="device")
+    agent = request.META.get("HTTP_USER_AGENT", "")[:150]
+    return f"tablet {device_id} · {agent}"
+
+
+def _verified(request) -> dict:
+    return request.session.get(SESSION_VERIFIED, {})
+
+
+def _mark_verified(request, order, method: str) -> None:
+    verified = _verified(request)
+    verified[order.number] = method
+    request.session[SESSION_VERIFIED] = dict(list(verified.items())[-50:])
+
+
+def _form_error(form) -> OrderError:
+    detail = "; ".join(" ".join(errors) for errors in form.errors.values())
+    return OrderError("invalid_input", detail, status=400)
+
+
+@login_required
+@require_GET
+def home(request):
+    stores = list(staff_stores(request.user))
+    if not stores:
+        raise PermissionDenied
+    if len(stores) == 1:
+        return redirect("counter:queue", code=stores[0].code)
+    return render(request, "counter/home.html", {"stores": stores})
+
+
+def _queue_context(request, store, **extra):
+    return {
+        "store": store,
+        "columns": selectors.store_queue(store=store),
+        "scan_form": ScanForm(),
+        **extra,
+    }
+
+
+@counter_view
+@require_GET
+def queue(request, store):
+    if request.htmx:
+        return render(request, "counter/partials/queue_board.html", _queue_context(request, store))
+    return render(request, "counter/queue.html", _queue_context(request, store))
+
+
+@counter_view
+@require_POST
+def scan(request, store):
+    """A scanner typed the QR token + Enter, or the clerk typed the short code."""
+    form = ScanForm(request.POST)
+    if not form.is_valid():
+        context = _queue_context(request, store, scan_error=_("Scan a QR code or type a pickup code."))
+        return render(request, "counter/queue.html", context, status=400)
+    value = form.cleaned_data["q"]
+    try:
+        if len(value) >= TOKEN_MIN_LENGTH:
+            order = selectors.order_for_pickup_token(store=store, token=value)
+            if order is None:
+                raise OrderError("unknown_token", _("This QR code is not for an order at this store."), status=404)
+            method = Handover.Verification.QR
+        else:
+            order = services.find_by_pickup_code(store=store, user=request.user, code=value)
+            method = Handover.Verification.CODE
+    except OrderError as error:
+        context = _queue_context(request, store, scan_error=error.message)
+        return render(request, "counter/queue.html", context, status=error.status)
+    if order.status == OrderStatus.COLLECTED:
+        # One use: a second scan explains what happened instead of opening the order.
+        return render(request, "counter/order.html", _order_context(request, store, order), status=409)
+    _mark_verified(request, order, method)
+    return redirect("counter:order", code=store.code, number=order.number)
+
+
+def _order_context(request, store, order, **extra):
+    verified = _verified(request).get(order.number)
+    return {
+        "store": store,
+        "order": order,
+        "verified": verified,
+        "is_manager": is_manager(request.user, store),
+        "collect_form": extra.pop("collect_form", None) or CollectForm(order=order),
+        "cancel_form": CancelForm(),
+        "code_form": CodeForm(),
+        **extra,
+    }
+
+
+@counter_view
+@require_GET
+def order_detail(request, store, number):
+    order = selectors.order_for_store(store=store, number=number)
+    return render(request, "counter/order.html", _order_context(request, store, order))
+
+
+@counter_view
+@require_POST
+def change_status(request, store, number):
+    order = selectors.order_for_store(store=store, number=number)
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        raise _form_error(form)
+    if form.cleaned_data["status"] == OrderStatus.PREPARING:
+        services.mark_preparing(order=order, user=request.user)
+    else:
+        services.mark_ready(order=order, user=request.user)
+    if request.htmx:
+        return render(request, "counter/partials/queue_board.html", _queue_context(request, store))
+    return redirect("counter:order", code=store.code, number=order.number)
+
+
+@counter_view
+@require_POST
+def verify_code(request, store, number):
+    order = selectors.order_for_store(store=store, number=number)
+    form = CodeForm(request.POST)
+    if not form.is_valid():
+        raise _form_error(form)
+    try:
+        services.verify_pickup_code(order=order, user=request.user, code=form.cleaned_data["code"])
+    except OrderError as error:
+        order = selectors.order_for_store(store=store, number=number)
+        context = _order_context(request, store, order, code_error=error.message)
+        return render(request, "counter/order.html", context, status=error.status)
+    _mark_verified(request, order, Handover.Verification.CODE)
+    return redirect("counter:order", code=store.code, number=order.number)
+
+
+@counter_view
+@require_POST
+def collect(request, store, number):
+    order = selectors.order_for_store(store=store, number=number)
+    form = CollectForm(request.POST, order=order)
+    if not form.is_valid():
+        context = _order_context(request, store, order, collect_form=form)
+        return render(request, "counter/order.html", context, status=400)
+    services.collect_order(
+        order=order,
+        user=request.user,
+        quantities=form.quantities(),
+        payment_method=form.cleaned_data["payment_method"],
+        reference=form.cleaned_data["reference"],
+        collector=form.cleaned_data["collector"],
+        verified_by=_verified(request).get(order.number, ""),
+        device=_device(request),
+    )
+    messages.success(request, _("Order %(number)s handed over.") % {"number": order.number})
+    return redirect("counter:order", code=store.code, number=order.number)
+
+
+@counter_view
+@require_POST
+def cancel(request, store, number):
+    order = selectors.order_for_store(store=store, number=number)
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        raise _form_error(form)
+    services.cancel_order(
+        order=order, reason=form.cleaned_data["reason"], actor=Actor.STAFF,
+        channel=Channel.STORE, user=request.user,
+    )
+    messages.success(request, _("Order %(number)s cancelled; its stock is back on sale.") % {"number": order.number})
+    return redirect("counter:queue", code=store.code)
+
+
+@counter_view
+@require_POST
+def unlock_code(request, store, number):
+    order = selectors.order_for_store(store=store, number=number)
+    services.unlock_pickup_code(order=order, user=request.user)
+    messages.success(request, _("Pickup code unlocked."))
+    return redirect("counter:order", code=store.code, number=order.number)

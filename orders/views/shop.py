@@ -1,0 +1,110 @@
+"""Shopper-facing order pages: checkout, the order with its pickup QR, the account."""
+
+import secrets
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from customers.models import Channel
+from orders import selectors
+from orders.errors import OrderError
+from orders.forms import CheckoutForm
+from orders.qr import qr_svg
+from orders.services import Contact, place_order
+from shop.selectors import cart_summary
+from shop.web import current_cart, current_customer, remember_store, remembered_store_id
+from stores.selectors import active_stores, pickup_slots
+
+SESSION_GUEST_ORDERS = "guest_orders"
+
+
+def _checkout_context(request, form, cart, store_code=None):
+    stores = list(active_stores())
+    store_id = remembered_store_id(request, cart)
+    store = next((s for s in stores if s.code == store_code), None) or next(
+        (s for s in stores if s.pk == store_id), stores[0] if stores else None
+    )
+    slots = pickup_slots(store=store) if store else []
+    return {
+        "form": form,
+        "summary": cart_summary(cart),
+        "stores": stores,
+        "store": store,
+        "slots": slots,
+        "customer": current_customer(request),
+    }
+
+
+def checkout(request):
+    cart = current_cart(request)
+    customer = current_customer(request)
+    if cart is None or (request.method != "POST" and not cart.lines.exists()):
+        return redirect("shop:cart")
+    if request.method == "POST":
+        form = CheckoutForm(request.POST)
+        if not form.is_valid():
+            context = _checkout_context(request, form, cart, request.POST.get("store"))
+            return render(request, "orders/checkout.html", context, status=400)
+        data = form.cleaned_data
+        store = active_stores().filter(code=data["store"]).first()
+        if store is None:
+            raise OrderError("unknown_store", _("We have no store with that code."), status=400)
+        contact = Contact(name=data["name"], email=data["email"], phone=data["phone"])
+        order = place_order(
+            cart=cart, store=store, slot_start=data["slot"], payment_method=data["payment"],
+            channel=Channel.WEB, customer=customer, contact=contact,
+            pickup_person=data["pickup_person"], idempotency_key=data["checkout_key"],
+            user=request.user,
+        )
+        if customer is None:
+            numbers = request.session.get(SESSION_GUEST_ORDERS, [])
+            if order.number not in numbers:
+                request.session[SESSION_GUEST_ORDERS] = [*numbers, order.number][-20:]
+        return redirect("orders:detail", number=order.number)
+
+    initial = {"checkout_key": secrets.token_urlsafe(24)}
+    if customer is not None:
+        initial.update(name=customer.name, email=customer.email, phone=customer.phone)
+    store_code = request.GET.get("store")
+    if store_code and active_stores().filter(code=store_code).exists():
+        remember_store(request, active_stores().get(code=store_code).pk)
+        cart.refresh_from_db(fields=["store"])
+    form = CheckoutForm(initial=initial)
+    context = _checkout_context(request, form, cart, store_code)
+    if request.htmx and request.htmx.target == "slot-list":
+        return render(request, "orders/partials/slot_list.html", context)
+    return render(request, "orders/checkout.html", context)
+
+
+def _order_for_viewer(request, number):
+    if request.user.is_authenticated:
+        try:
+            return selectors.order_for_customer(customer=current_customer(request), number=number)
+        except Http404:
+            pass  # maybe placed as a guest earlier in this browser session
+    return selectors.order_for_guest(numbers=request.session.get(SESSION_GUEST_ORDERS), number=number)
+
+
+@require_GET
+def order_detail(request, number):
+    order = _order_for_viewer(request, number)
+    return render(request, "orders/order_detail.html", {"order": order})
+
+
+@require_GET
+def order_qr(request, number):
+    order = _order_for_viewer(request, number)
+    response = HttpResponse(qr_svg(order.pickup_token), content_type="image/svg+xml")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_GET
+def account(request):
+    customer = current_customer(request)
+    orders = list(selectors.customer_orders(customer=customer)[:50])
+    return render(request, "orders/account.html", {"customer": customer, "orders": orders})
