@@ -178,8 +178,8 @@ class OrderLine(models.Model):
 
 class OrderEvent(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField(max_length=16, blank=True)
-    to_status = models.CharField(max_length=16)
+    from_status = models.CharField(max_length=16, blank=True, choices=OrderStatus.choices)
+    to_status = models.CharField(max_length=16, choices=OrderStatus.choices)
     actor = models.CharField(max_length=8, choices=Actor.choices)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

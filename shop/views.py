@@ -104,7 +104,7 @@ def cart_add(request):
         channel=Channel.WEB,
     )
     if request.htmx:
-        return render(request, "shop/partials/added.html", {"line": line, "cart_count": None})
+        return render(request, "shop/partials/added.html", {"line": line})
     messages.success(request, _("Added to your cart: %(item)s") % {"item": line.variant})
     return redirect("shop:cart")
 
