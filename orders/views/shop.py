@@ -21,19 +21,32 @@ from stores.selectors import active_stores, pickup_slots
 SESSION_GUEST_ORDERS = "guest_orders"
 
 
-def _checkout_context(request, form, cart, store_code=None):
+def _checkout_context(request, form, cart, store_code=None, day=None):
     stores = list(active_stores())
     store_id = remembered_store_id(request, cart)
     store = next((s for s in stores if s.code == store_code), None) or next(
         (s for s in stores if s.pk == store_id), stores[0] if stores else None
     )
     slots = pickup_slots(store=store) if store else []
+    # One local day at a time: the days with bookable slots, then that day's slots.
+    days: dict[str, list] = {}
+    for slot in slots:
+        days.setdefault(slot.start.astimezone(store.tz).date().isoformat(), []).append(slot)
+    chosen_slot = (form.data.get("slot") if form.is_bound else "") or ""
+    if chosen_slot[:10] in days and not day:
+        day = chosen_slot[:10]
+    day = day if day in days else next(
+        (d for d, day_slots in days.items() if any(not s.is_full for s in day_slots)), None
+    )
     return {
         "form": form,
         "summary": cart_summary(cart),
         "stores": stores,
         "store": store,
-        "slots": slots,
+        "days": [(d, days[d][0].start) for d in days],
+        "day": day,
+        "slots": days.get(day, []),
+        "chosen_slot": chosen_slot,
         "customer": current_customer(request),
     }
 
@@ -73,7 +86,7 @@ def checkout(request):
         remember_store(request, active_stores().get(code=store_code).pk)
         cart.refresh_from_db(fields=["store"])
     form = CheckoutForm(initial=initial)
-    context = _checkout_context(request, form, cart, store_code)
+    context = _checkout_context(request, form, cart, store_code, request.GET.get("day"))
     if request.htmx and request.htmx.target == "slot-list":
         return render(request, "orders/partials/slot_list.html", context)
     return render(request, "orders/checkout.html", context)
