@@ -1,0 +1,36 @@
+# Omnicollect: `make run` for the embedded demo, `make test` for the test suite.
+
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# The test suite runs on the production engines; override any of these from the environment.
+TEST_DATABASE_URL := postgres://postgres@127.0.0.1:5432/omnicollect
+TEST_REDIS_URL := redis://127.0.0.1:6379/9
+TEST_SECRET_KEY := test-only-not-secret-0d8f5c2a9b7e4136a1f0c3d5e7b9a2c4
+
+.PHONY: venv run test lint
+
+venv: $(STAMP)
+
+$(PYTHON):
+	python3 -m venv $(VENV)
+
+# Reinstall whenever pyproject.toml changes.
+$(STAMP): pyproject.toml | $(PYTHON)
+	$(PYTHON) -m pip install -e '.[dev]'
+	touch $@
+
+run: venv
+	scripts/run_demo.sh
+
+test: export DATABASE_URL ?= $(TEST_DATABASE_URL)
+test: export REDIS_URL ?= $(TEST_REDIS_URL)
+test: export DJANGO_SECRET_KEY ?= $(TEST_SECRET_KEY)
+test: export DJANGO_DEBUG := 0
+test: venv
+	$(PYTHON) scripts/check_services.py
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
