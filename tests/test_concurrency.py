@@ -1,0 +1,146 @@
+"""Races that matter, with real threads on separate PostgreSQL connections (DESIGN §3).
+
+Each thread opens its own connection, waits at a barrier so all submit at the same moment,
+and closes its connection at the end. Data is committed (transaction=True) so every
+connection sees it.
+"""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+
+from orders.models import Order, OrderEvent, OrderLine
+from orders.services import place_order
+from shop.models import CartLine
+from stores.errors import StoreError
+from stores.models import SlotBooking, StockLevel
+from tests.conftest import NOW, make_cart, slot_start
+from tests.factories import CustomerFactory, StockLevelFactory, StoreFactory, VariantFactory
+
+THREADS = 20
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.concurrency]
+
+
+def _race(calls):
+    """Run each zero-argument callable in its own thread, all released at once.
+
+    Returns what each returned or raised, in order.
+    """
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        try:
+            connection.ensure_connection()
+            barrier.wait(timeout=30)
+            return call()
+        except Exception as exc:  # collected and asserted by the test
+            return exc
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def _checkout(cart, store, customer, start, **kwargs):
+    return lambda: place_order(
+        cart=cart,
+        store=store,
+        customer=customer,
+        slot_start=start,
+        payment_method="in_store",
+        channel="web",
+        now=NOW,
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize("same_slot", [True, False], ids=["same-slot", "own-slot-each"])
+def test_last_units_are_sold_once(same_slot):
+    # given 5 units on hand and 20 shoppers, each with 1 unit in their own cart
+    store = StoreFactory(slot_capacity=100)
+    variant = VariantFactory()
+    StockLevelFactory(store=store, variant=variant, on_hand=5)
+    # (in their own slots, only the stock row is shared: no slot row lock serialises them)
+    starts = [slot_start(store, index=0 if same_slot else i) for i in range(THREADS)]
+    carts = [(make_cart((variant, 1)), CustomerFactory()) for _ in range(THREADS)]
+
+    # when all of them check out at the same moment
+    results = _race(
+        [
+            _checkout(cart, store, customer, start)
+            for (cart, customer), start in zip(carts, starts, strict=True)
+        ]
+    )
+
+    # then exactly 5 orders exist and the other 15 were told the item is out of stock
+    orders = [r for r in results if isinstance(r, Order)]
+    refusals = [r for r in results if isinstance(r, StoreError)]
+    assert len(orders) == 5, results
+    assert len(refusals) == THREADS - 5, results
+    assert {r.code for r in refusals} == {"out_of_stock"}
+    assert Order.objects.count() == 5
+    assert OrderLine.objects.count() == 5
+    assert OrderEvent.objects.count() == 5
+    level = StockLevel.objects.get()
+    assert (level.on_hand, level.reserved) == (5, 5)
+    assert sum(SlotBooking.objects.values_list("booked", flat=True)) == 5
+    # the winners' carts are empty, the others still hold their unit
+    assert CartLine.objects.count() == THREADS - 5
+
+
+def test_double_submit_with_the_same_key_places_one_order():
+    # given one cart with 2 units
+    store = StoreFactory(slot_capacity=100)
+    variant = VariantFactory()
+    StockLevelFactory(store=store, variant=variant, on_hand=50)
+    customer = CustomerFactory()
+    cart = make_cart((variant, 2))
+    start = slot_start(store)
+
+    # when 20 requests submit that same checkout with the same idempotency key at once
+    results = _race(
+        [
+            _checkout(cart, store, customer, start, idempotency_key="checkout-1")
+            for _ in range(THREADS)
+        ]
+    )
+
+    # then they all get the one order, reserved once
+    assert all(isinstance(r, Order) for r in results), results
+    assert len({r.pk for r in results}) == 1
+    assert Order.objects.count() == 1
+    assert OrderEvent.objects.count() == 1
+    level = StockLevel.objects.get()
+    assert (level.on_hand, level.reserved) == (50, 2)
+    assert SlotBooking.objects.get().booked == 1
+
+
+@pytest.mark.parametrize("counter_exists", [False, True], ids=["first-booking", "counter-exists"])
+def test_slot_capacity_is_never_exceeded(counter_exists):
+    # given a slot with room for 3 orders and plenty of stock
+    store = StoreFactory(slot_capacity=3)
+    variant = VariantFactory()
+    StockLevelFactory(store=store, variant=variant, on_hand=100)
+    start = slot_start(store)
+    if counter_exists:
+        # (a booking made and cancelled earlier: no insert left to serialise the racers)
+        SlotBooking.objects.create(store=store, start=start, booked=0)
+    carts = [(make_cart((variant, 1)), CustomerFactory()) for _ in range(THREADS)]
+
+    # when 20 shoppers book that slot at the same moment
+    results = _race([_checkout(cart, store, customer, start) for cart, customer in carts])
+
+    # then exactly 3 get it and the rest are told it is full
+    orders = [r for r in results if isinstance(r, Order)]
+    refusals = [r for r in results if isinstance(r, StoreError)]
+    assert len(orders) == 3, results
+    assert len(refusals) == THREADS - 3, results
+    assert {r.code for r in refusals} == {"slot_full"}
+    assert Order.objects.count() == 3
+    assert SlotBooking.objects.get().booked == 3
+    level = StockLevel.objects.get()
+    assert (level.on_hand, level.reserved) == (100, 3)

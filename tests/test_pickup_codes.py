@@ -1,0 +1,204 @@
+"""The short pickup code at the counter: store-scoped, rate-limited per clerk, locked per order."""
+
+import pytest
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+
+from orders.errors import OrderError
+from orders.models import OrderEvent
+from orders.services import find_by_pickup_code, unlock_pickup_code, verify_pickup_code
+from stores.models import StaffMembership
+from tests.factories import StaffMembershipFactory, UserFactory
+
+
+@pytest.fixture
+def order(place, variant, stock):
+    return place((variant, 1))
+
+
+def _wrong(code: str) -> str:
+    """A well-formed code that is not ``code``."""
+    return ("B" if code[0] != "B" else "C") + code[1:]
+
+
+# --- Finding an order by its code ----------------------------------------------------------------
+
+
+def test_find_by_pickup_code_at_the_orders_store(order, store, clerk):
+    found = find_by_pickup_code(store=store, user=clerk, code=order.pickup_code)
+
+    assert found.pk == order.pk
+
+
+def test_find_by_pickup_code_ignores_case_spaces_and_dashes(order, store, clerk):
+    typed = f" {order.pickup_code[:4].lower()}-{order.pickup_code[4:].lower()} "
+
+    found = find_by_pickup_code(store=store, user=clerk, code=typed)
+
+    assert found.pk == order.pk
+
+
+def test_pickup_code_at_another_store_is_a_wrong_code(order, other_store, snapshot):
+    other_clerk = UserFactory()
+    StaffMembershipFactory(user=other_clerk, store=other_store)
+    before = snapshot()
+
+    with pytest.raises(OrderError) as exc:
+        find_by_pickup_code(store=other_store, user=other_clerk, code=order.pickup_code)
+
+    assert (exc.value.code, exc.value.status) == ("wrong_code", 404)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("code", ["", "ABC", "ABCDEFGHJ", "????????"])
+def test_malformed_code_is_a_wrong_code(order, store, clerk, code):
+    with pytest.raises(OrderError) as exc:
+        find_by_pickup_code(store=store, user=clerk, code=code)
+
+    assert (exc.value.code, exc.value.status) == ("wrong_code", 404)
+
+
+def test_the_rate_limit_lives_in_the_shared_cache():
+    # App servers keep no local state (DESIGN §7): the counter must be in Redis.
+    assert isinstance(caches["default"], RedisCache)
+
+
+def test_clerk_is_stopped_after_too_many_wrong_codes(order, store, clerk, settings):
+    # given a clerk who typed the limit of wrong codes at this store
+    for _ in range(settings.PICKUP_CODE_CLERK_LIMIT):
+        with pytest.raises(OrderError) as exc:
+            find_by_pickup_code(store=store, user=clerk, code=_wrong(order.pickup_code))
+        assert exc.value.code == "wrong_code"
+
+    # when they type the right code
+    with pytest.raises(OrderError) as exc:
+        find_by_pickup_code(store=store, user=clerk, code=order.pickup_code)
+
+    # then they are stopped for a while
+    assert (exc.value.code, exc.value.status) == ("too_many_attempts", 429)
+
+
+def test_one_below_the_clerk_limit_still_finds_the_order(order, store, clerk, settings):
+    for _ in range(settings.PICKUP_CODE_CLERK_LIMIT - 1):
+        with pytest.raises(OrderError):
+            find_by_pickup_code(store=store, user=clerk, code=_wrong(order.pickup_code))
+
+    assert find_by_pickup_code(store=store, user=clerk, code=order.pickup_code).pk == order.pk
+
+
+def test_clerk_limit_is_per_clerk(order, store, clerk, settings):
+    colleague = UserFactory()
+    StaffMembershipFactory(user=colleague, store=store)
+    for _ in range(settings.PICKUP_CODE_CLERK_LIMIT):
+        with pytest.raises(OrderError):
+            find_by_pickup_code(store=store, user=clerk, code=_wrong(order.pickup_code))
+
+    assert find_by_pickup_code(store=store, user=colleague, code=order.pickup_code).pk == order.pk
+
+
+def test_locked_order_cannot_be_found_by_code(order, store, clerk, settings):
+    for _ in range(settings.PICKUP_CODE_ORDER_LIMIT):
+        with pytest.raises(OrderError):
+            verify_pickup_code(order=order, user=clerk, code=_wrong(order.pickup_code))
+
+    with pytest.raises(OrderError) as exc:
+        find_by_pickup_code(store=store, user=clerk, code=order.pickup_code)
+
+    assert (exc.value.code, exc.value.status) == ("code_locked", 423)
+
+
+# --- Verifying the code of an order on screen ---------------------------------------------------
+
+
+def test_verify_right_code_resets_earlier_failures(order, clerk):
+    with pytest.raises(OrderError) as exc:
+        verify_pickup_code(order=order, user=clerk, code=_wrong(order.pickup_code))
+    assert (exc.value.code, exc.value.status) == ("wrong_code", 400)
+    order.refresh_from_db()
+    assert order.code_failures == 1
+
+    verified = verify_pickup_code(order=order, user=clerk, code=order.pickup_code.lower())
+
+    assert verified.pk == order.pk
+    order.refresh_from_db()
+    assert (order.code_failures, order.code_locked_at) == (0, None)
+
+
+def test_five_wrong_codes_lock_the_order(order, clerk, settings):
+    assert settings.PICKUP_CODE_ORDER_LIMIT == 5
+    # given four wrong tries: counted, not yet locked
+    for attempt in range(1, 5):
+        with pytest.raises(OrderError) as exc:
+            verify_pickup_code(order=order, user=clerk, code=_wrong(order.pickup_code))
+        assert exc.value.code == "wrong_code"
+        order.refresh_from_db()
+        assert (order.code_failures, order.code_locked_at) == (attempt, None)
+
+    # when the fifth wrong code is typed
+    with pytest.raises(OrderError) as exc:
+        verify_pickup_code(order=order, user=clerk, code=_wrong(order.pickup_code))
+
+    # then the order's code locks, with a trace of why
+    assert exc.value.code == "wrong_code"
+    order.refresh_from_db()
+    assert order.code_failures == 5
+    assert order.code_locked_at is not None
+    event = OrderEvent.objects.filter(order=order).latest("pk")
+    assert (event.from_status, event.to_status, event.user_id, event.note) == (
+        "placed",
+        "placed",
+        clerk.pk,
+        "pickup code locked after wrong tries",
+    )
+
+    # and even the right code is refused now
+    with pytest.raises(OrderError) as exc:
+        verify_pickup_code(order=order, user=clerk, code=order.pickup_code)
+    assert (exc.value.code, exc.value.status) == ("code_locked", 423)
+
+
+def _lock_code(order, clerk, limit):
+    for _ in range(limit):
+        with pytest.raises(OrderError):
+            verify_pickup_code(order=order, user=clerk, code=_wrong(order.pickup_code))
+    order.refresh_from_db()
+    assert order.code_locked
+
+
+def test_clerk_cannot_unlock_a_pickup_code(order, clerk, settings, snapshot):
+    _lock_code(order, clerk, settings.PICKUP_CODE_ORDER_LIMIT)
+    before = snapshot()
+
+    with pytest.raises(OrderError) as exc:
+        unlock_pickup_code(order=order, user=clerk)
+
+    assert (exc.value.code, exc.value.status) == ("not_manager", 403)
+    assert snapshot() == before
+
+
+def test_manager_of_another_store_cannot_unlock(order, clerk, other_store, settings, snapshot):
+    _lock_code(order, clerk, settings.PICKUP_CODE_ORDER_LIMIT)
+    elsewhere = UserFactory()
+    StaffMembershipFactory(user=elsewhere, store=other_store, role=StaffMembership.Role.MANAGER)
+    before = snapshot()
+
+    with pytest.raises(OrderError) as exc:
+        unlock_pickup_code(order=order, user=elsewhere)
+
+    assert exc.value.code == "not_manager"
+    assert snapshot() == before
+
+
+def test_manager_unlocks_and_the_right_code_works_again(order, clerk, manager, settings):
+    # given a locked code
+    _lock_code(order, clerk, settings.PICKUP_CODE_ORDER_LIMIT)
+
+    # when the store manager unlocks it
+    unlock_pickup_code(order=order, user=manager)
+
+    # then failures are cleared, the unlock is recorded and the right code opens the order
+    order.refresh_from_db()
+    assert (order.code_failures, order.code_locked_at) == (0, None)
+    event = OrderEvent.objects.filter(order=order).latest("pk")
+    assert (event.user_id, event.note) == (manager.pk, "pickup code unlocked by manager")
+    assert verify_pickup_code(order=order, user=clerk, code=order.pickup_code).pk == order.pk
