@@ -1,6 +1,7 @@
 """Every write to customers: identities, logins and the touchpoint record."""
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from customers.errors import CustomerError
 from customers.models import Channel, Customer, Touchpoint, User
@@ -56,7 +57,7 @@ def register_customer(
 ) -> Customer:
     email = email.strip().lower()
     if User.objects.filter(email__iexact=email).exists():
-        raise CustomerError("email_taken", "An account with this email already exists.")
+        raise CustomerError("email_taken", _("An account with this email already exists."))
     user = User.objects.create_user(email=email, password=password, name=name.strip())
     customer = Customer.objects.filter(email__iexact=email).select_for_update().first()
     if customer is None:
