@@ -9,7 +9,10 @@ TEST_DATABASE_URL := postgres://postgres@127.0.0.1:5432/omnicollect
 TEST_REDIS_URL := redis://127.0.0.1:6379/9
 TEST_SECRET_KEY := test-only-not-secret-0d8f5c2a9b7e4136a1f0c3d5e7b9a2c4
 
-.PHONY: venv run test lint
+# Browser tests drive the distribution's Chromium (Playwright cannot download its own here).
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: venv run test lint browser
 
 venv: $(STAMP)
 
@@ -28,9 +31,19 @@ test: export DATABASE_URL ?= $(TEST_DATABASE_URL)
 test: export REDIS_URL ?= $(TEST_REDIS_URL)
 test: export DJANGO_SECRET_KEY ?= $(TEST_SECRET_KEY)
 test: export DJANGO_DEBUG := 0
-test: venv
+test: venv browser
 	$(PYTHON) scripts/check_services.py
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
+
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "The browser tests need Chromium at $(CHROMIUM): sudo apt-get install chromium" >&2; \
+		exit 2; \
+	fi

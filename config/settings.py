@@ -177,8 +177,6 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
-# Without a collected manifest (tests, a fresh checkout) fall back to the plain file names.
-WHITENOISE_MANIFEST_STRICT = False
 
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -86,18 +86,22 @@ def place_order(
             % {"store": store.name},
             status=400,
         )
+    if not store.is_active:
+        raise StoreError("store_closed", _("%(store)s is not taking orders.") % {"store": store.name})
     guest = customer is None
-    if customer is None:
-        if contact is None:
-            raise OrderError("contact_required", _("Please give your name and email."), status=400)
-        customer = customer_for_contact(email=contact.email, name=contact.name, phone=contact.phone)
-        contact_name, contact_email, contact_phone = contact.name, contact.email, contact.phone
-    else:
-        contact_name = (contact.name if contact else "") or customer.name or customer.email
-        contact_email = customer.email
-        contact_phone = (contact.phone if contact else "") or customer.phone
+    if guest and contact is None:
+        raise OrderError("contact_required", _("Please give your name and email."), status=400)
     try:
         with transaction.atomic():
+            if guest:
+                customer = customer_for_contact(
+                    email=contact.email, name=contact.name, phone=contact.phone
+                )
+                contact_name, contact_email, contact_phone = contact.name, contact.email, contact.phone
+            else:
+                contact_name = (contact.name if contact else "") or customer.name or customer.email
+                contact_email = customer.email
+                contact_phone = (contact.phone if contact else "") or customer.phone
             return _place(
                 cart=cart, store=store, slot=slot, customer=customer, channel=channel,
                 payment_method=payment_method, contact=(contact_name, contact_email, contact_phone),
@@ -126,6 +130,14 @@ def _place(*, cart, store, slot, customer, channel, payment_method, contact, pic
     )
     if not lines:
         raise OrderError("empty_cart", _("Your cart is empty."), status=400)
+    withdrawn = [ln for ln in lines if not (ln.variant.is_active and ln.variant.product.is_active)]
+    if withdrawn:
+        raise OrderError(
+            "unavailable",
+            _("No longer sold: %(items)s. Please remove it from your cart.")
+            % {"items": ", ".join(f"{ln.variant} ({ln.variant.sku})" for ln in withdrawn)},
+            skus=[ln.variant.sku for ln in withdrawn],
+        )
     currencies = {line.variant.currency for line in lines}
     if len(currencies) != 1:
         raise OrderError("mixed_currency", _("Items in different currencies cannot be ordered together."), status=400)

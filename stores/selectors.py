@@ -89,20 +89,21 @@ def availability(*, variant_ids, store_ids=None) -> dict[tuple[int, int], int]:
 # --- Pickup slots ----------------------------------------------------------------------------
 
 
-def _slot_starts(store: Store, day: date):
-    """Local slot starts on one day from the store's hours (prefetched), as aware datetimes."""
+def _opening_intervals(store: Store, day: date):
+    """The store's opening intervals on one local day as aware (start, end) pairs.
+
+    Local wall times become instants first; slots are then counted in real elapsed time, so a
+    day with a DST change gets neither duplicate nor stretched slots.
+    """
     if any(closure.date == day for closure in store.closures.all()):
         return
-    length = timedelta(minutes=store.slot_minutes)
     tz = store.tz
     for hours in store.opening_hours.all():
-        if hours.weekday != day.weekday():
-            continue
-        wall = datetime.combine(day, hours.opens)
-        closes = datetime.combine(day, hours.closes)
-        while wall + length <= closes:
-            yield wall.replace(tzinfo=tz)
-            wall += length
+        if hours.weekday == day.weekday():
+            opens = datetime.combine(day, hours.opens, tzinfo=tz).astimezone(UTC)
+            closes = datetime.combine(day, hours.closes, tzinfo=tz).astimezone(UTC)
+            if closes > opens:
+                yield opens, closes
 
 
 def _bookings(store_ids, start: datetime, end: datetime) -> dict[tuple[int, datetime], int]:
@@ -117,20 +118,21 @@ def _slots(store: Store, days: list[date], now: datetime, booked: dict) -> list[
     length = timedelta(minutes=store.slot_minutes)
     slots = []
     for day in days:
-        for local_start in _slot_starts(store, day):
-            start = local_start.astimezone(UTC)
-            if start < earliest:
-                continue
-            taken = booked.get((store.pk, start), 0)
-            slots.append(
-                Slot(
-                    store_id=store.pk,
-                    start=start,
-                    end=(local_start + length).astimezone(UTC),
-                    capacity=store.slot_capacity,
-                    remaining=max(store.slot_capacity - taken, 0),
-                )
-            )
+        for opens, closes in _opening_intervals(store, day):
+            start = opens
+            while start + length <= closes:
+                if start >= earliest:
+                    taken = booked.get((store.pk, start), 0)
+                    slots.append(
+                        Slot(
+                            store_id=store.pk,
+                            start=start,
+                            end=start + length,
+                            capacity=store.slot_capacity,
+                            remaining=max(store.slot_capacity - taken, 0),
+                        )
+                    )
+                start += length
     return slots
 
 

@@ -56,6 +56,11 @@ def _test_settings(settings):
     settings.LANGUAGE_CODE = "en"
     # Hashing is not under test; the default PBKDF2 would cost ~0.3 s per user.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Static files come from the app folders; production serves the collected, hashed set.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     cache.clear()
     yield
     cache.clear()

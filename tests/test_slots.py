@@ -223,10 +223,8 @@ def test_two_stores_in_different_time_zones_open_at_their_own_local_time(store):
     assert earliest[mexico.pk].start == datetime(2025, 1, 15, 14, 0, tzinfo=UTC)
 
 
-# BUG: _slot_starts builds slot starts by attaching the store's zone to naive wall times, so a
-# store open across a DST change gets wrong slots. On 29 March 2026 in Madrid the missing
-# 02:00–03:00 wall times map onto the same instants as 03:00–03:30 (duplicate starts) and the
-# 02:30 slot "ends" at 01:00 UTC, before it starts (01:30 UTC).
+# A store open across a DST change: on 29 March 2026 in Madrid the 02:00–03:00 wall times do
+# not exist; slots must still be distinct and 30 real minutes long.
 def test_overnight_store_on_spring_forward_day_has_distinct_30_minute_slots(db):
     store = StoreFactory(hours=False, lead_time_minutes=0)
     _hours(store, OpeningHours.Weekday.SUNDAY, time(0), time(6))
@@ -239,8 +237,8 @@ def test_overnight_store_on_spring_forward_day_has_distinct_30_minute_slots(db):
     assert len(slots) == 10  # 00:00–06:00 local is 5 real hours that day
 
 
-# BUG: same cause on the day clocks go back (25 October 2026): the repeated hour
-# (01:00–02:00 UTC) gets no slots and the 02:30 CEST slot lasts 90 minutes.
+# The day clocks go back (25 October 2026): the repeated hour (01:00–02:00 UTC) has slots too,
+# and none lasts longer than 30 minutes.
 def test_overnight_store_on_fall_back_day_has_distinct_30_minute_slots(db):
     store = StoreFactory(hours=False, lead_time_minutes=0)
     _hours(store, OpeningHours.Weekday.SUNDAY, time(0), time(6))
@@ -251,10 +249,7 @@ def test_overnight_store_on_fall_back_day_has_distinct_30_minute_slots(db):
     assert len(slots) == 14  # 00:00–06:00 local is 7 real hours that day
 
 
-# BUG: consequence of the above at checkout: the slot starting 01:30 UTC (03:30 local) is first
-# matched by the phantom 02:30 slot whose end is before its start, and Order's
-# slot_end > slot_start constraint turns the checkout into an IntegrityError (a 500) instead of
-# an order or a StoreError.
+# At checkout, the first summer-time slot of an overnight store books like any other.
 def test_checkout_in_the_first_summer_hour_of_an_overnight_store(db, variant, customer):
     store = StoreFactory(hours=False, lead_time_minutes=0)
     _hours(store, OpeningHours.Weekday.SUNDAY, time(0), time(6))

@@ -280,9 +280,7 @@ def test_variant_without_stock_row_is_out_of_stock(store, variant, customer, sna
     assert snapshot() == before
 
 
-# BUG: place_order creates the guest's Customer (customer_for_contact) before, and outside,
-# the transaction that places the order; a refused guest checkout still leaves a new Customer
-# row behind (DESIGN §9: a refusal changes nothing).
+# A refused guest checkout leaves no new Customer behind (DESIGN §9: a refusal changes nothing).
 def test_refused_guest_checkout_creates_no_customer(store, variant, snapshot):
     StockLevelFactory(store=store, variant=variant, on_hand=1)
     cart = make_cart((variant, 2))

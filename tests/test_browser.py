@@ -1,0 +1,219 @@
+"""End-to-end in a real browser (Debian's Chromium driven by Playwright) against a live server.
+
+These check what only a browser can: htmx swaps, the Content Security Policy being obeyed by
+every page (no inline script or style blocked), the QR image loading, and the tablet's live
+queue refreshing by itself.
+"""
+
+import os
+import re
+import shutil
+
+import pytest
+from django.test import override_settings
+from playwright.sync_api import expect, sync_playwright
+from pytest_django.live_server_helper import LiveServer
+
+from orders.models import Order, OrderStatus
+from stores.models import StockLevel
+from tests.factories import (
+    ProductFactory,
+    StaffMembershipFactory,
+    StockLevelFactory,
+    StoreFactory,
+    UserFactory,
+    VariantFactory,
+)
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "pw-123456-test"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Playwright's sync API keeps an event loop running in this thread; the test's own ORM
+    # calls are still plain synchronous code, so let Django allow them.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture(scope="module")
+def live():
+    """A live server on loopback, started with plain-http settings.
+
+    The server loads its middleware once, at start, so the settings are overridden before
+    starting it (the project-wide live_server would keep the production HTTPS redirect/HSTS).
+    """
+    plain_http = override_settings(
+        SECURE_SSL_REDIRECT=False,
+        SECURE_HSTS_SECONDS=0,
+        SESSION_COOKIE_SECURE=False,
+        CSRF_COOKIE_SECURE=False,
+        ALLOWED_HOSTS=["127.0.0.1"],
+        LANGUAGE_CODE="en",
+        STORAGES={
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        },
+    )
+    with plain_http:
+        server = LiveServer("127.0.0.1:0")
+        try:
+            yield server.url
+        finally:
+            server.stop()
+
+
+class Console:
+    """Collects what the browser complains about (CSP violations, failed requests, JS errors)."""
+
+    def __init__(self, page):
+        self.problems: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.problems.append(f"pageerror: {exc}"))
+
+    def _console(self, message):
+        if message.type in ("error", "warning"):
+            self.problems.append(f"{message.type}: {message.text}")
+
+
+@pytest.fixture
+def shop_data(transactional_db):
+    store = StoreFactory(code="MAD-01", name="Madrid Centro")
+    product = ProductFactory(name="Camiseta básica", slug="camiseta-basica")
+    small = VariantFactory(product=product, sku="TEE-S", title="S")
+    large = VariantFactory(product=product, sku="TEE-L", title="L")
+    StockLevelFactory(store=store, variant=small, on_hand=5)
+    StockLevelFactory(store=store, variant=large, on_hand=5)
+    clerk = UserFactory(email="clerk@example.test")
+    StaffMembershipFactory(user=clerk, store=store)
+    return {"store": store, "small": small, "large": large, "clerk": clerk}
+
+
+def _stock(variant, store):
+    level = StockLevel.objects.get(variant=variant, store=store)
+    return level.on_hand, level.reserved
+
+
+def test_shopper_orders_in_the_browser_without_csp_violations(browser, live, shop_data):
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    console = Console(page)
+
+    page.goto(f"{live}/")
+    page.get_by_role("link", name=re.compile("Camiseta")).click()
+    expect(page.locator("#variant-panel")).to_contain_text("TEE-S")
+
+    # Variant choice swaps the panel with htmx, without a page load.
+    page.locator("input[value=TEE-L]").check()
+    expect(page.locator("#variant-panel")).to_contain_text("TEE-L")
+    assert page.url.endswith("?sku=TEE-L")
+
+    # Add to cart with htmx: the header badge updates in place.
+    page.get_by_role("button", name="Add to cart").click()
+    expect(page.locator("#cart-count")).to_have_text("1")
+
+    # Cart quantity change with htmx: the total is recomputed by the server.
+    page.goto(f"{live}/cart/")
+    quantity = page.locator("input[name=quantity]").first
+    quantity.fill("3")
+    quantity.dispatch_event("change")
+    expect(page.locator("#cart-total")).to_contain_text("30.00")
+    expect(page.locator("#cart-count")).to_have_text("3")
+
+    page.get_by_role("link", name="Checkout").click()
+    page.locator("input[name=slot]:not([disabled])").first.check()
+    page.fill("#id_name", "Ana Browser")
+    page.fill("#id_email", "ana.browser@example.test")
+    page.get_by_role("button", name="Place order").click()
+
+    expect(page.locator("h1")).to_contain_text("Order CC-")
+    page.wait_for_function("() => document.querySelector('img.qr').naturalWidth > 0")
+    order = Order.objects.get(contact_email="ana.browser@example.test")
+    assert page.locator(".code").inner_text() == order.pickup_code
+    assert _stock(shop_data["large"], shop_data["store"]) == (5, 3)
+    assert console.problems == []
+
+
+def test_clerk_hands_over_at_the_tablet_with_a_scanner(browser, live, shop_data, place_web_order):
+    store, clerk = shop_data["store"], shop_data["clerk"]
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    console = Console(page)
+
+    page.goto(f"{live}/account/login/?next=/store/")
+    page.fill("#id_username", clerk.email)
+    page.fill("#id_password", PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("h1")).to_contain_text("Madrid Centro")
+
+    # An order placed while the tablet is open appears by itself (htmx polling).
+    order = place_web_order(store=store, lines=[(shop_data["small"], 2), (shop_data["large"], 1)])
+    expect(page.locator(".column-placed")).to_contain_text(order.number, timeout=10_000)
+
+    page.locator(".column-placed").get_by_role("button", name="Start preparing").click()
+    expect(page.locator(".column-preparing")).to_contain_text(order.number)
+    page.locator(".column-preparing").get_by_role("button", name="Mark ready").click()
+    expect(page.locator(".column-ready")).to_contain_text(order.number)
+
+    # A USB scanner types the QR token into the focused field and presses Enter.
+    scan = page.locator("#scan")
+    expect(scan).to_be_focused()
+    page.keyboard.type(order.pickup_token)
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_contain_text(order.number)
+
+    # The customer refuses the large T-shirt.
+    page.fill("input[name=qty_TEE-L]", "0")
+    page.locator("input[name=payment_method][value=card]").check()
+    page.fill("input[name=reference]", "TPV-0042")
+    page.get_by_role("button", name="Confirm handover").click()
+    expect(page.locator(".status")).to_contain_text("Collected")
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.COLLECTED
+    assert _stock(shop_data["small"], store) == (3, 0)
+    assert _stock(shop_data["large"], store) == (5, 0)
+    assert order.payments.get().amount_captured == shop_data["small"].price * 2
+
+    # Scanning the same QR again says when and by whom it was collected.
+    page.goto(f"{live}/store/{store.code}/")
+    page.locator("#scan").fill(order.pickup_token)
+    page.keyboard.press("Enter")
+    expect(page.locator("#already-collected")).to_contain_text("Already collected")
+    expect(page.locator("#already-collected")).to_contain_text(clerk.email)
+    assert [p for p in console.problems if "409" not in p] == []
+
+
+@pytest.fixture
+def place_web_order():
+    from django.utils import timezone
+
+    from orders.services import Contact, place_order
+    from shop.models import Cart, CartLine
+    from stores.selectors import pickup_slots
+
+    def _place(*, store, lines):
+        cart = Cart.objects.create()
+        for variant, quantity in lines:
+            CartLine.objects.create(cart=cart, variant=variant, quantity=quantity)
+        return place_order(
+            cart=cart,
+            store=store,
+            slot_start=pickup_slots(store=store, now=timezone.now())[0].start,
+            payment_method="in_store",
+            channel="web",
+            contact=Contact(name="Bea Scanner", email="bea@example.test"),
+        )
+
+    return _place
