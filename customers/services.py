@@ -52,7 +52,12 @@ def customer_for_user(*, user: User) -> Customer:
 
 @transaction.atomic
 def register_customer(
-    *, email: str, password: str, name: str, phone: str = "", language: str = "es",
+    *,
+    email: str,
+    password: str,
+    name: str,
+    phone: str = "",
+    language: str = "es",
     channel: str = Channel.WEB,
 ) -> Customer:
     email = email.strip().lower()

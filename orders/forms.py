@@ -13,12 +13,16 @@ class CheckoutForm(forms.Form):
     email = forms.EmailField(label=_("Email"))
     phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
     pickup_person = forms.CharField(
-        label=_("Someone else will collect it (optional)"), max_length=150, required=False,
+        label=_("Someone else will collect it (optional)"),
+        max_length=150,
+        required=False,
         help_text=_("Their name, as on their ID."),
     )
     payment = forms.ChoiceField(
-        label=_("Payment"), choices=[(PaymentMethod.IN_STORE, PaymentMethod.IN_STORE.label)],
-        initial=PaymentMethod.IN_STORE, widget=forms.RadioSelect,
+        label=_("Payment"),
+        choices=[(PaymentMethod.IN_STORE, PaymentMethod.IN_STORE.label)],
+        initial=PaymentMethod.IN_STORE,
+        widget=forms.RadioSelect,
     )
     checkout_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
 
@@ -57,7 +61,9 @@ class CollectForm(forms.Form):
     )
     reference = forms.CharField(label=_("Receipt / reference"), max_length=120, required=False)
     collector = forms.ChoiceField(
-        label=_("Collected by"), choices=Handover.Collector.choices, initial=Handover.Collector.CUSTOMER,
+        label=_("Collected by"),
+        choices=Handover.Collector.choices,
+        initial=Handover.Collector.CUSTOMER,
         widget=forms.RadioSelect,
     )
 
@@ -76,5 +82,3 @@ class CollectForm(forms.Form):
 
     def line_fields(self):
         return [(line, self[f"qty_{line.sku}"]) for line in self.order.lines.all()]
-
-

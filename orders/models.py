@@ -99,11 +99,15 @@ class Order(models.Model):
     contact_email = models.EmailField()
     contact_phone = models.CharField(max_length=32, blank=True)
     pickup_person = models.CharField(
-        _("collected by someone else"), max_length=150, blank=True,
+        _("collected by someone else"),
+        max_length=150,
+        blank=True,
         help_text=_("Name of the person the customer chose to collect the order."),
     )
     # Pickup secrets: the QR token (one use) and the short code typed at the counter.
-    pickup_token = models.CharField(max_length=64, unique=True, default=new_pickup_token, editable=False)
+    pickup_token = models.CharField(
+        max_length=64, unique=True, default=new_pickup_token, editable=False
+    )
     pickup_code = models.CharField(max_length=8, default=random_code, editable=False)
     code_failures = models.PositiveSmallIntegerField(default=0)
     code_locked_at = models.DateTimeField(null=True, blank=True)
@@ -121,9 +125,13 @@ class Order(models.Model):
                 condition=Q(idempotency_key__isnull=False),
                 name="order_idempotency_unique",
             ),
-            models.UniqueConstraint(fields=["store", "pickup_code"], name="order_pickup_code_unique"),
+            models.UniqueConstraint(
+                fields=["store", "pickup_code"], name="order_pickup_code_unique"
+            ),
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_nonneg"),
-            models.CheckConstraint(condition=Q(slot_end__gt=models.F("slot_start")), name="order_slot_order"),
+            models.CheckConstraint(
+                condition=Q(slot_end__gt=models.F("slot_start")), name="order_slot_order"
+            ),
         ]
         indexes = [models.Index(fields=["store", "status", "slot_start"])]
 

@@ -12,7 +12,10 @@ from orders.models import Order, OrderEvent, OrderLine, OrderStatus
 def _detail():
     return Order.objects.select_related("store", "customer", "handover__clerk").prefetch_related(
         Prefetch("lines", queryset=OrderLine.objects.order_by("pk")),
-        Prefetch("events", queryset=OrderEvent.objects.select_related("user").order_by("created_at", "pk")),
+        Prefetch(
+            "events",
+            queryset=OrderEvent.objects.select_related("user").order_by("created_at", "pk"),
+        ),
         "payments",
     )
 

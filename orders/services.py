@@ -75,7 +75,9 @@ def place_order(
         if existing is not None:
             return existing
     if payment_method != PaymentMethod.IN_STORE:
-        raise OrderError("payment_unavailable", _("Online payment is not available yet."), status=400)
+        raise OrderError(
+            "payment_unavailable", _("Online payment is not available yet."), status=400
+        )
     if channel not in Channel.values:
         raise ValueError(f"unknown channel {channel!r}")
     slot = bookable_slot(store=store, start=slot_start, now=now)
@@ -87,7 +89,9 @@ def place_order(
             status=400,
         )
     if not store.is_active:
-        raise StoreError("store_closed", _("%(store)s is not taking orders.") % {"store": store.name})
+        raise StoreError(
+            "store_closed", _("%(store)s is not taking orders.") % {"store": store.name}
+        )
     guest = customer is None
     if guest and contact is None:
         raise OrderError("contact_required", _("Please give your name and email."), status=400)
@@ -97,16 +101,28 @@ def place_order(
                 customer = customer_for_contact(
                     email=contact.email, name=contact.name, phone=contact.phone
                 )
-                contact_name, contact_email, contact_phone = contact.name, contact.email, contact.phone
+                contact_name, contact_email, contact_phone = (
+                    contact.name,
+                    contact.email,
+                    contact.phone,
+                )
             else:
                 contact_name = (contact.name if contact else "") or customer.name or customer.email
                 contact_email = customer.email
                 contact_phone = (contact.phone if contact else "") or customer.phone
             return _place(
-                cart=cart, store=store, slot=slot, customer=customer, channel=channel,
-                payment_method=payment_method, contact=(contact_name, contact_email, contact_phone),
-                pickup_person=pickup_person.strip(), idempotency_key=idempotency_key,
-                user=user, now=now, guest=guest,
+                cart=cart,
+                store=store,
+                slot=slot,
+                customer=customer,
+                channel=channel,
+                payment_method=payment_method,
+                contact=(contact_name, contact_email, contact_phone),
+                pickup_person=pickup_person.strip(),
+                idempotency_key=idempotency_key,
+                user=user,
+                now=now,
+                guest=guest,
             )
     except IntegrityError:
         # A concurrent submit with the same key won the race: return its order.
@@ -117,8 +133,21 @@ def place_order(
         raise
 
 
-def _place(*, cart, store, slot, customer, channel, payment_method, contact, pickup_person,
-           idempotency_key, user, now, guest) -> Order:
+def _place(
+    *,
+    cart,
+    store,
+    slot,
+    customer,
+    channel,
+    payment_method,
+    contact,
+    pickup_person,
+    idempotency_key,
+    user,
+    now,
+    guest,
+) -> Order:
     # The cart row lock serialises two submits of the same checkout.
     Cart.objects.select_for_update().filter(pk=cart.pk).first()
     if idempotency_key:
@@ -140,9 +169,15 @@ def _place(*, cart, store, slot, customer, channel, payment_method, contact, pic
         )
     currencies = {line.variant.currency for line in lines}
     if len(currencies) != 1:
-        raise OrderError("mixed_currency", _("Items in different currencies cannot be ordered together."), status=400)
+        raise OrderError(
+            "mixed_currency",
+            _("Items in different currencies cannot be ordered together."),
+            status=400,
+        )
     if not book_slot(store=store, start=slot.start):
-        raise StoreError("slot_full", _("That pickup time has just filled up. Please choose another."))
+        raise StoreError(
+            "slot_full", _("That pickup time has just filled up. Please choose another.")
+        )
     short = [
         line
         for line in lines  # sorted by variant: every checkout locks stock rows in the same order
@@ -152,7 +187,8 @@ def _place(*, cart, store, slot, customer, channel, payment_method, contact, pic
         names = ", ".join(f"{ln.variant} ({ln.variant.sku})" for ln in short)
         raise StoreError(
             "out_of_stock",
-            _("Not enough stock at %(store)s for: %(items)s.") % {"store": store.name, "items": names},
+            _("Not enough stock at %(store)s for: %(items)s.")
+            % {"store": store.name, "items": names},
             skus=[ln.variant.sku for ln in short],
         )
     name, email, phone = contact
@@ -160,29 +196,52 @@ def _place(*, cart, store, slot, customer, channel, payment_method, contact, pic
     while Order.objects.filter(store=store, pickup_code=code).exists():
         code = random_code()
     order = Order.objects.create(
-        customer=customer, store=store, cart=cart, idempotency_key=idempotency_key or None,
-        channel=channel, status=OrderStatus.PLACED, payment_method=payment_method,
-        currency=currencies.pop(), total=sum((ln.line_total for ln in lines), Decimal("0.00")),
-        slot_start=slot.start, slot_end=slot.end, contact_name=name, contact_email=email,
-        contact_phone=phone, pickup_person=pickup_person, pickup_code=code, created_at=now,
+        customer=customer,
+        store=store,
+        cart=cart,
+        idempotency_key=idempotency_key or None,
+        channel=channel,
+        status=OrderStatus.PLACED,
+        payment_method=payment_method,
+        currency=currencies.pop(),
+        total=sum((ln.line_total for ln in lines), Decimal("0.00")),
+        slot_start=slot.start,
+        slot_end=slot.end,
+        contact_name=name,
+        contact_email=email,
+        contact_phone=phone,
+        pickup_person=pickup_person,
+        pickup_code=code,
+        created_at=now,
         guest_checkout=guest,
     )
     OrderLine.objects.bulk_create(
         [
             OrderLine(
-                order=order, variant=ln.variant, sku=ln.variant.sku, name=str(ln.variant),
-                unit_price=ln.variant.price, quantity=ln.quantity,
+                order=order,
+                variant=ln.variant,
+                sku=ln.variant.sku,
+                name=str(ln.variant),
+                unit_price=ln.variant.price,
+                quantity=ln.quantity,
             )
             for ln in lines
         ]
     )
     actor = Actor.STAFF if channel == Channel.STORE else Actor.CUSTOMER
     OrderEvent.objects.create(
-        order=order, from_status="", to_status=order.status, actor=actor, channel=channel,
-        user=user if getattr(user, "is_authenticated", False) else None, created_at=now,
+        order=order,
+        from_status="",
+        to_status=order.status,
+        actor=actor,
+        channel=channel,
+        user=user if getattr(user, "is_authenticated", False) else None,
+        created_at=now,
     )
     record_touchpoint(
-        customer=customer, channel=channel, kind="order_placed",
+        customer=customer,
+        channel=channel,
+        kind="order_placed",
         payload={"order": order.number, "store": store.code, "total": str(order.total)},
     )
     empty_cart(cart=cart)
@@ -196,8 +255,17 @@ def _lock(order: Order) -> Order:
     return Order.objects.select_for_update().select_related("store", "customer").get(pk=order.pk)
 
 
-def _transition(*, order: Order, to: str, actor: str, channel: str, user=None, note: str = "",
-                now: datetime | None = None, extra_fields=()) -> Order:
+def _transition(
+    *,
+    order: Order,
+    to: str,
+    actor: str,
+    channel: str,
+    user=None,
+    note: str = "",
+    now: datetime | None = None,
+    extra_fields=(),
+) -> Order:
     """The one place an order changes status. ``order`` must be locked by the caller."""
     if to not in TRANSITIONS[order.status]:
         raise OrderError(
@@ -214,12 +282,19 @@ def _transition(*, order: Order, to: str, actor: str, channel: str, user=None, n
     order.status = to
     order.save(update_fields=["status", "updated_at", *extra_fields])
     OrderEvent.objects.create(
-        order=order, from_status=previous, to_status=to, actor=actor, channel=channel,
-        user=user if getattr(user, "is_authenticated", False) else None, note=note[:255],
+        order=order,
+        from_status=previous,
+        to_status=to,
+        actor=actor,
+        channel=channel,
+        user=user if getattr(user, "is_authenticated", False) else None,
+        note=note[:255],
         created_at=now or timezone.now(),
     )
     record_touchpoint(
-        customer=order.customer, channel=channel, kind=f"order_{to}",
+        customer=order.customer,
+        channel=channel,
+        kind=f"order_{to}",
         payload={"order": order.number, "from": previous},
     )
     return order
@@ -228,18 +303,27 @@ def _transition(*, order: Order, to: str, actor: str, channel: str, user=None, n
 @transaction.atomic
 def mark_preparing(*, order: Order, user, channel: str = Channel.STORE) -> Order:
     order = _lock(order)
-    return _transition(order=order, to=OrderStatus.PREPARING, actor=Actor.STAFF, channel=channel, user=user)
+    return _transition(
+        order=order, to=OrderStatus.PREPARING, actor=Actor.STAFF, channel=channel, user=user
+    )
 
 
 @transaction.atomic
-def mark_ready(*, order: Order, user, channel: str = Channel.STORE, now: datetime | None = None) -> Order:
+def mark_ready(
+    *, order: Order, user, channel: str = Channel.STORE, now: datetime | None = None
+) -> Order:
     now = now or timezone.now()
     order = _lock(order)
     # The hold runs from the later of "ready" and the start of the booked slot.
     order.hold_until = max(now, order.slot_start) + timedelta(hours=order.store.hold_hours)
     return _transition(
-        order=order, to=OrderStatus.READY, actor=Actor.STAFF, channel=channel, user=user,
-        now=now, extra_fields=["hold_until"],
+        order=order,
+        to=OrderStatus.READY,
+        actor=Actor.STAFF,
+        channel=channel,
+        user=user,
+        now=now,
+        extra_fields=["hold_until"],
     )
 
 
@@ -256,8 +340,15 @@ def cancel_order(*, order: Order, reason: str, actor: str, channel: str, user=No
         raise OrderError("reason_required", _("Please give a reason for cancelling."), status=400)
     order = _lock(order)
     order.cancel_reason = reason[:255]
-    _transition(order=order, to=OrderStatus.CANCELLED, actor=actor, channel=channel, user=user,
-                note=reason, extra_fields=["cancel_reason"])
+    _transition(
+        order=order,
+        to=OrderStatus.CANCELLED,
+        actor=actor,
+        channel=channel,
+        user=user,
+        note=reason,
+        extra_fields=["cancel_reason"],
+    )
     _release_all(order)
     return order
 
@@ -272,8 +363,14 @@ def expire_order(*, order: Order, now: datetime | None = None) -> Order | None:
     order = _lock(order)
     if order.status != OrderStatus.READY or order.hold_until is None or order.hold_until > now:
         return None
-    _transition(order=order, to=OrderStatus.EXPIRED, actor=Actor.SYSTEM, channel=Channel.STORE,
-                note="hold expired", now=now)
+    _transition(
+        order=order,
+        to=OrderStatus.EXPIRED,
+        actor=Actor.SYSTEM,
+        channel=Channel.STORE,
+        note="hold expired",
+        now=now,
+    )
     _release_all(order)
     return order
 
@@ -321,12 +418,16 @@ def find_by_pickup_code(*, store: Store, user, code: str) -> Order:
     )
     if order is None:
         _count_clerk_failure(store, user)
-        raise OrderError("wrong_code", _("No order with this pickup code at this store."), status=404)
+        raise OrderError(
+            "wrong_code", _("No order with this pickup code at this store."), status=404
+        )
     if order.code_locked:
         raise OrderError(
             "code_locked",
-            _("This order's pickup code is locked after too many wrong tries. "
-              "Ask a manager to unlock it, or scan the QR code."),
+            _(
+                "This order's pickup code is locked after too many wrong tries. "
+                "Ask a manager to unlock it, or scan the QR code."
+            ),
             status=423,
         )
     return order
@@ -344,8 +445,10 @@ def verify_pickup_code(*, order: Order, user, code: str) -> Order:
         if order.code_locked:
             raise OrderError(
                 "code_locked",
-                _("This order's pickup code is locked after too many wrong tries. "
-                  "Ask a manager to unlock it, or scan the QR code."),
+                _(
+                    "This order's pickup code is locked after too many wrong tries. "
+                    "Ask a manager to unlock it, or scan the QR code."
+                ),
                 status=423,
             )
         if normalise_code(code) == order.pickup_code:
@@ -360,8 +463,13 @@ def verify_pickup_code(*, order: Order, user, code: str) -> Order:
             order.code_locked_at = timezone.now()
             order.save(update_fields=["code_locked_at", "updated_at"])
             OrderEvent.objects.create(
-                order=order, from_status=order.status, to_status=order.status, actor=Actor.STAFF,
-                channel=Channel.STORE, user=user, note="pickup code locked after wrong tries",
+                order=order,
+                from_status=order.status,
+                to_status=order.status,
+                actor=Actor.STAFF,
+                channel=Channel.STORE,
+                user=user,
+                note="pickup code locked after wrong tries",
             )
     _count_clerk_failure(store, user)
     raise OrderError("wrong_code", _("That is not this order's pickup code."), status=400)
@@ -371,13 +479,20 @@ def verify_pickup_code(*, order: Order, user, code: str) -> Order:
 def unlock_pickup_code(*, order: Order, user) -> Order:
     order = _lock(order)
     if not is_manager(user, order.store):
-        raise OrderError("not_manager", _("Only a store manager can unlock a pickup code."), status=403)
+        raise OrderError(
+            "not_manager", _("Only a store manager can unlock a pickup code."), status=403
+        )
     order.code_failures = 0
     order.code_locked_at = None
     order.save(update_fields=["code_failures", "code_locked_at", "updated_at"])
     OrderEvent.objects.create(
-        order=order, from_status=order.status, to_status=order.status, actor=Actor.STAFF,
-        channel=Channel.STORE, user=user, note="pickup code unlocked by manager",
+        order=order,
+        from_status=order.status,
+        to_status=order.status,
+        actor=Actor.STAFF,
+        channel=Channel.STORE,
+        user=user,
+        note="pickup code unlocked by manager",
     )
     return order
 
@@ -401,20 +516,31 @@ def collect_order(
     """
     now = now or timezone.now()
     if verified_by not in Handover.Verification.values:
-        raise OrderError("not_verified", _("Scan the QR code or check the pickup code first."), status=400)
+        raise OrderError(
+            "not_verified", _("Scan the QR code or check the pickup code first."), status=400
+        )
     if collector not in Handover.Collector.values:
         raise OrderError("bad_collector", _("Say who is collecting the order."), status=400)
     with transaction.atomic():
         order = _lock(order)
         if order.status != OrderStatus.READY:
             # Give the illegal-transition message for every non-ready state.
-            _transition(order=order, to=OrderStatus.COLLECTED, actor=Actor.STAFF,
-                        channel=Channel.STORE, user=user)
+            _transition(
+                order=order,
+                to=OrderStatus.COLLECTED,
+                actor=Actor.STAFF,
+                channel=Channel.STORE,
+                user=user,
+            )
         lines = list(order.lines.order_by("variant_id"))
         unknown = set(quantities) - {ln.sku for ln in lines}
         if unknown:
-            raise OrderError("unknown_line", _("These items are not in the order: %(skus)s")
-                             % {"skus": ", ".join(sorted(unknown))}, status=400)
+            raise OrderError(
+                "unknown_line",
+                _("These items are not in the order: %(skus)s")
+                % {"skus": ", ".join(sorted(unknown))},
+                status=400,
+            )
         for line in lines:
             qty = quantities.get(line.sku, line.quantity)
             if isinstance(qty, bool) or not isinstance(qty, int) or not 0 <= qty <= line.quantity:
@@ -427,37 +553,69 @@ def collect_order(
             line.collected_quantity = qty
         collected_total = sum((ln.collected_total for ln in lines), Decimal("0.00"))
         if not any(ln.collected_quantity for ln in lines):
-            raise OrderError("nothing_collected",
-                             _("At least one item must be handed over to collect the order."), status=400)
+            raise OrderError(
+                "nothing_collected",
+                _("At least one item must be handed over to collect the order."),
+                status=400,
+            )
         if collector == Handover.Collector.DELEGATE and not order.pickup_person:
-            raise OrderError("no_delegate", _("The customer did not name anyone else to collect."), status=400)
+            raise OrderError(
+                "no_delegate", _("The customer did not name anyone else to collect."), status=400
+            )
         reference = (reference or "").strip()[:120]
         if order.payment_method == PaymentMethod.IN_STORE:
             if payment_method not in Payment.Method.values:
                 raise OrderError("bad_payment", _("Choose card or cash."), status=400)
             if payment_method == Payment.Method.CARD and not reference:
-                raise OrderError("reference_required",
-                                 _("Enter the card terminal receipt number."), status=400)
+                raise OrderError(
+                    "reference_required", _("Enter the card terminal receipt number."), status=400
+                )
         for line in lines:
-            consume_stock(store_id=order.store_id, variant_id=line.variant_id, quantity=line.collected_quantity)
-            release_stock(store_id=order.store_id, variant_id=line.variant_id,
-                          quantity=line.quantity - line.collected_quantity)
+            consume_stock(
+                store_id=order.store_id,
+                variant_id=line.variant_id,
+                quantity=line.collected_quantity,
+            )
+            release_stock(
+                store_id=order.store_id,
+                variant_id=line.variant_id,
+                quantity=line.quantity - line.collected_quantity,
+            )
         OrderLine.objects.bulk_update(lines, ["collected_quantity"])
         if order.payment_method == PaymentMethod.IN_STORE:
             Payment.objects.create(
-                order=order, provider=Payment.Provider.IN_STORE, method=payment_method,
-                reference=reference, currency=order.currency, amount_authorised=collected_total,
-                amount_captured=collected_total, status=PaymentStatus.PAID, created_at=now,
+                order=order,
+                provider=Payment.Provider.IN_STORE,
+                method=payment_method,
+                reference=reference,
+                currency=order.currency,
+                amount_authorised=collected_total,
+                amount_captured=collected_total,
+                status=PaymentStatus.PAID,
+                created_at=now,
             )
             order.payment_status = PaymentStatus.PAID
         Handover.objects.create(
-            order=order, collector=collector,
-            collector_name=order.pickup_person if collector == Handover.Collector.DELEGATE
+            order=order,
+            collector=collector,
+            collector_name=order.pickup_person
+            if collector == Handover.Collector.DELEGATE
             else order.contact_name,
-            verified_by=verified_by, clerk=user, device=(device or "unknown")[:200], collected_at=now,
+            verified_by=verified_by,
+            clerk=user,
+            device=(device or "unknown")[:200],
+            collected_at=now,
         )
         refused = [ln.sku for ln in lines if ln.collected_quantity < ln.quantity]
         note = ("refused: " + ", ".join(refused)) if refused else ""
-        _transition(order=order, to=OrderStatus.COLLECTED, actor=Actor.STAFF, channel=Channel.STORE,
-                    user=user, note=note, now=now, extra_fields=["payment_status"])
+        _transition(
+            order=order,
+            to=OrderStatus.COLLECTED,
+            actor=Actor.STAFF,
+            channel=Channel.STORE,
+            user=user,
+            note=note,
+            now=now,
+            extra_fields=["payment_status"],
+        )
         return order

@@ -26,7 +26,9 @@ class StoreChoiceForm(forms.Form):
 
 
 class LoginForm(AuthenticationForm):
-    username = forms.EmailField(label=_("Email"), widget=forms.EmailInput(attrs={"autofocus": True}))
+    username = forms.EmailField(
+        label=_("Email"), widget=forms.EmailInput(attrs={"autofocus": True})
+    )
 
 
 class SignupForm(forms.Form):
@@ -38,7 +40,9 @@ class SignupForm(forms.Form):
     def clean_email(self):
         email = self.cleaned_data["email"].strip().lower()
         if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(_("An account with this email already exists. Log in instead."))
+            raise forms.ValidationError(
+                _("An account with this email already exists. Log in instead.")
+            )
         return email
 
     def clean(self):

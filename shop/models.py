@@ -79,7 +79,9 @@ class Cart(models.Model):
         verbose_name_plural = _("carts")
         constraints = [
             models.UniqueConstraint(
-                fields=["customer"], condition=Q(customer__isnull=False), name="one_cart_per_customer"
+                fields=["customer"],
+                condition=Q(customer__isnull=False),
+                name="one_cart_per_customer",
             ),
         ]
 
@@ -101,6 +103,9 @@ class CartLine(models.Model):
             models.UniqueConstraint(fields=["cart", "variant"], name="cart_line_unique"),
             models.CheckConstraint(condition=Q(quantity__gte=1), name="cart_line_quantity_pos"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.variant_id}"
 
     @property
     def line_total(self):

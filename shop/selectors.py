@@ -68,7 +68,9 @@ def product_availability(*, product: Product, now=None) -> dict[int, list[StoreA
     stock = availability(variant_ids=[v.pk for v in variants])
     return {
         v.pk: [
-            StoreAvailability(store=s, available=max(stock.get((s.pk, v.pk), 0), 0), pickup=labels[s.pk])
+            StoreAvailability(
+                store=s, available=max(stock.get((s.pk, v.pk), 0), 0), pickup=labels[s.pk]
+            )
             for s in stores
         ]
         for v in variants

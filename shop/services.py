@@ -49,10 +49,14 @@ def add_to_cart(*, cart: Cart, sku: str, quantity: int, channel: str) -> CartLin
     quantity = _check_quantity(quantity)
     variant = Variant.objects.filter(sku=sku, is_active=True, product__is_active=True).first()
     if variant is None:
-        raise CartError("unknown_sku", _("We do not sell an item with code %(sku)s.") % {"sku": sku})
+        raise CartError(
+            "unknown_sku", _("We do not sell an item with code %(sku)s.") % {"sku": sku}
+        )
     line = CartLine.objects.select_for_update().filter(cart=cart, variant=variant).first()
     if line is None:
-        line = CartLine.objects.create(cart=cart, variant=variant, quantity=quantity, channel=channel)
+        line = CartLine.objects.create(
+            cart=cart, variant=variant, quantity=quantity, channel=channel
+        )
     else:
         line.quantity = _check_quantity(line.quantity + quantity)
         line.channel = channel
@@ -68,7 +72,10 @@ def _line_in_cart(cart: Cart, line_id) -> CartLine:
     except (TypeError, ValueError):
         line_id = None
     line = (
-        CartLine.objects.select_for_update().select_related("variant").filter(cart=cart, pk=line_id).first()
+        CartLine.objects.select_for_update()
+        .select_related("variant")
+        .filter(cart=cart, pk=line_id)
+        .first()
         if line_id is not None
         else None
     )
@@ -87,7 +94,12 @@ def set_line_quantity(*, cart: Cart, line_id, quantity: int, channel: str) -> Ca
     line.quantity = quantity
     line.channel = channel
     line.save(update_fields=["quantity", "channel", "updated_at"])
-    _touch(cart, channel, "cart_changed", {"sku": line.variant.sku, "quantity": quantity, "action": "set"})
+    _touch(
+        cart,
+        channel,
+        "cart_changed",
+        {"sku": line.variant.sku, "quantity": quantity, "action": "set"},
+    )
     return line
 
 

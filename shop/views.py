@@ -16,13 +16,21 @@ from shop import selectors
 from shop.errors import CartError
 from shop.forms import AddToCartForm, LineQuantityForm, LoginForm, SignupForm, StoreChoiceForm
 from shop.services import add_to_cart, attach_cart_on_login, set_line_quantity
-from shop.web import anonymous_cart, current_cart, current_customer, remember_store, remembered_store_id
+from shop.web import (
+    anonymous_cart,
+    current_cart,
+    current_customer,
+    remember_store,
+    remembered_store_id,
+)
 from stores.selectors import active_stores
 
 
 def _form_error(form) -> CartError:
     detail = "; ".join(
-        f"{form.fields[name].label or name}: {' '.join(errors)}" if name in form.fields else " ".join(errors)
+        f"{form.fields[name].label or name}: {' '.join(errors)}"
+        if name in form.fields
+        else " ".join(errors)
         for name, errors in form.errors.items()
     )
     return CartError("invalid_input", detail, status=400)
@@ -63,8 +71,12 @@ def product_detail(request, slug):
     store_id = remembered_store_id(request, cart)
     customer = current_customer(request)
     if customer is not None:
-        record_touchpoint(customer=customer, channel=Channel.WEB, kind="product_viewed",
-                          payload={"product": product.slug})
+        record_touchpoint(
+            customer=customer,
+            channel=Channel.WEB,
+            kind="product_viewed",
+            payload={"product": product.slug},
+        )
     context = {
         "product": product,
         "variants": variants,
@@ -100,7 +112,9 @@ def cart_add(request):
         raise _form_error(form)
     cart = current_cart(request, create=True)
     line = add_to_cart(
-        cart=cart, sku=form.cleaned_data["sku"], quantity=form.cleaned_data["quantity"],
+        cart=cart,
+        sku=form.cleaned_data["sku"],
+        quantity=form.cleaned_data["quantity"],
         channel=Channel.WEB,
     )
     if request.htmx:
@@ -117,7 +131,9 @@ def cart_line_update(request, line_id):
     cart = current_cart(request)
     if cart is None:
         raise Http404("No cart")
-    set_line_quantity(cart=cart, line_id=line_id, quantity=form.cleaned_data["quantity"], channel=Channel.WEB)
+    set_line_quantity(
+        cart=cart, line_id=line_id, quantity=form.cleaned_data["quantity"], channel=Channel.WEB
+    )
     if request.htmx:
         return render(request, "shop/partials/cart_body.html", _cart_context(request))
     return redirect("shop:cart")
@@ -156,9 +172,12 @@ def signup(request):
     if request.method == "POST" and form.is_valid():
         anonymous = anonymous_cart(request)
         customer = register_customer(
-            email=form.cleaned_data["email"], password=form.cleaned_data["password"],
-            name=form.cleaned_data["name"], phone=form.cleaned_data["phone"],
-            language=request.LANGUAGE_CODE, channel=Channel.WEB,
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password"],
+            name=form.cleaned_data["name"],
+            phone=form.cleaned_data["phone"],
+            language=request.LANGUAGE_CODE,
+            channel=Channel.WEB,
         )
         login(request, customer.user, backend="django.contrib.auth.backends.ModelBackend")
         attach_cart_on_login(anonymous=anonymous, customer=customer, channel=Channel.WEB)

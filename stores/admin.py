@@ -21,7 +21,15 @@ class StaffInline(admin.TabularInline):
 
 @admin.register(Store)
 class StoreAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "city", "timezone", "slot_minutes", "slot_capacity", "is_active"]
+    list_display = [
+        "code",
+        "name",
+        "city",
+        "timezone",
+        "slot_minutes",
+        "slot_capacity",
+        "is_active",
+    ]
     search_fields = ["code", "name", "city"]
     inlines = [OpeningHoursInline, ClosureInline, StaffInline]
 

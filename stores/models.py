@@ -22,7 +22,9 @@ class Store(models.Model):
     timezone = models.CharField(_("time zone"), max_length=64, validators=[validate_timezone])
     slot_minutes = models.PositiveSmallIntegerField(_("pickup slot length (minutes)"), default=30)
     slot_capacity = models.PositiveSmallIntegerField(_("orders per pickup slot"), default=6)
-    lead_time_minutes = models.PositiveSmallIntegerField(_("preparation lead time (minutes)"), default=60)
+    lead_time_minutes = models.PositiveSmallIntegerField(
+        _("preparation lead time (minutes)"), default=60
+    )
     hold_hours = models.PositiveSmallIntegerField(_("hold ready orders for (hours)"), default=48)
     is_active = models.BooleanField(default=True)
 
@@ -32,7 +34,9 @@ class Store(models.Model):
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(condition=Q(slot_minutes__gte=5), name="store_slot_minutes_min"),
-            models.CheckConstraint(condition=Q(slot_capacity__gte=1), name="store_slot_capacity_min"),
+            models.CheckConstraint(
+                condition=Q(slot_capacity__gte=1), name="store_slot_capacity_min"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -63,7 +67,9 @@ class OpeningHours(models.Model):
         verbose_name_plural = _("opening hours")
         ordering = ["weekday", "opens"]
         constraints = [
-            models.CheckConstraint(condition=Q(closes__gt=F("opens")), name="hours_close_after_open"),
+            models.CheckConstraint(
+                condition=Q(closes__gt=F("opens")), name="hours_close_after_open"
+            ),
             models.CheckConstraint(condition=Q(weekday__lte=6), name="hours_weekday_range"),
             models.UniqueConstraint(fields=["store", "weekday", "opens"], name="hours_unique"),
         ]
@@ -92,7 +98,9 @@ class StockLevel(models.Model):
     """Units of one variant at one store. available = on_hand − reserved, never negative."""
 
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="stock_levels")
-    variant = models.ForeignKey("shop.Variant", on_delete=models.CASCADE, related_name="stock_levels")
+    variant = models.ForeignKey(
+        "shop.Variant", on_delete=models.CASCADE, related_name="stock_levels"
+    )
     on_hand = models.PositiveIntegerField(default=0)
     reserved = models.PositiveIntegerField(default=0)
 
@@ -126,6 +134,9 @@ class SlotBooking(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["store", "start"], name="slot_booking_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.start:%Y-%m-%d %H:%M} ({self.booked} booked)"
 
 
 class StaffMembership(models.Model):

@@ -141,7 +141,9 @@ def _local_days(store: Store, now: datetime, count: int) -> list[date]:
     return [today + timedelta(days=i) for i in range(count)]
 
 
-def pickup_slots(*, store: Store, now: datetime | None = None, days: int | None = None) -> list[Slot]:
+def pickup_slots(
+    *, store: Store, now: datetime | None = None, days: int | None = None
+) -> list[Slot]:
     """Bookable slots from now + lead time, inside opening hours, over the next ``days``."""
     now = now or timezone.now()
     local_days = _local_days(store, now, days or settings.PICKUP_SLOT_SEARCH_DAYS)
@@ -178,7 +180,11 @@ def earliest_pickups(*, stores, now: datetime | None = None) -> dict[int, Slot |
     result: dict[int, Slot | None] = {}
     for store in stores:
         result[store.pk] = next(
-            (s for s in _slots(store, _local_days(store, now, count), now, booked) if not s.is_full),
+            (
+                s
+                for s in _slots(store, _local_days(store, now, count), now, booked)
+                if not s.is_full
+            ),
             None,
         )
     return result

@@ -33,8 +33,13 @@ def counter_view(view):
         response = view(request, store, *args, **kwargs)
         if DEVICE_COOKIE not in request.COOKIES:
             response.set_signed_cookie(
-                DEVICE_COOKIE, secrets.token_hex(6), salt="device", max_age=5 * 365 * 86400,
-                httponly=True, samesite="Lax", secure=request.is_secure(),
+                DEVICE_COOKIE,
+                secrets.token_hex(6),
+                salt="device",
+                max_age=5 * 365 * 86400,
+                httponly=True,
+                samesite="Lax",
+                secure=request.is_secure(),
             )
         return response
 
@@ -96,14 +101,20 @@ def scan(request, store):
     """A scanner typed the QR token + Enter, or the clerk typed the short code."""
     form = ScanForm(request.POST)
     if not form.is_valid():
-        context = _queue_context(request, store, scan_error=_("Scan a QR code or type a pickup code."))
+        context = _queue_context(
+            request, store, scan_error=_("Scan a QR code or type a pickup code.")
+        )
         return render(request, "counter/queue.html", context, status=400)
     value = form.cleaned_data["q"]
     try:
         if len(value) >= TOKEN_MIN_LENGTH:
             order = selectors.order_for_pickup_token(store=store, token=value)
             if order is None:
-                raise OrderError("unknown_token", _("This QR code is not for an order at this store."), status=404)
+                raise OrderError(
+                    "unknown_token",
+                    _("This QR code is not for an order at this store."),
+                    status=404,
+                )
             method = Handover.Verification.QR
         else:
             order = services.find_by_pickup_code(store=store, user=request.user, code=value)
@@ -113,7 +124,9 @@ def scan(request, store):
         return render(request, "counter/queue.html", context, status=error.status)
     if order.status == OrderStatus.COLLECTED:
         # One use: a second scan explains what happened instead of opening the order.
-        return render(request, "counter/order.html", _order_context(request, store, order), status=409)
+        return render(
+            request, "counter/order.html", _order_context(request, store, order), status=409
+        )
     _mark_verified(request, order, method)
     return redirect("counter:order", code=store.code, number=order.number)
 
@@ -202,10 +215,16 @@ def cancel(request, store, number):
     if not form.is_valid():
         raise _form_error(form)
     services.cancel_order(
-        order=order, reason=form.cleaned_data["reason"], actor=Actor.STAFF,
-        channel=Channel.STORE, user=request.user,
+        order=order,
+        reason=form.cleaned_data["reason"],
+        actor=Actor.STAFF,
+        channel=Channel.STORE,
+        user=request.user,
     )
-    messages.success(request, _("Order %(number)s cancelled; its stock is back on sale.") % {"number": order.number})
+    messages.success(
+        request,
+        _("Order %(number)s cancelled; its stock is back on sale.") % {"number": order.number},
+    )
     return redirect("counter:queue", code=store.code)
 
 

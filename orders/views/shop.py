@@ -35,8 +35,12 @@ def _checkout_context(request, form, cart, store_code=None, day=None):
     chosen_slot = (form.data.get("slot") if form.is_bound else "") or ""
     if chosen_slot[:10] in days and not day:
         day = chosen_slot[:10]
-    day = day if day in days else next(
-        (d for d, day_slots in days.items() if any(not s.is_full for s in day_slots)), None
+    day = (
+        day
+        if day in days
+        else next(
+            (d for d, day_slots in days.items() if any(not s.is_full for s in day_slots)), None
+        )
     )
     return {
         "form": form,
@@ -67,9 +71,15 @@ def checkout(request):
             raise OrderError("unknown_store", _("We have no store with that code."), status=400)
         contact = Contact(name=data["name"], email=data["email"], phone=data["phone"])
         order = place_order(
-            cart=cart, store=store, slot_start=data["slot"], payment_method=data["payment"],
-            channel=Channel.WEB, customer=customer, contact=contact,
-            pickup_person=data["pickup_person"], idempotency_key=data["checkout_key"],
+            cart=cart,
+            store=store,
+            slot_start=data["slot"],
+            payment_method=data["payment"],
+            channel=Channel.WEB,
+            customer=customer,
+            contact=contact,
+            pickup_person=data["pickup_person"],
+            idempotency_key=data["checkout_key"],
             user=request.user,
         )
         if customer is None:
@@ -98,7 +108,9 @@ def _order_for_viewer(request, number):
             return selectors.order_for_customer(customer=current_customer(request), number=number)
         except Http404:
             pass  # maybe placed as a guest earlier in this browser session
-    return selectors.order_for_guest(numbers=request.session.get(SESSION_GUEST_ORDERS), number=number)
+    return selectors.order_for_guest(
+        numbers=request.session.get(SESSION_GUEST_ORDERS), number=number
+    )
 
 
 @require_GET
