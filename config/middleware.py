@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 from config.errors import DomainError
 
@@ -44,4 +45,38 @@ class DomainErrorMiddleware:
             back = ""
         return render(
             request, template, {"error": exception, "back": back}, status=exception.status
+        )
+
+
+class RejectNullCharactersMiddleware:
+    """No database stores NUL characters: refuse them in the path, query or form at the door.
+
+    Form fields already reject them; this covers query strings, paths and anything read raw.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if self._has_nul(request):
+            error = DomainError(
+                "invalid_characters", _("The request contains invalid characters."), status=400
+            )
+            return render(request, "error.html", {"error": error, "back": ""}, status=400)
+        return self.get_response(request)
+
+    @staticmethod
+    def _has_nul(request) -> bool:
+        if "\x00" in request.path:
+            return True
+        sources = [request.GET]
+        if request.method == "POST" and request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            sources.append(request.POST)
+        return any(
+            "\x00" in key or any("\x00" in v for v in values)
+            for source in sources
+            for key, values in source.lists()
         )

@@ -49,10 +49,11 @@ def remember_store(request, store_id: int | None) -> None:
 
 
 def cart_count(request) -> int:
-    if not hasattr(request, "session"):
+    user = getattr(request, "user", None)
+    if not hasattr(request, "session") or user is None:
         return 0
-    if request.user.is_authenticated:
-        lines = CartLine.objects.filter(cart__customer__user=request.user)
+    if user.is_authenticated:
+        lines = CartLine.objects.filter(cart__customer__user=user)
     else:
         token = request.session.get(SESSION_CART)
         if not token:
