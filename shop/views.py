@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.views import LoginView
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,6 +18,7 @@ from shop.errors import CartError
 from shop.forms import AddToCartForm, LineQuantityForm, LoginForm, SignupForm, StoreChoiceForm
 from shop.services import add_to_cart, attach_cart_on_login, set_line_quantity
 from shop.web import (
+    SESSION_CART,
     anonymous_cart,
     current_cart,
     current_customer,
@@ -110,13 +112,21 @@ def cart_add(request):
     form = AddToCartForm(request.POST)
     if not form.is_valid():
         raise _form_error(form)
-    cart = current_cart(request, create=True)
-    line = add_to_cart(
-        cart=cart,
-        sku=form.cleaned_data["sku"],
-        quantity=form.cleaned_data["quantity"],
-        channel=Channel.WEB,
-    )
+    new_cart = current_cart(request) is None
+    try:
+        # A refused line must not leave a new, empty cart behind.
+        with transaction.atomic():
+            cart = current_cart(request, create=True)
+            line = add_to_cart(
+                cart=cart,
+                sku=form.cleaned_data["sku"],
+                quantity=form.cleaned_data["quantity"],
+                channel=Channel.WEB,
+            )
+    except CartError:
+        if new_cart:
+            request.session.pop(SESSION_CART, None)
+        raise
     if request.htmx:
         return render(request, "shop/partials/added.html", {"line": line})
     messages.success(request, _("Added to your cart: %(item)s") % {"item": line.variant})

@@ -21,6 +21,7 @@ DEVICE_COOKIE = "oc_device"
 SESSION_VERIFIED = "counter_verified"
 # A scanned QR token is long; a typed pickup code is 8 characters (spaces/dashes allowed).
 TOKEN_MIN_LENGTH = 20
+CLOSED = (OrderStatus.COLLECTED, OrderStatus.CANCELLED, OrderStatus.EXPIRED)
 
 
 def counter_view(view):
@@ -122,11 +123,11 @@ def scan(request, store):
     except OrderError as error:
         context = _queue_context(request, store, scan_error=error.message)
         return render(request, "counter/queue.html", context, status=error.status)
-    if order.status == OrderStatus.COLLECTED:
-        # One use: a second scan explains what happened instead of opening the order.
-        return render(
-            request, "counter/order.html", _order_context(request, store, order), status=409
-        )
+    if order.status in CLOSED:
+        # One use: scanning a collected, cancelled or expired order explains what happened
+        # instead of opening it for handover.
+        context = _order_context(request, store, order, scan_refused=True)
+        return render(request, "counter/order.html", context, status=409)
     _mark_verified(request, order, method)
     return redirect("counter:order", code=store.code, number=order.number)
 

@@ -92,8 +92,9 @@ def checkout(request):
     if customer is not None:
         initial.update(name=customer.name, email=customer.email, phone=customer.phone)
     store_code = request.GET.get("store")
-    if store_code and active_stores().filter(code=store_code).exists():
-        remember_store(request, active_stores().get(code=store_code).pk)
+    picked = active_stores().filter(code=store_code).first() if store_code else None
+    if picked is not None and picked.pk != remembered_store_id(request, cart):
+        remember_store(request, picked.pk)
         cart.refresh_from_db(fields=["store"])
     form = CheckoutForm(initial=initial)
     context = _checkout_context(request, form, cart, store_code, request.GET.get("day"))
