@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from customers.models import Channel, Customer
 from customers.services import customer_for_contact, record_touchpoint
@@ -472,7 +473,26 @@ def verify_pickup_code(*, order: Order, user, code: str) -> Order:
                 note="pickup code locked after wrong tries",
             )
     _count_clerk_failure(store, user)
-    raise OrderError("wrong_code", _("That is not this order's pickup code."), status=400)
+    left = max(settings.PICKUP_CODE_ORDER_LIMIT - order.code_failures, 0)
+    if left == 0:
+        raise OrderError(
+            "code_locked",
+            _(
+                "Wrong code again: this order's pickup code is now locked. "
+                "Scan the QR code, or ask a manager to unlock it."
+            ),
+            status=423,
+        )
+    raise OrderError(
+        "wrong_code",
+        ngettext(
+            "That is not this order's pickup code (%(left)d try left).",
+            "That is not this order's pickup code (%(left)d tries left).",
+            left,
+        )
+        % {"left": left},
+        status=400,
+    )
 
 
 @transaction.atomic

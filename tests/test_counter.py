@@ -422,10 +422,17 @@ def test_five_wrong_codes_lock_the_order_until_a_manager_unlocks_it(
     limit = settings.PICKUP_CODE_ORDER_LIMIT
     assert limit == 5
 
-    for code in _wrong_codes(order.pickup_code, limit):
+    *first, last = _wrong_codes(order.pickup_code, limit)
+    for attempt, code in enumerate(first, start=1):
         response = tablet.post(_url(order, "verify"), {"code": code})
         assert response.status_code == 400
-        assert "That is not this order&#x27;s pickup code." in text(response)
+        left = limit - attempt
+        tries = "try" if left == 1 else "tries"
+        expected = f"That is not this order&#x27;s pickup code ({left} {tries} left)."
+        assert expected in text(response)
+    response = tablet.post(_url(order, "verify"), {"code": last})
+    assert response.status_code == 423
+    assert "pickup code is now locked" in text(response)
     order.refresh_from_db()
     assert order.code_failures == limit
     assert order.code_locked_at is not None

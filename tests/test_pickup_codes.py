@@ -138,8 +138,8 @@ def test_five_wrong_codes_lock_the_order(order, clerk, settings):
     with pytest.raises(OrderError) as exc:
         verify_pickup_code(order=order, user=clerk, code=_wrong(order.pickup_code))
 
-    # then the order's code locks, with a trace of why
-    assert exc.value.code == "wrong_code"
+    # then the order's code locks, with a trace of why, and the clerk is told so
+    assert (exc.value.code, exc.value.status) == ("code_locked", 423)
     order.refresh_from_db()
     assert order.code_failures == 5
     assert order.code_locked_at is not None
