@@ -9,10 +9,12 @@ TEST_DATABASE_URL := postgres://postgres@127.0.0.1:5432/omnicollect
 TEST_REDIS_URL := redis://127.0.0.1:6379/9
 TEST_SECRET_KEY := test-only-not-secret-0d8f5c2a9b7e4136a1f0c3d5e7b9a2c4
 
-# Browser tests drive the distribution's Chromium (Playwright cannot download its own here).
+# System tools the tests use: Chromium for the browser tests (Playwright cannot download its
+# own browser here) and gettext for the translation-catalog checks.
 CHROMIUM := /usr/bin/chromium
+XGETTEXT := /usr/bin/xgettext
 
-.PHONY: venv run test lint browser
+.PHONY: venv run test lint system-tools
 
 venv: $(STAMP)
 
@@ -31,19 +33,21 @@ test: export DATABASE_URL ?= $(TEST_DATABASE_URL)
 test: export REDIS_URL ?= $(TEST_REDIS_URL)
 test: export DJANGO_SECRET_KEY ?= $(TEST_SECRET_KEY)
 test: export DJANGO_DEBUG := 0
-test: venv browser
+test: venv system-tools
 	$(PYTHON) scripts/check_services.py
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
 
-browser: $(CHROMIUM)
+system-tools: $(CHROMIUM) $(XGETTEXT)
 
-$(CHROMIUM):
+$(CHROMIUM) $(XGETTEXT):
 	@if [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium gettext; \
 	else \
-		echo "The browser tests need Chromium at $(CHROMIUM): sudo apt-get install chromium" >&2; \
+		echo "The tests need Chromium and gettext: sudo apt-get install chromium gettext" >&2; \
 		exit 2; \
 	fi
