@@ -217,3 +217,36 @@ def place_web_order():
         )
 
     return _place
+
+
+def test_shopper_core_path_works_without_javascript(browser, live, shop_data):
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+
+    page.goto(f"{live}/?q=camiseta")
+    page.get_by_role("link", name=re.compile("Camiseta")).click()
+    # Variant choice falls back to a plain GET form with a submit button.
+    page.locator("input[value=TEE-L]").check()
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("#variant-panel")).to_contain_text("TEE-L")
+
+    page.fill("#qty", "2")
+    page.get_by_role("button", name="Add to cart").click()
+    assert page.url.endswith("/cart/")
+    expect(page.locator("#cart-total")).to_contain_text("20.00")
+
+    page.fill("input[name=quantity]", "1")
+    page.get_by_role("button", name="Update").click()
+    expect(page.locator("#cart-total")).to_contain_text("10.00")
+
+    page.get_by_role("link", name="Checkout").click()
+    page.locator("input[name=slot]:not([disabled])").first.check()
+    page.fill("#id_name", "Nico NoScript")
+    page.fill("#id_email", "nico@example.test")
+    page.get_by_role("button", name="Place order").click()
+
+    expect(page.locator("h1")).to_contain_text("Order CC-")
+    order = Order.objects.get(contact_email="nico@example.test")
+    assert [(line.sku, line.quantity) for line in order.lines.all()] == [("TEE-L", 1)]
+    assert _stock(shop_data["large"], shop_data["store"]) == (5, 1)
+    context.close()
