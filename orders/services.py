@@ -405,6 +405,17 @@ def _count_clerk_failure(store: Store, user) -> None:
         cache.set(key, 1, timeout=settings.PICKUP_CODE_CLERK_WINDOW)
 
 
+def _code_locked() -> OrderError:
+    return OrderError(
+        "code_locked",
+        _(
+            "This order's pickup code is locked after too many wrong tries. "
+            "Ask a manager to unlock it, or scan the QR code."
+        ),
+        status=423,
+    )
+
+
 def find_by_pickup_code(*, store: Store, user, code: str) -> Order:
     """A clerk typed a short code at ``store``: the order it opens, or a clear refusal.
 
@@ -423,14 +434,7 @@ def find_by_pickup_code(*, store: Store, user, code: str) -> Order:
             "wrong_code", _("No order with this pickup code at this store."), status=404
         )
     if order.code_locked:
-        raise OrderError(
-            "code_locked",
-            _(
-                "This order's pickup code is locked after too many wrong tries. "
-                "Ask a manager to unlock it, or scan the QR code."
-            ),
-            status=423,
-        )
+        raise _code_locked()
     return order
 
 
@@ -444,14 +448,7 @@ def verify_pickup_code(*, order: Order, user, code: str) -> Order:
     with transaction.atomic():
         order = _lock(order)
         if order.code_locked:
-            raise OrderError(
-                "code_locked",
-                _(
-                    "This order's pickup code is locked after too many wrong tries. "
-                    "Ask a manager to unlock it, or scan the QR code."
-                ),
-                status=423,
-            )
+            raise _code_locked()
         if normalise_code(code) == order.pickup_code:
             if order.code_failures:
                 order.code_failures = 0

@@ -11,11 +11,8 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 
-from customers.models import Customer, Touchpoint
-from orders.models import Handover, Order, OrderEvent, OrderLine, Payment
 from orders.services import place_order
-from shop.models import Cart, CartLine
-from stores.models import SlotBooking, StaffMembership, StockLevel
+from stores.models import StaffMembership
 from stores.selectors import pickup_slots
 from tests.factories import (
     CartFactory,
@@ -29,6 +26,7 @@ from tests.factories import (
     UserFactory,
     VariantFactory,
 )
+from tests.web_helpers import written
 
 MADRID = ZoneInfo("Europe/Madrid")
 # Wednesday 15 January 2025, 09:00 in Madrid (08:00 UTC). In the past on purpose: tasks that
@@ -210,36 +208,8 @@ def place(store, customer):
 
 
 def db_state() -> dict:
-    """Everything a service could write, in comparable form."""
-    return {
-        "customers": sorted(Customer.objects.values_list("pk", "email", "name", "phone")),
-        "touchpoints": Touchpoint.objects.count(),
-        "carts": sorted(Cart.objects.values_list("pk", "customer_id", "store_id")),
-        "cart_lines": sorted(
-            CartLine.objects.values_list("pk", "cart_id", "variant_id", "quantity")
-        ),
-        "stock": sorted(
-            StockLevel.objects.values_list("store_id", "variant_id", "on_hand", "reserved")
-        ),
-        "slots": sorted(SlotBooking.objects.values_list("store_id", "start", "booked")),
-        "orders": sorted(
-            Order.objects.values_list(
-                "pk",
-                "status",
-                "hold_until",
-                "payment_status",
-                "code_failures",
-                "code_locked_at",
-                "cancel_reason",
-            )
-        ),
-        "order_lines": sorted(
-            OrderLine.objects.values_list("pk", "quantity", "collected_quantity")
-        ),
-        "order_events": OrderEvent.objects.count(),
-        "payments": Payment.objects.count(),
-        "handovers": Handover.objects.count(),
-    }
+    """Everything a service or request could write, in comparable form."""
+    return written()
 
 
 @pytest.fixture
