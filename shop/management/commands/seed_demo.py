@@ -676,7 +676,7 @@ class Command(BaseCommand):
         rows = [
             (SHOPPER["email"], "shopper (web shop, orders)"),
             (CLERK["email"], f"clerk at {stores[0].code} (/store/)"),
-            (MANAGER["email"], f"manager of {codes} (/dashboard/, /admin/)"),
+            (MANAGER["email"], f"manager of {codes} (/store/, /admin/)"),
         ]
         width = max(len(email) for email, _ in rows)
         lines = ["", f"Omnicollect demo: {DEMO_URL}", f"Password for every login: {DEMO_PASSWORD}"]
