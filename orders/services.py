@@ -253,7 +253,11 @@ def _place(
 
 
 def _lock(order: Order) -> Order:
-    return Order.objects.select_for_update().select_related("store", "customer").get(pk=order.pk)
+    return (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("store", "customer")
+        .get(pk=order.pk)
+    )
 
 
 def _transition(
@@ -329,9 +333,11 @@ def mark_ready(
 
 
 def _release_all(order: Order) -> None:
+    # Same lock order as checkout (slot row, then stock rows by variant) so a cancellation
+    # and a checkout on the same slot and items can never deadlock.
+    release_slot(store=order.store, start=order.slot_start)
     for line in order.lines.order_by("variant_id"):
         release_stock(store_id=order.store_id, variant_id=line.variant_id, quantity=line.quantity)
-    release_slot(store=order.store, start=order.slot_start)
 
 
 @transaction.atomic

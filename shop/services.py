@@ -72,7 +72,7 @@ def _line_in_cart(cart: Cart, line_id) -> CartLine:
     except (TypeError, ValueError):
         line_id = None
     line = (
-        CartLine.objects.select_for_update()
+        CartLine.objects.select_for_update(of=("self",))
         .select_related("variant")
         .filter(cart=cart, pk=line_id)
         .first()

@@ -144,3 +144,48 @@ def test_slot_capacity_is_never_exceeded(counter_exists):
     assert SlotBooking.objects.get().booked == 3
     level = StockLevel.objects.get()
     assert (level.on_hand, level.reserved) == (100, 3)
+
+
+def test_cancellations_and_checkouts_on_the_same_slot_and_items_never_deadlock():
+    # given 10 placed orders for two items in one slot, and 10 new carts for the same items
+    store = StoreFactory(slot_capacity=100)
+    first, second = VariantFactory(), VariantFactory()
+    StockLevelFactory(store=store, variant=first, on_hand=100)
+    StockLevelFactory(store=store, variant=second, on_hand=100)
+    start = slot_start(store)
+    customer = CustomerFactory()
+    placed = [
+        place_order(
+            cart=make_cart((first, 1), (second, 2)),
+            store=store,
+            customer=customer,
+            slot_start=start,
+            payment_method="in_store",
+            channel="web",
+            now=NOW,
+        )
+        for _ in range(THREADS // 2)
+    ]
+    carts = [make_cart((second, 2), (first, 1)) for _ in range(THREADS // 2)]
+
+    # when cancellations and checkouts run at the same moment
+    from orders.services import cancel_order
+
+    cancels = [
+        (
+            lambda order=order: cancel_order(
+                order=order, reason="race", actor="staff", channel="store"
+            )
+        )
+        for order in placed
+    ]
+    checkouts = [_checkout(cart, store, customer, start) for cart in carts]
+    results = _race([call for pair in zip(cancels, checkouts, strict=True) for call in pair])
+
+    # then every call succeeded (no deadlock victim) and the counters match the open orders
+    assert [r for r in results if isinstance(r, Exception)] == []
+    open_orders = Order.objects.filter(status="placed")
+    assert open_orders.count() == THREADS // 2
+    levels = {lvl.variant_id: lvl for lvl in StockLevel.objects.filter(store=store)}
+    assert (levels[first.pk].reserved, levels[second.pk].reserved) == (10, 20)
+    assert SlotBooking.objects.get(store=store, start=start).booked == THREADS // 2
