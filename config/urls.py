@@ -4,7 +4,11 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/", include("config.api_urls")),
     path("store/", include("orders.urls_counter")),
     path("", include("orders.urls")),
     path("", include("shop.urls")),
 ]
+
+handler404 = "config.views.page_not_found"
+handler500 = "config.views.server_error"

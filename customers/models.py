@@ -14,6 +14,14 @@ class Channel(models.TextChoices):
     STORE = "store", _("Store")
 
 
+class ContactChannel(models.TextChoices):
+    """How we may reach a customer with a message (their preference list uses these)."""
+
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+
+
 class UserManager(BaseUserManager):
     use_in_migrations = True
 

@@ -4,7 +4,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from customers.errors import CustomerError
-from customers.models import Channel, Customer, Touchpoint, User
+from customers.models import Channel, ContactChannel, Customer, Touchpoint, User
 
 
 def record_touchpoint(
@@ -77,4 +77,47 @@ def register_customer(
         customer.phone = phone.strip() or customer.phone
         customer.save(update_fields=["user", "name", "phone"])
     record_touchpoint(customer=customer, channel=channel, kind="account_created")
+    return customer
+
+
+PROFILE_FIELDS = ("name", "phone")
+PREFERENCE_FIELDS = (
+    "preferred_channels",
+    "quiet_hours_start",
+    "quiet_hours_end",
+    "language",
+    "marketing_opt_in",
+)
+
+
+@transaction.atomic
+def update_customer(*, customer: Customer, channel: str, **changes) -> Customer:
+    """Change profile fields and contact preferences; records what changed as a touchpoint.
+
+    Input shapes are checked by the form or serializer; the rules live here.
+    """
+    unknown = set(changes) - set(PROFILE_FIELDS) - set(PREFERENCE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    channels = changes.get("preferred_channels")
+    if channels is not None and (
+        len(set(channels)) != len(channels) or not set(channels) <= set(ContactChannel.values)
+    ):
+        raise CustomerError(
+            "bad_channels", _("List each contact channel once: email, sms or whatsapp.")
+        )
+    start = changes.get("quiet_hours_start", customer.quiet_hours_start)
+    end = changes.get("quiet_hours_end", customer.quiet_hours_end)
+    if (start is None) != (end is None):
+        raise CustomerError(
+            "bad_quiet_hours", _("Give both the start and the end of your quiet hours.")
+        )
+    changed = [name for name, value in changes.items() if getattr(customer, name) != value]
+    for name in changed:
+        setattr(customer, name, changes[name])
+    if changed:
+        customer.save(update_fields=changed)
+        record_touchpoint(
+            customer=customer, channel=channel, kind="profile_changed", payload={"fields": changed}
+        )
     return customer

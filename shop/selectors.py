@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import Min, Prefetch, Q
+from django.db.models import F, Min, Prefetch, Q
 from django.http import Http404
 
 from shop.models import Cart, CartLine, Category, Product, Variant
@@ -16,8 +16,11 @@ def categories():
     return Category.objects.all()
 
 
-def catalogue(*, search: str = "", category: str = "", page=1, per_page: int | None = None):
-    """A page of active products, searched and filtered, each with its lowest price."""
+def catalogue_products(*, search: str = "", category: str = "", store: str = ""):
+    """Active products, searched and filtered, each with its lowest price.
+
+    ``store`` (a store code) keeps only products with at least one unit available there.
+    """
     products = (
         Product.objects.filter(is_active=True, variants__is_active=True)
         .select_related("category")
@@ -34,8 +37,18 @@ def catalogue(*, search: str = "", category: str = "", page=1, per_page: int | N
         )
     if category:
         products = products.filter(category__slug=category)
-    paginator = Paginator(products.distinct(), per_page or settings.CATALOGUE_PAGE_SIZE)
-    return paginator.get_page(page)
+    if store:
+        products = products.filter(
+            variants__stock_levels__store__code=store,
+            variants__stock_levels__on_hand__gt=F("variants__stock_levels__reserved"),
+        )
+    return products.distinct()
+
+
+def catalogue(*, search: str = "", category: str = "", page=1, per_page: int | None = None):
+    """A page of the catalogue for the web shop."""
+    products = catalogue_products(search=search, category=category)
+    return Paginator(products, per_page or settings.CATALOGUE_PAGE_SIZE).get_page(page)
 
 
 def product_by_slug(slug: str) -> Product:

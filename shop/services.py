@@ -162,3 +162,14 @@ def attach_cart_on_login(*, anonymous: Cart | None, customer: Customer, channel:
 
 def empty_cart(*, cart: Cart) -> None:
     CartLine.objects.filter(cart=cart).delete()
+
+
+def record_product_view(*, customer: Customer | None, product, channel: str) -> None:
+    """A known customer looked at a product (anonymous views are not tracked)."""
+    if customer is not None:
+        record_touchpoint(
+            customer=customer,
+            channel=channel,
+            kind="product_viewed",
+            payload={"product": product.slug},
+        )

@@ -16,7 +16,12 @@ from customers.services import customer_for_user, record_touchpoint, register_cu
 from shop import selectors
 from shop.errors import CartError
 from shop.forms import AddToCartForm, LineQuantityForm, LoginForm, SignupForm, StoreChoiceForm
-from shop.services import add_to_cart, attach_cart_on_login, set_line_quantity
+from shop.services import (
+    add_to_cart,
+    attach_cart_on_login,
+    record_product_view,
+    set_line_quantity,
+)
 from shop.web import (
     SESSION_CART,
     anonymous_cart,
@@ -72,13 +77,7 @@ def product_detail(request, slug):
     cart = current_cart(request)
     store_id = remembered_store_id(request, cart)
     customer = current_customer(request)
-    if customer is not None:
-        record_touchpoint(
-            customer=customer,
-            channel=Channel.WEB,
-            kind="product_viewed",
-            payload={"product": product.slug},
-        )
+    record_product_view(customer=customer, product=product, channel=Channel.WEB)
     context = {
         "product": product,
         "variants": variants,

@@ -1,0 +1,134 @@
+"""What every API endpoint shares: the error format, pagination and rate limits.
+
+Errors are always ``{"code": "...", "detail": "..."}`` (validation errors add ``"errors"``
+with the per-field messages), whatever raised them: DRF, Django or a service's DomainError.
+"""
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import set_rollback
+
+from config.errors import DomainError
+
+
+def _first_message(detail) -> str:
+    if isinstance(detail, dict):
+        for value in detail.values():
+            return _first_message(value)
+        return ""
+    if isinstance(detail, list):
+        return _first_message(detail[0]) if detail else ""
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        set_rollback()
+        body = {"code": exc.code, "detail": exc.message, **exc.extra}
+        return Response(body, status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+    if isinstance(exc, exceptions.ValidationError):
+        body = {
+            "code": "invalid",
+            "detail": _first_message(exc.detail) or _("Invalid input."),
+            "errors": exc.detail
+            if isinstance(exc.detail, dict)
+            else {"non_field_errors": exc.detail},
+        }
+    else:
+        codes = exc.get_codes()
+        body = {
+            "code": codes if isinstance(codes, str) else exc.default_code,
+            "detail": str(exc.detail),
+        }
+    set_rollback()
+    return Response(body, status=exc.status_code, headers=headers)
+
+
+def json_error(request, status_code: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse({"code": code, "detail": detail}, status=status_code)
+
+
+class Pagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+    def get_paginated_response_schema(self, schema):
+        return super().get_paginated_response_schema(schema)
+
+
+class WindowThrottle(BaseThrottle):
+    """Fixed-window rate limit on an atomic cache counter (Redis INCR in production).
+
+    DRF's own throttles read a history list, append and write it back: under concurrent
+    requests they let many more through than the limit. Here every request increments one
+    counter atomically, so N parallel attempts get exactly ``limit`` through per window.
+    """
+
+    scope = ""
+    limit = 10
+    window = 60
+
+    def ident(self, request, view) -> str:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return f"user:{user.pk}"
+        return f"ip:{self.get_ident(request)}"
+
+    def allow_request(self, request, view) -> bool:
+        limit, window = settings.API_RATE_LIMITS.get(self.scope, (self.limit, self.window))
+        bucket = int(time.time() // window)
+        key = f"rate:{self.scope}:{self.ident(request, view)}:{bucket}"
+        cache.add(key, 0, timeout=window + 1)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # the key expired between add and incr
+            cache.set(key, 1, timeout=window + 1)
+            count = 1
+        self._wait = window - (time.time() % window)
+        return count <= limit
+
+    def wait(self):
+        return self._wait
+
+
+class AuthThrottle(WindowThrottle):
+    scope = "auth"
+
+
+class CodeLookupThrottle(WindowThrottle):
+    scope = "code_lookup"
+
+
+class CheckoutThrottle(WindowThrottle):
+    scope = "checkout"
+
+
+def api_not_found(request, exception=None):
+    return json_error(request, status.HTTP_404_NOT_FOUND, "not_found", _("Not found."))
+
+
+def api_server_error(request):
+    return json_error(
+        request, status.HTTP_500_INTERNAL_SERVER_ERROR, "server_error", _("Server error.")
+    )

@@ -1,0 +1,28 @@
+"""REST API v1 (DESIGN §8). Paths are part of the contract with the mobile apps."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from customers import api as customers_api
+from shop import api as shop_api
+from stores import api as stores_api
+
+v1 = [
+    path("auth/register/", customers_api.RegisterView.as_view(), name="register"),
+    path("auth/token/", customers_api.TokenView.as_view(), name="token"),
+    path("auth/logout/", customers_api.LogoutView.as_view(), name="logout"),
+    path("me/", customers_api.MeView.as_view(), name="me"),
+    path("me/timeline/", customers_api.TimelineView.as_view(), name="timeline"),
+    path("stores/", stores_api.StoreListView.as_view(), name="stores"),
+    path("stores/<slug:code>/slots/", stores_api.SlotListView.as_view(), name="slots"),
+    path("products/", shop_api.ProductListView.as_view(), name="products"),
+    path("products/<slug:slug>/", shop_api.ProductDetailView.as_view(), name="product"),
+]
+
+app_name = "api"
+
+urlpatterns = [
+    path("v1/", include((v1, "v1"))),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+]

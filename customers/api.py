@@ -1,0 +1,166 @@
+"""Customer API: register, per-device tokens, profile and preferences, the timeline."""
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema, inline_serializer
+from knox.models import AuthToken
+from knox.views import LogoutView as KnoxLogoutView
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api import AuthThrottle
+from customers.models import Channel, ContactChannel, Touchpoint
+from customers.selectors import timeline
+from customers.services import customer_for_user, register_customer, update_customer
+
+
+class PreferencesSerializer(serializers.Serializer):
+    channels = serializers.ListField(
+        source="preferred_channels",
+        child=serializers.ChoiceField(choices=ContactChannel.choices),
+        max_length=len(ContactChannel.values),
+        required=False,
+    )
+    quiet_hours_start = serializers.TimeField(required=False, allow_null=True)
+    quiet_hours_end = serializers.TimeField(required=False, allow_null=True)
+    language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False)
+    marketing_opt_in = serializers.BooleanField(required=False)
+
+
+class CustomerSerializer(serializers.Serializer):
+    email = serializers.EmailField(read_only=True)
+    name = serializers.CharField(max_length=150, required=False)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    email_verified = serializers.SerializerMethodField()
+    preferences = PreferencesSerializer(source="*", required=False)
+
+    def get_email_verified(self, customer) -> bool:
+        return customer.email_verified_at is not None
+
+
+class RegisterSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
+    name = serializers.CharField(max_length=150)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        try:
+            validate_password(attrs["password"])
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from None
+        return attrs
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+TokenSerializer = inline_serializer(
+    "Token", {"token": serializers.CharField(), "expiry": serializers.DateTimeField()}
+)
+
+
+def _issue_token(request, user) -> dict:
+    instance, token = AuthToken.objects.create(user)
+    return {"token": token, "expiry": instance.expiry}
+
+
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [AuthThrottle]
+
+    @extend_schema(
+        request=RegisterSerializer,
+        responses={
+            201: inline_serializer(
+                "Registered",
+                {
+                    "token": serializers.CharField(),
+                    "expiry": serializers.DateTimeField(),
+                    "customer": CustomerSerializer(),
+                },
+            )
+        },
+    )
+    def post(self, request):
+        data = RegisterSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        customer = register_customer(
+            email=data.validated_data["email"],
+            password=data.validated_data["password"],
+            name=data.validated_data["name"],
+            phone=data.validated_data["phone"],
+            language=request.LANGUAGE_CODE,
+            channel=Channel.MOBILE,
+        )
+        body = _issue_token(request, customer.user)
+        body["customer"] = CustomerSerializer(customer).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class TokenView(APIView):
+    """Log in from one device: a new token for it (other devices keep theirs)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [AuthThrottle]
+
+    @extend_schema(request=TokenRequestSerializer, responses={200: TokenSerializer})
+    def post(self, request):
+        data = TokenRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(
+            request._request,
+            username=data.validated_data["email"],
+            password=data.validated_data["password"],
+        )
+        if user is None or not user.is_active:
+            raise AuthenticationFailed(_("Wrong email or password."))
+        return Response(_issue_token(request, user))
+
+
+class LogoutView(KnoxLogoutView):
+    """Log this device out: its token stops working."""
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request, format=None):
+        super().post(request, format=format)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    @extend_schema(responses=CustomerSerializer)
+    def get(self, request):
+        return Response(CustomerSerializer(customer_for_user(user=request.user)).data)
+
+    @extend_schema(request=CustomerSerializer, responses=CustomerSerializer)
+    def patch(self, request):
+        customer = customer_for_user(user=request.user)
+        data = CustomerSerializer(customer, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        customer = update_customer(customer=customer, channel=Channel.MOBILE, **data.validated_data)
+        return Response(CustomerSerializer(customer).data)
+
+
+class TouchpointSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Touchpoint
+        fields = ["created_at", "channel", "kind", "payload"]
+
+
+class TimelineView(generics.ListAPIView):
+    """The customer's touchpoints on every channel, newest first."""
+
+    serializer_class = TouchpointSerializer
+
+    def get_queryset(self):
+        return timeline(customer=customer_for_user(user=self.request.user), limit=None)
