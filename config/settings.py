@@ -301,6 +301,7 @@ PICKUP_CODE_CLERK_WINDOW = 15 * 60
 # Wrong codes against one known order before that order's code is locked.
 PICKUP_CODE_ORDER_LIMIT = 5
 CART_MAX_LINE_QUANTITY = 20
+CART_HANDOFF_SECONDS = 10 * 60
 CATALOGUE_PAGE_SIZE = 12
 PICKUP_SLOT_SEARCH_DAYS = 7
 

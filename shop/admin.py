@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from shop.models import Cart, CartLine, Category, Product, Variant
+from shop.models import Cart, CartHandoff, CartLine, Category, Product, Variant
 
 
 @admin.register(Category)
@@ -47,3 +47,11 @@ class CartAdmin(admin.ModelAdmin):
     raw_id_fields = ["customer"]
     list_select_related = ["customer", "store"]
     inlines = [CartLineInline]
+
+
+@admin.register(CartHandoff)
+class CartHandoffAdmin(admin.ModelAdmin):
+    list_display = ["code", "cart", "channel", "created_at", "expires_at", "claimed_at"]
+    list_filter = ["channel"]
+    search_fields = ["code"]
+    raw_id_fields = ["cart"]

@@ -110,3 +110,21 @@ class CartLine(models.Model):
     @property
     def line_total(self):
         return self.variant.price * self.quantity
+
+
+class CartHandoff(models.Model):
+    """A short-lived code that lets another device (or the store tablet) take over a cart."""
+
+    code = models.CharField(max_length=8, unique=True)
+    cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="handoffs")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    expires_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("cart handoff")
+        verbose_name_plural = _("cart handoffs")
+
+    def __str__(self) -> str:
+        return self.code

@@ -1,13 +1,17 @@
 """Every write to the catalogue's carts. Web, API and tablet all change carts through here."""
 
+import secrets
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer
 from customers.services import record_touchpoint
 from shop.errors import CartError
-from shop.models import Cart, CartLine, Variant
+from shop.models import Cart, CartHandoff, CartLine, Variant
 
 
 def _check_quantity(quantity, *, allow_zero: bool = False) -> int:
@@ -119,8 +123,12 @@ def choose_store(*, cart: Cart, store_id: int | None, channel: str) -> None:
 
 
 @transaction.atomic
-def merge_carts(*, source: Cart, target: Cart, channel: str) -> Cart:
-    """Move every line of ``source`` into ``target`` (quantities add up, capped) and drop it."""
+def merge_carts(*, source: Cart, target: Cart, channel: str, drop_source: bool = True) -> Cart:
+    """Move every line of ``source`` into ``target`` (quantities add up, capped).
+
+    The emptied ``source`` is deleted unless ``drop_source`` is False (a customer's own cart
+    handed to someone else stays theirs, empty).
+    """
     if source.pk == target.pk:
         return target
     limit = settings.CART_MAX_LINE_QUANTITY
@@ -142,7 +150,8 @@ def merge_carts(*, source: Cart, target: Cart, channel: str) -> Cart:
     if target.store_id is None and source.store_id is not None:
         target.store_id = source.store_id
         target.save(update_fields=["store", "updated_at"])
-    source.delete()
+    if drop_source:
+        source.delete()
     _touch(target, channel, "cart_merged", {})
     return target
 
@@ -173,3 +182,55 @@ def record_product_view(*, customer: Customer | None, product, channel: str) -> 
             kind="product_viewed",
             payload={"product": product.slug},
         )
+
+
+HANDOFF_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud, typed
+
+
+def start_handoff(*, cart: Cart, channel: str, now=None) -> CartHandoff:
+    """A code, valid for a few minutes, to continue this cart on another device."""
+    now = now or timezone.now()
+    expires_at = now + timedelta(seconds=settings.CART_HANDOFF_SECONDS)
+    for _attempt in range(5):
+        code = "".join(secrets.choice(HANDOFF_ALPHABET) for _ in range(8))
+        try:
+            with transaction.atomic():
+                handoff = CartHandoff.objects.create(
+                    code=code, cart=cart, channel=channel, expires_at=expires_at
+                )
+                break
+        except IntegrityError:
+            continue
+    else:  # pragma: no cover - 31**8 codes
+        raise RuntimeError("could not draw a free handoff code")
+    _touch(cart, channel, "cart_handoff_started", {"expires_at": expires_at.isoformat()})
+    return handoff
+
+
+@transaction.atomic
+def claim_handoff(*, code: str, cart: Cart, channel: str, now=None) -> Cart:
+    """Move the handed-off cart's lines into ``cart`` (the claiming device's), once.
+
+    Unknown, expired and already-claimed codes get the same answer, so codes cannot be probed.
+    """
+    now = now or timezone.now()
+    code = "".join(ch for ch in (code or "").upper() if ch.isalnum())[:8]
+    handoff = (
+        CartHandoff.objects.select_for_update(of=("self",))
+        .select_related("cart")
+        .filter(code=code, claimed_at__isnull=True, expires_at__gt=now)
+        .first()
+    )
+    if handoff is None:
+        raise CartError("bad_handoff", _("This code is wrong or has expired."), status=404)
+    handoff.claimed_at = now
+    handoff.save(update_fields=["claimed_at"])
+    source = handoff.cart
+    if source.pk == cart.pk:
+        return cart
+    _touch(source, channel, "cart_handed_off", {"to_cart": cart.pk})
+    merged = merge_carts(
+        source=source, target=cart, channel=channel, drop_source=source.customer_id is None
+    )
+    _touch(merged, channel, "cart_claimed", {"from_channel": handoff.channel})
+    return merged
