@@ -17,6 +17,8 @@ v1 = [
     path("stores/<slug:code>/slots/", stores_api.SlotListView.as_view(), name="slots"),
     path("products/", shop_api.ProductListView.as_view(), name="products"),
     path("products/<slug:slug>/", shop_api.ProductDetailView.as_view(), name="product"),
+    path("", include("shop.api_urls")),
+    path("", include("orders.api_urls")),
 ]
 
 app_name = "api"

@@ -12,7 +12,7 @@ from customers.models import Channel
 from orders import selectors
 from orders.errors import OrderError
 from orders.forms import CheckoutForm
-from orders.qr import qr_svg
+from config.qr import qr_svg
 from orders.services import Contact, place_order
 from shop.selectors import cart_summary
 from shop.web import current_cart, current_customer, remember_store, remembered_store_id

@@ -1,0 +1,3 @@
+"""Order and store-counter API routes (included under /api/v1/)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Cart API routes (included under /api/v1/)."""
+
+urlpatterns: list = []
