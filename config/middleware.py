@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -39,12 +40,19 @@ class DomainErrorMiddleware:
     def process_exception(self, request, exception):
         if not isinstance(exception, DomainError):
             return None
-        template = "partials/error.html" if getattr(request, "htmx", False) else "error.html"
+        if getattr(request, "htmx", False):
+            # Show the message in the page's message area, whatever the request targeted.
+            response = render(
+                request, "partials/error.html", {"error": exception}, status=exception.status
+            )
+            response["HX-Retarget"] = "#htmx-messages"
+            response["HX-Reswap"] = "innerHTML"
+            return response
         back = request.META.get("HTTP_REFERER", "")
         if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
             back = ""
         return render(
-            request, template, {"error": exception, "back": back}, status=exception.status
+            request, "error.html", {"error": exception, "back": back}, status=exception.status
         )
 
 
@@ -80,3 +88,19 @@ class RejectNullCharactersMiddleware:
             for source in sources
             for key, values in source.lists()
         )
+
+
+class HtmxRedirectMiddleware:
+    """A redirect answering an htmx request (e.g. to the login page once a tablet's session
+    has expired) becomes a full page navigation instead of a page swapped into a fragment."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if getattr(request, "htmx", False) and response.status_code in (301, 302, 303, 307, 308):
+            location = response["Location"]
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = location
+        return response

@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "config.middleware.RejectNullCharactersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "config.middleware.HtmxRedirectMiddleware",
     "config.middleware.DomainErrorMiddleware",
     # Last, as django-axes asks: it turns locked-out logins into a 429 page.
     "axes.middleware.AxesMiddleware",
@@ -251,6 +252,7 @@ API_RATE_LIMITS = {
     "auth": (10, 60),
     "code_lookup": (20, 60),
     "checkout": (10, 60),
+    "handoff_claim": (10, 60),
 }
 
 # --- Email ----------------------------------------------------------------------------------

@@ -1,10 +1,25 @@
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views import defaults
 
 from config.api import api_not_found, api_server_error
+from config.errors import DomainError
+
+
+def _htmx_message(request, code: str, message: str, status: int):
+    """An htmx request's error goes to the page's message area, not into the fragment."""
+    response = render(
+        request, "partials/error.html", {"error": DomainError(code, message)}, status=status
+    )
+    response["HX-Retarget"] = "#htmx-messages"
+    response["HX-Reswap"] = "innerHTML"
+    return response
 
 
 def csrf_failure(request, reason=""):
+    if getattr(request, "htmx", False):
+        message = _("Your session expired. Reload the page and try again.")
+        return _htmx_message(request, "csrf_failed", message, 403)
     return render(request, "403_csrf.html", status=403)
 
 
@@ -12,6 +27,8 @@ def page_not_found(request, exception):
     """JSON for the API (its clients never parse HTML), the shop's page otherwise."""
     if request.path.startswith("/api/"):
         return api_not_found(request, exception)
+    if getattr(request, "htmx", False):
+        return _htmx_message(request, "not_found", _("That is no longer there."), 404)
     return defaults.page_not_found(request, exception)
 
 

@@ -1,6 +1,8 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django import forms
+from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from orders.models import Handover, Payment, PaymentMethod
@@ -32,7 +34,9 @@ class CheckoutForm(forms.Form):
             start = datetime.fromisoformat(value)
         except ValueError:
             raise forms.ValidationError(_("Choose a pickup time from the list.")) from None
-        if start.tzinfo is None:
+        now = timezone.now()
+        latest = now + timedelta(days=settings.PICKUP_SLOT_SEARCH_DAYS + 1)
+        if start.tzinfo is None or not now - timedelta(days=1) <= start <= latest:
             raise forms.ValidationError(_("Choose a pickup time from the list."))
         return start
 
@@ -50,7 +54,8 @@ class ScanForm(forms.Form):
 
 
 class CodeForm(forms.Form):
-    code = forms.CharField(label=_("Pickup code"), max_length=16)
+    # Long enough for a scanned QR token too (a scanner types into whatever is focused).
+    code = forms.CharField(label=_("Pickup code"), max_length=100)
 
 
 class CollectForm(forms.Form):

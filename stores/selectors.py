@@ -162,8 +162,8 @@ def slots_on(*, store: Store, day: date, now: datetime | None = None) -> list[Sl
 def bookable_slot(*, store: Store, start: datetime, now: datetime | None = None) -> Slot | None:
     """The slot starting exactly at ``start`` if it is a real, future, bookable slot."""
     now = now or timezone.now()
-    if timezone.is_naive(start):
-        return None
+    if timezone.is_naive(start) or abs(start - now) > timedelta(days=366):
+        return None  # also keeps year 1 / 9999 away from timezone arithmetic
     day = start.astimezone(store.tz).date()
     for slot in slots_on(store=store, day=day, now=now):
         if slot.start == start:

@@ -178,7 +178,9 @@ def test_clerk_hands_over_at_the_tablet_with_a_scanner(browser, live, shop_data,
     page.locator("input[name=payment_method][value=card]").check()
     page.fill("input[name=reference]", "TPV-0042")
     page.get_by_role("button", name="Confirm handover").click()
-    expect(page.locator(".status")).to_contain_text("Collected")
+    # Back at the queue with the scanner field focused, ready for the next customer.
+    expect(page.get_by_role("status")).to_contain_text(f"Order {order.number} handed over.")
+    expect(page.locator("#scan")).to_be_focused()
 
     order.refresh_from_db()
     assert order.status == OrderStatus.COLLECTED
@@ -250,3 +252,47 @@ def test_shopper_core_path_works_without_javascript(browser, live, shop_data):
     assert [(line.sku, line.quantity) for line in order.lines.all()] == [("TEE-L", 1)]
     assert _stock(shop_data["large"], shop_data["store"]) == (5, 1)
     context.close()
+
+
+def test_refused_htmx_requests_show_their_message(browser, live, shop_data):
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    console = Console(page)
+    page.goto(f"{live}/p/camiseta-basica/")
+    page.fill("#qty", "20")
+    page.get_by_role("button", name="Add to cart").click()
+    expect(page.locator("#cart-count")).to_have_text("20")
+
+    # 20 more would pass the per-line limit: the refusal is shown, the success is not repeated.
+    page.get_by_role("button", name="Add to cart").click()
+    expect(page.locator("#htmx-messages")).to_contain_text("Quantity must be between 1 and 20")
+    expect(page.locator("#cart-count")).to_have_text("20")
+    assert [p for p in console.problems if "400" not in p] == []
+
+
+def test_a_scan_into_the_code_box_opens_the_scanned_order(
+    browser, live, shop_data, place_web_order
+):
+    """With order A on screen, the scanner types order B's QR token into the focused code box:
+    B opens for handover and A is not charged a wrong pickup code."""
+    from orders.services import mark_preparing, mark_ready
+
+    store, clerk = shop_data["store"], shop_data["clerk"]
+    first = place_web_order(store=store, lines=[(shop_data["small"], 1)])
+    second = place_web_order(store=store, lines=[(shop_data["large"], 1)])
+    for order in (first, second):
+        mark_preparing(order=order, user=clerk)
+        mark_ready(order=order, user=clerk)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{live}/account/login/?next=/store/{store.code}/orders/{first.number}/")
+    page.fill("#id_username", clerk.email)
+    page.fill("#id_password", PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#code")).to_be_focused()
+
+    page.keyboard.type(second.pickup_token)
+    page.keyboard.press("Enter")
+
+    expect(page.locator("h1")).to_contain_text(second.number)
+    expect(page.get_by_role("button", name="Confirm handover")).to_be_visible()
+    first.refresh_from_db()
+    assert first.code_failures == 0

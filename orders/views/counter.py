@@ -106,20 +106,26 @@ def scan(request, store):
             request, store, scan_error=_("Scan a QR code or type a pickup code.")
         )
         return render(request, "counter/queue.html", context, status=400)
-    value = form.cleaned_data["q"]
+    return _scan_response(request, store, form.cleaned_data["q"])
+
+
+def _pickup_lookup(store, user, value: str):
+    """A scanned QR token (long) or a typed pickup code (8 characters): the order and how it
+    was checked. Wrong codes count against the clerk; tokens are too long to guess."""
+    if len(value) >= TOKEN_MIN_LENGTH:
+        order = selectors.order_for_pickup_token(store=store, token=value)
+        if order is None:
+            raise OrderError(
+                "unknown_token", _("This QR code is not for an order at this store."), status=404
+            )
+        return order, Handover.Verification.QR
+    order = services.find_by_pickup_code(store=store, user=user, code=value)
+    return order, Handover.Verification.CODE
+
+
+def _scan_response(request, store, value: str):
     try:
-        if len(value) >= TOKEN_MIN_LENGTH:
-            order = selectors.order_for_pickup_token(store=store, token=value)
-            if order is None:
-                raise OrderError(
-                    "unknown_token",
-                    _("This QR code is not for an order at this store."),
-                    status=404,
-                )
-            method = Handover.Verification.QR
-        else:
-            order = services.find_by_pickup_code(store=store, user=request.user, code=value)
-            method = Handover.Verification.CODE
+        order, method = _pickup_lookup(store, request.user, value)
     except OrderError as error:
         context = _queue_context(request, store, scan_error=error.message)
         return render(request, "counter/queue.html", context, status=error.status)
@@ -176,6 +182,13 @@ def verify_code(request, store, number):
     form = CodeForm(request.POST)
     if not form.is_valid():
         raise _form_error(form)
+    if len(form.cleaned_data["code"]) >= TOKEN_MIN_LENGTH:
+        # A scanner typed a QR token into the code box: that is a scan (perhaps of the next
+        # customer's order), never a wrong code for this one.
+        return _scan_response(request, store, form.cleaned_data["code"])
+    if order.status in CLOSED:
+        context = _order_context(request, store, order, scan_refused=True)
+        return render(request, "counter/order.html", context, status=409)
     try:
         services.verify_pickup_code(order=order, user=request.user, code=form.cleaned_data["code"])
     except OrderError as error:
@@ -205,7 +218,7 @@ def collect(request, store, number):
         device=_device(request),
     )
     messages.success(request, _("Order %(number)s handed over.") % {"number": order.number})
-    return redirect("counter:order", code=store.code, number=order.number)
+    return redirect("counter:queue", code=store.code)
 
 
 @counter_view
