@@ -81,6 +81,10 @@ class OrderAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # Deleting would strand reserved stock and erase the audit trail.
+        return False
+
 
 @admin.register(OrderEvent)
 class OrderEventAdmin(admin.ModelAdmin):

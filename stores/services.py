@@ -11,6 +11,19 @@ from django.db.models import F
 from stores.models import SlotBooking, StockLevel, Store
 
 
+def set_on_hand(*, store_id: int, variant_id: int, on_hand: int) -> bool:
+    """A stock count: set what is on the shelf, never below what open orders hold.
+
+    One conditional UPDATE, so a checkout reserving at the same moment is never overwritten.
+    """
+    if on_hand < 0:
+        return False
+    updated = StockLevel.objects.filter(
+        store_id=store_id, variant_id=variant_id, reserved__lte=on_hand
+    ).update(on_hand=on_hand)
+    return updated == 1
+
+
 def reserve_stock(*, store_id: int, variant_id: int, quantity: int) -> bool:
     """Hold ``quantity`` units for an order; False if fewer are available."""
     if quantity <= 0:
