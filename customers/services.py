@@ -61,9 +61,14 @@ def register_customer(
     channel: str = Channel.WEB,
 ) -> Customer:
     email = email.strip().lower()
+    taken = CustomerError("email_taken", _("An account with this email already exists."))
     if User.objects.filter(email__iexact=email).exists():
-        raise CustomerError("email_taken", _("An account with this email already exists."))
-    user = User.objects.create_user(email=email, password=password, name=name.strip())
+        raise taken
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(email=email, password=password, name=name.strip())
+    except IntegrityError:
+        raise taken from None  # the same sign-up submitted twice at once
     customer = Customer.objects.filter(email__iexact=email).select_for_update().first()
     if customer is None:
         customer = Customer.objects.create(

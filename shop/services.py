@@ -56,6 +56,9 @@ def add_to_cart(*, cart: Cart, sku: str, quantity: int, channel: str) -> CartLin
         raise CartError(
             "unknown_sku", _("We do not sell an item with code %(sku)s.") % {"sku": sku}
         )
+    # Lock the cart first: two adds of a new item at once (a double tap) would otherwise both
+    # insert the line and one would fail on the unique (cart, variant) constraint.
+    Cart.objects.select_for_update().filter(pk=cart.pk).first()
     line = CartLine.objects.select_for_update().filter(cart=cart, variant=variant).first()
     if line is None:
         line = CartLine.objects.create(

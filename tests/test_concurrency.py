@@ -189,3 +189,35 @@ def test_cancellations_and_checkouts_on_the_same_slot_and_items_never_deadlock()
     levels = {lvl.variant_id: lvl for lvl in StockLevel.objects.filter(store=store)}
     assert (levels[first.pk].reserved, levels[second.pk].reserved) == (10, 20)
     assert SlotBooking.objects.get(store=store, start=start).booked == THREADS // 2
+
+
+def test_double_tap_on_add_to_cart_adds_both_without_error():
+    from shop.services import add_to_cart
+    from tests.factories import CartFactory
+
+    cart = CartFactory()
+    variant = VariantFactory()
+
+    results = _race(
+        [lambda: add_to_cart(cart=cart, sku=variant.sku, quantity=1, channel="web")] * 2
+    )
+
+    assert [r for r in results if isinstance(r, Exception)] == []
+    assert CartLine.objects.get(cart=cart, variant=variant).quantity == 2
+
+
+def test_double_submitted_sign_up_creates_one_account():
+    from customers.errors import CustomerError
+    from customers.models import User
+    from customers.services import register_customer
+
+    def sign_up():
+        return register_customer(email="twice@example.test", password="pw-123456-x", name="Twice")
+
+    results = _race([sign_up, sign_up])
+
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert len(errors) == 1
+    assert isinstance(errors[0], CustomerError)
+    assert errors[0].code == "email_taken"
+    assert User.objects.filter(email="twice@example.test").count() == 1
