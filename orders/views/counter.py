@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from customers.models import Channel
 from orders import selectors, services
@@ -69,7 +69,7 @@ def _form_error(form) -> OrderError:
 
 
 @login_required
-@require_GET
+@require_safe
 def home(request):
     stores = list(staff_stores(request.user))
     if not stores:
@@ -89,7 +89,7 @@ def _queue_context(request, store, **extra):
 
 
 @counter_view
-@require_GET
+@require_safe
 def queue(request, store):
     if request.htmx:
         return render(request, "counter/partials/queue_board.html", _queue_context(request, store))
@@ -153,7 +153,7 @@ def _order_context(request, store, order, **extra):
 
 
 @counter_view
-@require_GET
+@require_safe
 def order_detail(request, store, number):
     order = selectors.order_for_store(store=store, number=number)
     return render(request, "counter/order.html", _order_context(request, store, order))

@@ -6,13 +6,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
+from config.errors import DomainError
+from config.qr import qr_svg
 from customers.models import Channel
 from orders import selectors
 from orders.errors import OrderError
 from orders.forms import CheckoutForm
-from config.qr import qr_svg
 from orders.services import Contact, place_order
 from shop.selectors import cart_summary
 from shop.web import current_cart, current_customer, remember_store, remembered_store_id
@@ -55,13 +56,28 @@ def _checkout_context(request, form, cart, store_code=None, day=None):
     }
 
 
+def _checkout_form(customer, **kwargs) -> CheckoutForm:
+    """A logged-in customer's email is the account's: shown, not editable."""
+    if customer is None:
+        return CheckoutForm(**kwargs)
+    initial = {
+        "name": customer.name,
+        "email": customer.email,
+        "phone": customer.phone,
+        **kwargs.pop("initial", {}),
+    }
+    form = CheckoutForm(initial=initial, **kwargs)
+    form.fields["email"].disabled = True
+    return form
+
+
 def checkout(request):
     cart = current_cart(request)
     customer = current_customer(request)
     if cart is None or (request.method != "POST" and not cart.lines.exists()):
         return redirect("shop:cart")
     if request.method == "POST":
-        form = CheckoutForm(request.POST)
+        form = _checkout_form(customer, data=request.POST)
         if not form.is_valid():
             context = _checkout_context(request, form, cart, request.POST.get("store"))
             return render(request, "orders/checkout.html", context, status=400)
@@ -70,18 +86,24 @@ def checkout(request):
         if store is None:
             raise OrderError("unknown_store", _("We have no store with that code."), status=400)
         contact = Contact(name=data["name"], email=data["email"], phone=data["phone"])
-        order = place_order(
-            cart=cart,
-            store=store,
-            slot_start=data["slot"],
-            payment_method=data["payment"],
-            channel=Channel.WEB,
-            customer=customer,
-            contact=contact,
-            pickup_person=data["pickup_person"],
-            idempotency_key=data["checkout_key"],
-            user=request.user,
-        )
+        try:
+            order = place_order(
+                cart=cart,
+                store=store,
+                slot_start=data["slot"],
+                payment_method=data["payment"],
+                channel=Channel.WEB,
+                customer=customer,
+                contact=contact,
+                pickup_person=data["pickup_person"],
+                idempotency_key=data["checkout_key"],
+                user=request.user,
+            )
+        except DomainError as error:
+            # Slot just filled, an item ran out...: keep what the shopper typed, say why.
+            context = _checkout_context(request, form, cart, store.code)
+            context["error"] = error
+            return render(request, "orders/checkout.html", context, status=error.status)
         if customer is None:
             numbers = request.session.get(SESSION_GUEST_ORDERS, [])
             if order.number not in numbers:
@@ -89,14 +111,12 @@ def checkout(request):
         return redirect("orders:detail", number=order.number)
 
     initial = {"checkout_key": secrets.token_urlsafe(24)}
-    if customer is not None:
-        initial.update(name=customer.name, email=customer.email, phone=customer.phone)
     store_code = request.GET.get("store")
     picked = active_stores().filter(code=store_code).first() if store_code else None
     if picked is not None and picked.pk != remembered_store_id(request, cart):
         remember_store(request, picked.pk)
         cart.refresh_from_db(fields=["store"])
-    form = CheckoutForm(initial=initial)
+    form = _checkout_form(customer, initial=initial)
     context = _checkout_context(request, form, cart, store_code, request.GET.get("day"))
     if request.htmx and request.htmx.target == "slot-list":
         return render(request, "orders/partials/slot_list.html", context)
@@ -114,13 +134,13 @@ def _order_for_viewer(request, number):
     )
 
 
-@require_GET
+@require_safe
 def order_detail(request, number):
     order = _order_for_viewer(request, number)
     return render(request, "orders/order_detail.html", {"order": order})
 
 
-@require_GET
+@require_safe
 def order_qr(request, number):
     order = _order_for_viewer(request, number)
     response = HttpResponse(qr_svg(order.pickup_token), content_type="image/svg+xml")
@@ -129,7 +149,7 @@ def order_qr(request, number):
 
 
 @login_required
-@require_GET
+@require_safe
 def account(request):
     customer = current_customer(request)
     orders = list(selectors.customer_orders(customer=customer)[:50])

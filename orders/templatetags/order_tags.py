@@ -1,0 +1,23 @@
+from django import template
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+register = template.Library()
+
+# Notes the system writes on order events are stored in English and shown translated.
+SYSTEM_NOTES = {
+    "hold expired": gettext_lazy("hold expired"),
+    "pickup code locked after wrong tries": gettext_lazy("pickup code locked after wrong tries"),
+    "pickup code unlocked by manager": gettext_lazy("pickup code unlocked by a manager"),
+    "customer arrived": gettext_lazy("customer arrived"),
+}
+
+
+@register.filter
+def event_note(note: str) -> str:
+    """An order event's note in the reader's language (staff-typed reasons stay as typed)."""
+    if note in SYSTEM_NOTES:
+        return str(SYSTEM_NOTES[note])
+    if note.startswith("refused: "):
+        return _("refused: %(items)s") % {"items": note.removeprefix("refused: ")}
+    return note

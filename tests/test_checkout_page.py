@@ -1,0 +1,44 @@
+"""The checkout page keeps what the shopper typed when the order is refused, and a logged-in
+customer's email is the account's."""
+
+from stores.models import StockLevel
+from tests.web_helpers import add_to_cart, checkout_data, checkout_page, text, written
+
+pytest_plugins = ["tests.web_fixtures"]
+
+
+def test_out_of_stock_at_checkout_keeps_the_form_and_says_why(client, shop):
+    # given a cart with 3 mugs, and the last mugs sell out while the shopper types
+    add_to_cart(client, shop.mug, 3)
+    _, key, slots = checkout_page(client, shop.store)
+    StockLevel.objects.filter(store=shop.store, variant=shop.mug).update(reserved=2)
+    before = written()
+
+    # when they place the order
+    response = client.post(
+        "/checkout/", checkout_data(shop.store, key, slots[1], name="Paz Tecleada")
+    )
+
+    # then the same page comes back with the reason, their details still filled in
+    assert response.status_code == 409
+    page = text(response)
+    assert 'data-code="out_of_stock"' in page
+    assert "MUG-01" in page
+    assert 'value="Paz Tecleada"' in page
+    assert written() == before
+
+
+def test_logged_in_checkout_uses_the_account_email(client, shop, shopper):
+    client.force_login(shopper.user)
+    add_to_cart(client, shop.lamp, 1)
+    response, key, slots = checkout_page(client, shop.store)
+    assert f'value="{shopper.email}"' in text(response)
+
+    # a tampered email field is ignored: the order goes to the account's address
+    response = client.post(
+        "/checkout/", checkout_data(shop.store, key, slots[1], email="someone@else.test")
+    )
+
+    assert response.status_code == 302
+    order = shopper.orders.get()
+    assert order.contact_email == shopper.email
