@@ -30,6 +30,10 @@ class LoginForm(AuthenticationForm):
         label=_("Email"), widget=forms.EmailInput(attrs={"autofocus": True})
     )
 
+    def clean_username(self):
+        # Addresses are stored in lower case; "Ana@Example.com" is the same login.
+        return self.cleaned_data["username"].strip().lower()
+
 
 class SignupForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=150)

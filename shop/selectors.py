@@ -70,6 +70,7 @@ class StoreAvailability:
     store: object
     available: int
     pickup: str  # "today from 17:30"
+    has_pickup: bool = True  # False: no free slot in the next days
 
 
 def product_availability(*, product: Product, now=None) -> dict[int, list[StoreAvailability]]:
@@ -82,7 +83,10 @@ def product_availability(*, product: Product, now=None) -> dict[int, list[StoreA
     return {
         v.pk: [
             StoreAvailability(
-                store=s, available=max(stock.get((s.pk, v.pk), 0), 0), pickup=labels[s.pk]
+                store=s,
+                available=max(stock.get((s.pk, v.pk), 0), 0),
+                pickup=labels[s.pk],
+                has_pickup=earliest[s.pk] is not None,
             )
             for s in stores
         ]

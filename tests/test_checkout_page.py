@@ -42,3 +42,19 @@ def test_logged_in_checkout_uses_the_account_email(client, shop, shopper):
     assert response.status_code == 302
     order = shopper.orders.get()
     assert order.contact_email == shopper.email
+
+
+def test_login_email_is_case_insensitive_and_so_is_the_lockout(client, shopper, settings):
+    from tests.factories import PASSWORD
+
+    shouted = shopper.email.upper()
+    response = client.post("/account/login/", {"username": shouted, "password": PASSWORD})
+    assert response.status_code == 302
+    client.post("/account/logout/")
+
+    # failures under different capitalisations count against the same login
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        name = shopper.email.upper() if attempt % 2 else shopper.email
+        client.post("/account/login/", {"username": name, "password": "wrong-password"})
+    locked = client.post("/account/login/", {"username": shopper.email, "password": PASSWORD})
+    assert locked.status_code == 429
