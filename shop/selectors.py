@@ -7,8 +7,9 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.db.models import F, Min, Prefetch, Q
 from django.http import Http404
+from django.utils import timezone
 
-from shop.models import Cart, CartLine, Category, Product, Variant
+from shop.models import Cart, CartHandoff, CartLine, Category, Product, Variant
 from stores.selectors import active_stores, availability, describe_pickup, earliest_pickups
 
 
@@ -92,6 +93,20 @@ def product_availability(*, product: Product, now=None) -> dict[int, list[StoreA
         ]
         for v in variants
     }
+
+
+def customer_cart(*, customer) -> Cart | None:
+    """The customer's one cart with its store, or None before their first cart change."""
+    return Cart.objects.filter(customer=customer).select_related("store").first()
+
+
+def active_handoff(*, cart: Cart | None, code: str, now=None) -> CartHandoff | None:
+    """The handoff with this code if it is for ``cart`` and can still be claimed."""
+    if cart is None or cart.pk is None or not code:
+        return None
+    return CartHandoff.objects.filter(
+        cart=cart, code=code, claimed_at__isnull=True, expires_at__gt=now or timezone.now()
+    ).first()
 
 
 def cart_lines(cart: Cart | None) -> list[CartLine]:

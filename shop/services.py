@@ -12,6 +12,8 @@ from customers.models import Customer
 from customers.services import record_touchpoint
 from shop.errors import CartError
 from shop.models import Cart, CartHandoff, CartLine, Variant
+from stores.models import Store
+from stores.selectors import active_stores
 
 
 def _check_quantity(quantity, *, allow_zero: bool = False) -> int:
@@ -119,6 +121,14 @@ def remove_line(*, cart: Cart, line_id, channel: str) -> None:
     return None
 
 
+def pickup_store(*, code: str) -> Store:
+    """The active store with this code, where a cart can be collected; unknown_store otherwise."""
+    store = active_stores().filter(code=code).first() if code else None
+    if store is None:
+        raise CartError("unknown_store", _("We have no store with that code."), status=400)
+    return store
+
+
 def choose_store(*, cart: Cart, store_id: int | None, channel: str) -> None:
     Cart.objects.filter(pk=cart.pk).update(store_id=store_id)
     cart.store_id = store_id
@@ -188,14 +198,28 @@ def record_product_view(*, customer: Customer | None, product, channel: str) -> 
 
 
 HANDOFF_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud, typed
+HANDOFF_CODE_LENGTH = 8
 
 
-def start_handoff(*, cart: Cart, channel: str, now=None) -> CartHandoff:
-    """A code, valid for a few minutes, to continue this cart on another device."""
+def normalize_handoff_code(code: str) -> str:
+    """A code as typed ("abcd-efgh ", "ABCD EFGH") in its stored form ("ABCDEFGH")."""
+    return "".join(ch for ch in (code or "").upper() if ch.isalnum())
+
+
+@transaction.atomic
+def start_handoff(*, cart: Cart | None, channel: str, now=None) -> CartHandoff:
+    """A code, valid for a few minutes, to continue this cart on another device.
+
+    No cart, or an empty one, has nothing to hand over (empty_cart, 409).
+    """
     now = now or timezone.now()
+    if cart is None or not CartLine.objects.filter(cart=cart).exists():
+        raise CartError(
+            "empty_cart", _("Your cart is empty: there is nothing to hand over."), status=409
+        )
     expires_at = now + timedelta(seconds=settings.CART_HANDOFF_SECONDS)
     for _attempt in range(5):
-        code = "".join(secrets.choice(HANDOFF_ALPHABET) for _ in range(8))
+        code = "".join(secrets.choice(HANDOFF_ALPHABET) for _ in range(HANDOFF_CODE_LENGTH))
         try:
             with transaction.atomic():
                 handoff = CartHandoff.objects.create(
@@ -217,12 +241,14 @@ def claim_handoff(*, code: str, cart: Cart, channel: str, now=None) -> Cart:
     Unknown, expired and already-claimed codes get the same answer, so codes cannot be probed.
     """
     now = now or timezone.now()
-    code = "".join(ch for ch in (code or "").upper() if ch.isalnum())[:8]
+    code = normalize_handoff_code(code)
     handoff = (
         CartHandoff.objects.select_for_update(of=("self",))
         .select_related("cart")
         .filter(code=code, claimed_at__isnull=True, expires_at__gt=now)
         .first()
+        if len(code) == HANDOFF_CODE_LENGTH
+        else None
     )
     if handoff is None:
         raise CartError("bad_handoff", _("This code is wrong or has expired."), status=404)
