@@ -1,17 +1,40 @@
-"""Catalogue and cart API (the mobile app's view of the same shop as the web)."""
+"""Catalogue and cart API (the mobile app's view of the same shop as the web).
 
+The cart endpoints act on the caller's one cart, the same cart the web shop and the store
+tablet show, through the same services; every change is recorded with channel ``mobile``.
+"""
+
+from django.conf import settings
+from django.db import transaction
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
-from rest_framework import generics, serializers
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import WindowThrottle
 from customers.models import Channel
 from customers.services import customer_for_user
 from shop import selectors
 from shop.models import Product, Variant
-from shop.services import record_product_view
+from shop.services import (
+    add_to_cart,
+    cart_for_customer,
+    choose_store,
+    claim_handoff,
+    pickup_store,
+    record_product_view,
+    remove_line,
+    set_line_quantity,
+    start_handoff,
+)
 from stores.selectors import active_stores, availability
 
 
@@ -92,3 +115,285 @@ class ProductDetailView(APIView):
         stock = availability(variant_ids=[v.pk for v in product.variants.all()])
         context = {"stock": stock, "stores": stores}
         return Response(ProductDetailSerializer(product, context=context).data)
+
+
+# --- Cart ------------------------------------------------------------------------------------
+
+
+class HandoffClaimThrottle(WindowThrottle):
+    """Claim attempts per user (or address): a handoff code must not be guessable by trying."""
+
+    scope = "handoff_claim"
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON number that is a whole number: "3", 3.5 and true are refused, not coerced."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class CartApiErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable machine-readable error code")
+    detail = serializers.CharField(help_text="Human-readable message, in the caller's language")
+    errors = serializers.DictField(
+        required=False, help_text="Validation errors only: the messages per field"
+    )
+
+
+class CartLineSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sku = serializers.CharField(source="variant.sku")
+    name = serializers.CharField(source="variant.product.name")
+    title = serializers.CharField(source="variant.title")
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(max_digits=10, decimal_places=2, source="variant.price")
+    line_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField(source="variant.currency")
+    channel = serializers.ChoiceField(
+        choices=Channel.choices, help_text="Channel of the line's last change"
+    )
+    available_at_store = serializers.SerializerMethodField()
+
+    @extend_schema_field(
+        serializers.IntegerField(
+            allow_null=True,
+            help_text="Units available at the cart's store; null while no store is chosen",
+        )
+    )
+    def get_available_at_store(self, line) -> int | None:
+        available = self.context["available"]
+        return None if available is None else available.get(line.pk, 0)
+
+
+class CartSerializer(serializers.Serializer):
+    """The customer's one cart, with the same figures the web shop and the store tablet show."""
+
+    id = serializers.SerializerMethodField()
+    store = serializers.SerializerMethodField()
+    lines = serializers.SerializerMethodField()
+    total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+    count = serializers.IntegerField(help_text="Number of units in the cart")
+
+    @extend_schema_field(
+        serializers.IntegerField(allow_null=True, help_text="null before the first change")
+    )
+    def get_id(self, summary) -> int | None:
+        return summary.cart.pk if summary.cart is not None else None
+
+    @extend_schema_field(
+        serializers.CharField(allow_null=True, help_text="Code of the pickup store, or null")
+    )
+    def get_store(self, summary) -> str | None:
+        cart = summary.cart
+        return cart.store.code if cart is not None and cart.store_id else None
+
+    @extend_schema_field(CartLineSerializer(many=True))
+    def get_lines(self, summary) -> list[dict]:
+        context = {"available": summary.available}
+        return CartLineSerializer(summary.lines, many=True, context=context).data
+
+
+class AddLineSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=40)
+    quantity = StrictIntegerField(min_value=1, max_value=settings.CART_MAX_LINE_QUANTITY)
+
+
+class LineQuantitySerializer(serializers.Serializer):
+    quantity = StrictIntegerField(
+        min_value=0, max_value=settings.CART_MAX_LINE_QUANTITY, help_text="0 removes the line"
+    )
+
+
+class CartStoreSerializer(serializers.Serializer):
+    store = serializers.CharField(max_length=16, help_text="Store code, e.g. MAD-01")
+
+
+class HandoffSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="8 characters, to type or scan on the other device")
+    expires_at = serializers.DateTimeField()
+
+
+class ClaimSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        max_length=32, help_text="The handoff code; spaces, dashes and case are ignored"
+    )
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(CartApiErrorSerializer, description=description)
+
+
+UNAUTHENTICATED = _error("No valid token (not_authenticated / authentication_failed).")
+BAD_INPUT = _error("Invalid input (invalid, parse_error) or a refused change (see code).")
+NOT_JSON = _error("The body is not JSON (unsupported_media_type).")
+
+
+def _customer(request):
+    return customer_for_user(user=request.user)
+
+
+def _cart_response(customer, status_code=status.HTTP_200_OK) -> Response:
+    cart = selectors.customer_cart(customer=customer)
+    return Response(CartSerializer(selectors.cart_summary(cart)).data, status=status_code)
+
+
+def _valid(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class CartView(APIView):
+    """The caller's one cart, as the web shop and the store tablet see it."""
+
+    @extend_schema(responses={200: CartSerializer, 401: UNAUTHENTICATED})
+    def get(self, request):
+        return _cart_response(_customer(request))
+
+
+class CartLinesView(APIView):
+    @extend_schema(
+        summary="Add an item to the cart (quantities add up)",
+        request=AddLineSerializer,
+        responses={
+            201: CartSerializer,
+            400: _error("Invalid input, unknown_sku, or bad_quantity (over the line limit)."),
+            401: UNAUTHENTICATED,
+            415: NOT_JSON,
+        },
+    )
+    def post(self, request):
+        data = _valid(AddLineSerializer, request)
+        with transaction.atomic():  # a refused line leaves no new, empty cart behind
+            customer = _customer(request)
+            cart = cart_for_customer(customer=customer)
+            add_to_cart(
+                cart=cart, sku=data["sku"], quantity=data["quantity"], channel=Channel.MOBILE
+            )
+        return _cart_response(customer, status.HTTP_201_CREATED)
+
+
+LINE_NOT_FOUND = _error("No such line in the caller's cart (unknown_line).")
+
+
+class WholeBodyPatchSchema(AutoSchema):
+    """drf-spectacular documents every PATCH body as partial (all fields optional); this PATCH
+    takes its one field as required, and the schema must say so."""
+
+    def _get_request_for_media_type(self, serializer, direction="request"):
+        if self.method != "PATCH":
+            return super()._get_request_for_media_type(serializer, direction)
+        self.method = "PUT"
+        try:
+            return super()._get_request_for_media_type(serializer, direction)
+        finally:
+            self.method = "PATCH"
+
+
+class CartLineView(APIView):
+    schema = WholeBodyPatchSchema()
+
+    @extend_schema(
+        summary="Change a line's quantity (0 removes it)",
+        request=LineQuantitySerializer,
+        responses={
+            200: CartSerializer,
+            400: BAD_INPUT,
+            401: UNAUTHENTICATED,
+            404: LINE_NOT_FOUND,
+            415: NOT_JSON,
+        },
+    )
+    def patch(self, request, line_id):
+        data = _valid(LineQuantitySerializer, request)
+        with transaction.atomic():
+            customer = _customer(request)
+            cart = cart_for_customer(customer=customer)
+            set_line_quantity(
+                cart=cart, line_id=line_id, quantity=data["quantity"], channel=Channel.MOBILE
+            )
+        return _cart_response(customer)
+
+    @extend_schema(
+        summary="Remove a line; answers with the cart",
+        request=None,
+        responses={
+            200: OpenApiResponse(CartSerializer, description="The cart without the line."),
+            401: UNAUTHENTICATED,
+            404: LINE_NOT_FOUND,
+        },
+    )
+    def delete(self, request, line_id):
+        with transaction.atomic():
+            customer = _customer(request)
+            cart = cart_for_customer(customer=customer)
+            remove_line(cart=cart, line_id=line_id, channel=Channel.MOBILE)
+        return _cart_response(customer)
+
+
+class CartStoreView(APIView):
+    @extend_schema(
+        summary="Choose the pickup store",
+        request=CartStoreSerializer,
+        responses={
+            200: CartSerializer,
+            400: _error("Invalid input, or unknown_store (no active store with that code)."),
+            401: UNAUTHENTICATED,
+            415: NOT_JSON,
+        },
+    )
+    def put(self, request):
+        data = _valid(CartStoreSerializer, request)
+        store = pickup_store(code=data["store"])
+        with transaction.atomic():
+            customer = _customer(request)
+            cart = cart_for_customer(customer=customer)
+            choose_store(cart=cart, store_id=store.pk, channel=Channel.MOBILE)
+        return _cart_response(customer)
+
+
+class CartHandoffView(APIView):
+    @extend_schema(
+        summary="A short code to continue this cart on another device",
+        description="The code is valid for a few minutes and can be claimed once, on the web, "
+        "the store tablet or another app (POST /api/v1/cart/claim/). The web shop's QR for a "
+        "handoff opens /cart/?code=CODE.",
+        request=None,
+        responses={
+            201: HandoffSerializer,
+            401: UNAUTHENTICATED,
+            409: _error("The cart is empty (empty_cart)."),
+        },
+    )
+    def post(self, request):
+        cart = selectors.customer_cart(customer=_customer(request))
+        handoff = start_handoff(cart=cart, channel=Channel.MOBILE)
+        return Response(HandoffSerializer(handoff).data, status=status.HTTP_201_CREATED)
+
+
+class CartClaimView(APIView):
+    throttle_classes = [HandoffClaimThrottle]
+
+    @extend_schema(
+        summary="Claim a handoff code: its cart's lines join the caller's cart",
+        request=ClaimSerializer,
+        responses={
+            200: CartSerializer,
+            400: BAD_INPUT,
+            401: UNAUTHENTICATED,
+            404: _error("The code is wrong, expired or already claimed (bad_handoff)."),
+            415: NOT_JSON,
+            429: _error("Too many attempts (throttled); see Retry-After."),
+        },
+    )
+    def post(self, request):
+        data = _valid(ClaimSerializer, request)
+        with transaction.atomic():
+            customer = _customer(request)
+            cart = cart_for_customer(customer=customer)
+            claim_handoff(code=data["code"], cart=cart, channel=Channel.MOBILE)
+        return _cart_response(customer)
