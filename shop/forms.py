@@ -20,6 +20,18 @@ class LineQuantityForm(forms.Form):
     )
 
 
+class HandoffClaimForm(forms.Form):
+    """A handoff code as typed: any case, with or without spaces or a dash."""
+
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
+        ),
+    )
+
+
 class StoreChoiceForm(forms.Form):
     store = forms.CharField(max_length=16)
     next = forms.CharField(required=False, max_length=300)

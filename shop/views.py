@@ -1,26 +1,47 @@
-"""The web shop: catalogue, product, cart, store choice, sign up / log in / log out."""
+"""The web shop: catalogue, product, cart, handoff, store choice, sign up / log in / log out."""
 
+from urllib.parse import urlencode
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.views import LoginView
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
+from config.qr import qr_svg
 from customers.models import Channel
-from customers.services import customer_for_user, record_touchpoint, register_customer
+from customers.services import (
+    customer_for_user,
+    record_touchpoint,
+    register_customer,
+    send_verification,
+)
+from customers.views import verification_link
 from shop import selectors
+from shop.api import HandoffClaimThrottle
 from shop.errors import CartError
-from shop.forms import AddToCartForm, LineQuantityForm, LoginForm, SignupForm, StoreChoiceForm
+from shop.forms import (
+    AddToCartForm,
+    HandoffClaimForm,
+    LineQuantityForm,
+    LoginForm,
+    SignupForm,
+    StoreChoiceForm,
+)
 from shop.services import (
     add_to_cart,
     attach_cart_on_login,
+    claim_handoff,
+    pickup_store,
     record_product_view,
     set_line_quantity,
+    start_handoff,
 )
 from shop.web import (
     SESSION_CART,
@@ -31,6 +52,8 @@ from shop.web import (
     remembered_store_id,
 )
 from stores.selectors import active_stores
+
+SESSION_HANDOFF = "cart_handoff"  # the code this browser last made for its cart
 
 
 def _form_error(form) -> CartError:
@@ -50,7 +73,7 @@ def _safe_next(request, fallback: str) -> str:
     return fallback
 
 
-@require_GET
+@require_safe
 def catalogue(request):
     page = selectors.catalogue(
         search=request.GET.get("q", ""),
@@ -68,7 +91,7 @@ def catalogue(request):
     return render(request, "shop/catalogue.html", context)
 
 
-@require_GET
+@require_safe
 def product_detail(request, slug):
     product = selectors.product_by_slug(slug)
     variants = list(product.variants.all())
@@ -91,17 +114,30 @@ def product_detail(request, slug):
     return render(request, "shop/product.html", context)
 
 
+def _local_timezone(stores, store_id) -> str:
+    """Times on the cart page are the chosen store's (else the first store's) local times."""
+    store = next((s for s in stores if s.pk == store_id), stores[0] if stores else None)
+    return store.timezone if store is not None else settings.TIME_ZONE
+
+
 def _cart_context(request):
     cart = current_cart(request)
     summary = selectors.cart_summary(cart)
+    stores = list(active_stores())
+    store_id = remembered_store_id(request, cart)
+    code = request.session.get(SESSION_HANDOFF)
     return {
         "summary": summary,
-        "stores": list(active_stores()),
-        "store_id": remembered_store_id(request, cart),
+        "stores": stores,
+        "store_id": store_id,
+        "handoff": selectors.active_handoff(cart=cart, code=code) if code else None,
+        "local_tz": _local_timezone(stores, store_id),
+        # A scanned handoff QR opens /cart/?code=…: the code is ready to claim.
+        "claim_form": HandoffClaimForm(initial={"code": request.GET.get("code", "")[:32]}),
     }
 
 
-@require_GET
+@require_safe
 def cart_view(request):
     return render(request, "shop/cart.html", _cart_context(request))
 
@@ -149,13 +185,59 @@ def cart_line_update(request, line_id):
 
 
 @require_POST
+def cart_handoff(request):
+    """Continue on another device: a short code and a QR for this browser's cart."""
+    handoff = start_handoff(cart=current_cart(request), channel=Channel.WEB)
+    request.session[SESSION_HANDOFF] = handoff.code
+    if request.htmx:
+        return render(request, "shop/partials/cart_body.html", _cart_context(request))
+    return redirect("shop:cart")
+
+
+@require_safe
+def handoff_qr(request, code):
+    """The QR of a handoff of this browser's own cart (it opens the cart page, code filled in)."""
+    handoff = selectors.active_handoff(cart=current_cart(request), code=code)
+    if handoff is None:
+        raise Http404("No such handoff")
+    claim_url = f"{reverse('shop:cart')}?{urlencode({'code': handoff.code})}"
+    response = HttpResponse(
+        qr_svg(request.build_absolute_uri(claim_url)), content_type="image/svg+xml"
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_POST
+def cart_claim(request):
+    """Have a code? The other device's cart joins this browser's cart (created if needed)."""
+    if not HandoffClaimThrottle().allow_request(request, None):
+        raise CartError(
+            "throttled", _("Too many attempts. Wait a minute and try again."), status=429
+        )
+    form = HandoffClaimForm(request.POST)
+    if not form.is_valid():
+        raise _form_error(form)
+    new_cart = current_cart(request) is None
+    try:
+        # A wrong code must not leave a new, empty cart behind.
+        with transaction.atomic():
+            cart = current_cart(request, create=True)
+            claim_handoff(code=form.cleaned_data["code"], cart=cart, channel=Channel.WEB)
+    except CartError:
+        if new_cart:
+            request.session.pop(SESSION_CART, None)
+        raise
+    messages.success(request, _("The items from your other device are now in this cart."))
+    return redirect("shop:cart")
+
+
+@require_POST
 def store_choice(request):
     form = StoreChoiceForm(request.POST)
     if not form.is_valid():
         raise _form_error(form)
-    store = active_stores().filter(code=form.cleaned_data["store"]).first()
-    if store is None:
-        raise CartError("unknown_store", _("We have no store with that code."), status=400)
+    store = pickup_store(code=form.cleaned_data["store"])
     remember_store(request, store.pk)
     messages.success(request, _("Your store: %(store)s") % {"store": store.name})
     return redirect(_safe_next(request, reverse("shop:cart")))
@@ -190,6 +272,7 @@ def signup(request):
         )
         login(request, customer.user, backend="django.contrib.auth.backends.ModelBackend")
         attach_cart_on_login(anonymous=anonymous, customer=customer, channel=Channel.WEB)
+        send_verification(customer=customer, build_url=verification_link(request))
         messages.success(request, _("Welcome, %(name)s!") % {"name": customer.name})
         return redirect(_safe_next(request, reverse("shop:catalogue")))
     status = 400 if request.method == "POST" else 200
