@@ -81,6 +81,9 @@ class Order(models.Model):
         "shop.Cart", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
     )
     idempotency_key = models.CharField(max_length=80, null=True, blank=True)
+    # SHA-256 of the canonical checkout request sent with the idempotency key (API checkout):
+    # the same key with a different request is refused instead of answered with this order.
+    request_fingerprint = models.CharField(max_length=64, blank=True)
     # Placed without logging in: the email was typed, not proven.
     guest_checkout = models.BooleanField(default=False)
     channel = models.CharField(max_length=8, choices=Channel.choices)
@@ -94,6 +97,8 @@ class Order(models.Model):
     slot_start = models.DateTimeField()
     slot_end = models.DateTimeField()
     hold_until = models.DateTimeField(null=True, blank=True)
+    # "I'm here": when the customer checked in at the store (the first time).
+    arrived_at = models.DateTimeField(null=True, blank=True)
     # Contact at the time of ordering, and who will pick it up.
     contact_name = models.CharField(max_length=150)
     contact_email = models.EmailField()

@@ -4,6 +4,8 @@ Each public function is one transaction. Business refusals raise ``OrderError`` 
 ``StoreError``/``CartError`` of the app that refused) and leave nothing written.
 """
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -49,6 +51,43 @@ class Contact:
 
 # --- Checkout ------------------------------------------------------------------------------
 
+# A pickup time further than this from now is never a slot (and keeps year 1 or 9999 away
+# from the slot arithmetic).
+SLOT_HORIZON = timedelta(days=366)
+
+
+def request_fingerprint(body: dict) -> str:
+    """SHA-256 of the canonical JSON of a validated request body (keys sorted, no spaces).
+
+    Stored with the idempotency key: the same key with another body is a client bug, not a
+    retry, and must not be answered with the earlier order.
+    """
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replayed(*, cart: Cart, idempotency_key: str | None, fingerprint: str) -> Order | None:
+    """The order already placed from this cart with this key, if any (a retry).
+
+    The same key with a different request fingerprint is refused with 422.
+    """
+    if not idempotency_key:
+        return None
+    existing = Order.objects.filter(cart=cart, idempotency_key=idempotency_key).first()
+    if existing is None:
+        return None
+    if existing.request_fingerprint != fingerprint:
+        raise OrderError(
+            "idempotency_mismatch",
+            _(
+                "This Idempotency-Key was already used for a different checkout request. "
+                "Use a new key for a new checkout."
+            ),
+            status=422,
+        )
+    existing.replayed = True
+    return existing
+
 
 def place_order(
     *,
@@ -61,6 +100,7 @@ def place_order(
     contact: Contact | None = None,
     pickup_person: str = "",
     idempotency_key: str | None = None,
+    fingerprint: str = "",
     user=None,
     now: datetime | None = None,
 ) -> Order:
@@ -68,20 +108,25 @@ def place_order(
 
     Reserves every line with one conditional UPDATE, books a place in the slot, writes the
     order, its lines, the first event and a touchpoint, and empties the cart — all or nothing.
-    The same ``idempotency_key`` for the same cart returns the order already placed.
+    The same ``idempotency_key`` for the same cart returns the order already placed (marked
+    ``replayed``) if ``fingerprint`` (see ``request_fingerprint``) matches the one it was
+    placed with, and raises ``idempotency_mismatch`` (422) if not.
     """
     now = now or timezone.now()
-    if idempotency_key:
-        existing = Order.objects.filter(cart=cart, idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
+    existing = _replayed(cart=cart, idempotency_key=idempotency_key, fingerprint=fingerprint)
+    if existing is not None:
+        return existing
     if payment_method != PaymentMethod.IN_STORE:
         raise OrderError(
             "payment_unavailable", _("Online payment is not available yet."), status=400
         )
     if channel not in Channel.values:
         raise ValueError(f"unknown channel {channel!r}")
-    slot = bookable_slot(store=store, start=slot_start, now=now)
+    slot = (
+        bookable_slot(store=store, start=slot_start, now=now)
+        if timezone.is_aware(slot_start) and abs(slot_start - now) <= SLOT_HORIZON
+        else None
+    )
     if slot is None:
         raise StoreError(
             "slot_invalid",
@@ -121,16 +166,16 @@ def place_order(
                 contact=(contact_name, contact_email, contact_phone),
                 pickup_person=pickup_person.strip(),
                 idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
                 user=user,
                 now=now,
                 guest=guest,
             )
     except IntegrityError:
         # A concurrent submit with the same key won the race: return its order.
-        if idempotency_key:
-            existing = Order.objects.filter(cart=cart, idempotency_key=idempotency_key).first()
-            if existing is not None:
-                return existing
+        existing = _replayed(cart=cart, idempotency_key=idempotency_key, fingerprint=fingerprint)
+        if existing is not None:
+            return existing
         raise
 
 
@@ -145,16 +190,16 @@ def _place(
     contact,
     pickup_person,
     idempotency_key,
+    fingerprint,
     user,
     now,
     guest,
 ) -> Order:
     # The cart row lock serialises two submits of the same checkout.
     Cart.objects.select_for_update().filter(pk=cart.pk).first()
-    if idempotency_key:
-        existing = Order.objects.filter(cart=cart, idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
+    existing = _replayed(cart=cart, idempotency_key=idempotency_key, fingerprint=fingerprint)
+    if existing is not None:
+        return existing
     lines = list(
         CartLine.objects.filter(cart=cart).select_related("variant__product").order_by("variant_id")
     )
@@ -201,6 +246,7 @@ def _place(
         store=store,
         cart=cart,
         idempotency_key=idempotency_key or None,
+        request_fingerprint=fingerprint if idempotency_key else "",
         channel=channel,
         status=OrderStatus.PLACED,
         payment_method=payment_method,
@@ -340,12 +386,7 @@ def _release_all(order: Order) -> None:
         release_stock(store_id=order.store_id, variant_id=line.variant_id, quantity=line.quantity)
 
 
-@transaction.atomic
-def cancel_order(*, order: Order, reason: str, actor: str, channel: str, user=None) -> Order:
-    reason = (reason or "").strip()
-    if not reason:
-        raise OrderError("reason_required", _("Please give a reason for cancelling."), status=400)
-    order = _lock(order)
+def _cancel(*, order: Order, reason: str, actor: str, channel: str, user) -> Order:
     order.cancel_reason = reason[:255]
     _transition(
         order=order,
@@ -357,6 +398,74 @@ def cancel_order(*, order: Order, reason: str, actor: str, channel: str, user=No
         extra_fields=["cancel_reason"],
     )
     _release_all(order)
+    return order
+
+
+@transaction.atomic
+def cancel_order(*, order: Order, reason: str, actor: str, channel: str, user=None) -> Order:
+    reason = (reason or "").strip()
+    if not reason:
+        raise OrderError("reason_required", _("Please give a reason for cancelling."), status=400)
+    order = _lock(order)
+    return _cancel(order=order, reason=reason, actor=actor, channel=channel, user=user)
+
+
+@transaction.atomic
+def cancel_order_by_customer(*, order: Order, channel: str, reason: str = "", user=None) -> Order:
+    """The customer changes their mind: allowed only until the store starts preparing."""
+    order = _lock(order)
+    if order.status != OrderStatus.PLACED:
+        raise OrderError(
+            "cancel_not_allowed",
+            _(
+                "Order %(number)s is %(status)s and can no longer be cancelled here. "
+                "Please contact the store."
+            )
+            % {"number": order.number, "status": OrderStatus(order.status).label},
+            current=order.status,
+        )
+    reason = (reason or "").strip() or "cancelled by the customer"
+    return _cancel(order=order, reason=reason, actor=Actor.CUSTOMER, channel=channel, user=user)
+
+
+ARRIVAL_STATES = frozenset({OrderStatus.PLACED, OrderStatus.PREPARING, OrderStatus.READY})
+
+
+@transaction.atomic
+def mark_arrived(*, order: Order, channel: str, user=None, now: datetime | None = None) -> Order:
+    """Check the customer in ("I'm here"); a second check-in keeps the first time.
+
+    Records an event on the order (same status before and after, note "customer arrived")
+    and a ``customer_arrived`` touchpoint; the tablet shows arrived orders first.
+    """
+    order = _lock(order)
+    if order.status not in ARRIVAL_STATES:
+        raise OrderError(
+            "arrival_not_allowed",
+            _("Order %(number)s is %(status)s: there is nothing to pick up.")
+            % {"number": order.number, "status": OrderStatus(order.status).label},
+            current=order.status,
+        )
+    if order.arrived_at is not None:
+        return order
+    order.arrived_at = now or timezone.now()
+    order.save(update_fields=["arrived_at", "updated_at"])
+    OrderEvent.objects.create(
+        order=order,
+        from_status=order.status,
+        to_status=order.status,
+        actor=Actor.CUSTOMER,
+        channel=channel,
+        user=user if getattr(user, "is_authenticated", False) else None,
+        note="customer arrived",
+        created_at=order.arrived_at,
+    )
+    record_touchpoint(
+        customer=order.customer,
+        channel=channel,
+        kind="customer_arrived",
+        payload={"order": order.number, "store": order.store.code, "status": order.status},
+    )
     return order
 
 
@@ -393,22 +502,28 @@ def _clerk_key(store: Store, user) -> str:
     return f"pickup-code-failures:{store.pk}:{user.pk}"
 
 
+def _too_many_attempts() -> OrderError:
+    return OrderError(
+        "too_many_attempts",
+        _("Too many wrong pickup codes. Wait a few minutes or scan the customer's QR code."),
+        status=429,
+    )
+
+
 def _check_clerk_limit(store: Store, user) -> None:
     if cache.get(_clerk_key(store, user), 0) >= settings.PICKUP_CODE_CLERK_LIMIT:
-        raise OrderError(
-            "too_many_attempts",
-            _("Too many wrong pickup codes. Wait a few minutes or scan the customer's QR code."),
-            status=429,
-        )
+        raise _too_many_attempts()
 
 
-def _count_clerk_failure(store: Store, user) -> None:
+def _count_clerk_failure(store: Store, user) -> int:
+    """Count one wrong code atomically (Redis INCR); returns the clerk's count so far."""
     key = _clerk_key(store, user)
     cache.add(key, 0, timeout=settings.PICKUP_CODE_CLERK_WINDOW)
     try:
-        cache.incr(key)
+        return cache.incr(key)
     except ValueError:  # expired between add and incr
         cache.set(key, 1, timeout=settings.PICKUP_CODE_CLERK_WINDOW)
+        return 1
 
 
 def _code_locked() -> OrderError:
@@ -435,7 +550,10 @@ def find_by_pickup_code(*, store: Store, user, code: str) -> Order:
         else None
     )
     if order is None:
-        _count_clerk_failure(store, user)
+        # Attempts racing past the check above are counted one by one: only the first
+        # ``limit`` wrong codes are answered "wrong code", whatever arrives at once.
+        if _count_clerk_failure(store, user) > settings.PICKUP_CODE_CLERK_LIMIT:
+            raise _too_many_attempts()
         raise OrderError(
             "wrong_code", _("No order with this pickup code at this store."), status=404
         )
@@ -518,6 +636,30 @@ def unlock_pickup_code(*, order: Order, user) -> Order:
         note="pickup code unlocked by manager",
     )
     return order
+
+
+# A successful lookup (QR token or pickup code) lets that clerk hand the order over for a
+# while. Kept in the shared cache, not in a session or on the device: any app server answers.
+VERIFICATION_SECONDS = 15 * 60
+
+
+def _verified_key(order: Order, user) -> str:
+    return f"pickup-verified:{user.pk}:{order.pk}"
+
+
+def mark_pickup_verified(*, order: Order, user, method: str) -> None:
+    if method not in Handover.Verification.values:
+        raise ValueError(f"unknown verification {method!r}")
+    cache.set(_verified_key(order, user), method, timeout=VERIFICATION_SECONDS)
+
+
+def pickup_verification(*, order: Order, user) -> str:
+    """How this clerk verified this order recently ("qr", "code"), or "" if they did not."""
+    return cache.get(_verified_key(order, user)) or ""
+
+
+def forget_pickup_verification(*, order: Order, user) -> None:
+    cache.delete(_verified_key(order, user))
 
 
 def collect_order(
