@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.db.models import Count, Prefetch, Q, Sum
+from django.db.models import Count, F, Prefetch, Q, Sum
 from django.http import Http404
 from django.utils import timezone
 
@@ -66,15 +66,23 @@ def order_for_pickup_token(*, store, token: str) -> Order | None:
     return _detail().filter(store=store, pickup_token=token).first()
 
 
-def customer_orders(*, customer):
+def customer_orders(*, customer, detailed: bool = False):
+    """The customer's orders, newest first; ``detailed`` adds lines and events (for the API)
+    in two more queries, however many orders there are."""
     if customer is None:
         return Order.objects.none()
-    return (
+    orders = (
         Order.objects.filter(_visible_to(customer))
         .select_related("store")
         .annotate(item_count=Sum("lines__quantity"))
-        .order_by("-created_at")
+        .order_by("-created_at", "-pk")
     )
+    if detailed:
+        orders = orders.prefetch_related(
+            Prefetch("lines", queryset=OrderLine.objects.order_by("pk")),
+            Prefetch("events", queryset=OrderEvent.objects.order_by("created_at", "pk")),
+        )
+    return orders
 
 
 QUEUE_COLUMNS = ("overdue", "placed", "preparing", "ready")
@@ -83,6 +91,7 @@ QUEUE_COLUMNS = ("overdue", "placed", "preparing", "ready")
 def store_queue(*, store, now: datetime | None = None) -> dict[str, list[Order]]:
     """The tablet's live queue in one query: open orders by column, soonest slot first.
 
+    Customers who said "I'm here" come first in their column, earliest arrival first.
     Overdue: not ready although its pickup slot has started, or ready and past its hold.
     """
     now = now or timezone.now()
@@ -92,7 +101,7 @@ def store_queue(*, store, now: datetime | None = None) -> dict[str, list[Order]]
             status__in=[OrderStatus.PLACED, OrderStatus.PREPARING, OrderStatus.READY],
         )
         .annotate(item_count=Sum("lines__quantity"), line_count=Count("lines"))
-        .order_by("slot_start", "created_at")
+        .order_by(F("arrived_at").asc(nulls_last=True), "slot_start", "created_at")
     )
     columns: dict[str, list[Order]] = {name: [] for name in QUEUE_COLUMNS}
     for order in orders:
