@@ -17,7 +17,13 @@ from rest_framework.views import APIView
 from config.api import AuthThrottle
 from customers.models import Channel, ContactChannel, Touchpoint
 from customers.selectors import timeline
-from customers.services import customer_for_user, register_customer, update_customer
+from customers.services import (
+    customer_for_user,
+    register_customer,
+    send_verification,
+    update_customer,
+)
+from customers.views import verification_link
 
 
 class PreferencesSerializer(serializers.Serializer):
@@ -101,6 +107,10 @@ class RegisterView(APIView):
             phone=data.validated_data["phone"],
             language=request.LANGUAGE_CODE,
             channel=Channel.MOBILE,
+        )
+        # The link in the email opens the web site (any browser will do).
+        send_verification(
+            customer=customer, build_url=verification_link(request), channel=Channel.MOBILE
         )
         body = _issue_token(request, customer.user)
         body["customer"] = CustomerSerializer(customer).data

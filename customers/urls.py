@@ -1,0 +1,10 @@
+from django.urls import path
+
+from customers import views
+
+app_name = "customers"
+
+urlpatterns = [
+    path("account/verify/", views.resend, name="resend_verification"),
+    path("account/verify/<str:token>/", views.verify, name="verify"),
+]
