@@ -98,6 +98,31 @@ class Customer(models.Model):
         return f"{self.name} <{self.email}>" if self.name else self.email
 
 
+# What each touchpoint kind means, for people reading a timeline. Kinds not listed here are
+# shown as they are stored.
+TOUCHPOINT_KINDS = {
+    "account_created": _("Created an account"),
+    "logged_in": _("Logged in"),
+    "profile_changed": _("Changed their details or preferences"),
+    "verification_sent": _("Email confirmation link sent"),
+    "email_verified": _("Confirmed their email address"),
+    "product_viewed": _("Looked at a product"),
+    "cart_changed": _("Changed the cart"),
+    "cart_merged": _("Two carts joined into one"),
+    "store_chosen": _("Chose a pickup store"),
+    "cart_handoff_started": _("Handed the cart to another device"),
+    "cart_handed_off": _("Cart taken over by another device"),
+    "cart_claimed": _("Took over a cart from another device"),
+    "order_placed": _("Placed an order"),
+    "order_preparing": _("Order being prepared"),
+    "order_ready": _("Order ready for pickup"),
+    "order_collected": _("Collected an order"),
+    "order_cancelled": _("Order cancelled"),
+    "order_expired": _("Order not collected in time"),
+    "customer_arrived": _("Arrived at the store"),
+}
+
+
 class Touchpoint(models.Model):
     """One measured interaction with a customer, on one channel (the 360° timeline)."""
 
@@ -115,3 +140,7 @@ class Touchpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} ({self.channel})"
+
+    @property
+    def kind_label(self) -> str:
+        return str(TOUCHPOINT_KINDS.get(self.kind, self.kind))

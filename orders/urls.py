@@ -9,4 +9,5 @@ urlpatterns = [
     path("orders/<str:number>/", shop.order_detail, name="detail"),
     path("orders/<str:number>/qr.svg", shop.order_qr, name="qr"),
     path("account/", shop.account, name="account"),
+    path("account/preferences/", shop.account_preferences, name="preferences"),
 ]

@@ -2,21 +2,29 @@
 
 import secrets
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_POST, require_safe
 
 from config.errors import DomainError
 from config.qr import qr_svg
+from customers.errors import CustomerError
+from customers.forms import PreferencesForm
 from customers.models import Channel
+from customers.selectors import timeline
+from customers.services import update_customer
 from orders import selectors
 from orders.errors import OrderError
 from orders.forms import CheckoutForm
+from orders.models import Order
 from orders.services import Contact, place_order
 from shop.selectors import cart_summary
 from shop.web import current_cart, current_customer, remember_store, remembered_store_id
+from stores.models import Store
 from stores.selectors import active_stores, pickup_slots
 
 SESSION_GUEST_ORDERS = "guest_orders"
@@ -148,9 +156,48 @@ def order_qr(request, number):
     return response
 
 
+def _account_context(customer, form):
+    # Until the address is verified, guest orders under it stay hidden: from the order list
+    # (customer_orders) and from the timeline alike.
+    hidden = (
+        None
+        if customer.email_verified_at
+        else Order.objects.filter(customer=customer, guest_checkout=True).values("number")
+    )
+    return {
+        "customer": customer,
+        "orders": list(selectors.customer_orders(customer=customer)[:50]),
+        "form": form,
+        "touchpoints": list(timeline(customer=customer, hide_orders=hidden)),
+        # Times are shown in the stores' local time (the first store's, all being alike).
+        "local_tz": Store.objects.filter(is_active=True)
+        .order_by("pk")
+        .values_list("timezone", flat=True)
+        .first()
+        or settings.TIME_ZONE,
+    }
+
+
 @login_required
 @require_safe
 def account(request):
+    """The customer's profile, contact preferences, orders and timeline (the 360° view)."""
     customer = current_customer(request)
-    orders = list(selectors.customer_orders(customer=customer)[:50])
-    return render(request, "orders/account.html", {"customer": customer, "orders": orders})
+    form = PreferencesForm(initial=PreferencesForm.initial_for(customer))
+    return render(request, "orders/account.html", _account_context(customer, form))
+
+
+@login_required
+@require_POST
+def account_preferences(request):
+    customer = current_customer(request)
+    form = PreferencesForm(request.POST)
+    if form.is_valid():
+        try:
+            update_customer(customer=customer, channel=Channel.WEB, **form.changes())
+        except CustomerError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("Your details are saved."))
+            return redirect("orders:account")
+    return render(request, "orders/account.html", _account_context(customer, form), status=400)

@@ -1,0 +1,75 @@
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import ContactChannel
+
+CHANNEL_RANKS = (
+    ("channel_1", _("1st choice")),
+    ("channel_2", _("2nd choice")),
+    ("channel_3", _("3rd choice")),
+)
+
+
+class PreferencesForm(forms.Form):
+    """Profile and contact preferences. Contact channels are three ordered choices, so the
+    form works without JavaScript; the rules (each channel once, both quiet-hour ends) are
+    the service's."""
+
+    name = forms.CharField(label=_("Name"), max_length=150)
+    phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
+    channel_1 = forms.ChoiceField(label=_("1st choice"), required=False)
+    channel_2 = forms.ChoiceField(label=_("2nd choice"), required=False)
+    channel_3 = forms.ChoiceField(label=_("3rd choice"), required=False)
+    quiet_hours_start = forms.TimeField(
+        label=_("Quiet from"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
+    quiet_hours_end = forms.TimeField(
+        label=_("Quiet until"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
+    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+    marketing_opt_in = forms.BooleanField(
+        label=_("Send me offers and news"),
+        required=False,
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [("", "—"), *ContactChannel.choices]
+        for name, _label in CHANNEL_RANKS:
+            self.fields[name].choices = choices
+
+    @staticmethod
+    def initial_for(customer) -> dict:
+        channels = list(customer.preferred_channels or [])
+        initial = {
+            "name": customer.name,
+            "phone": customer.phone,
+            "quiet_hours_start": customer.quiet_hours_start,
+            "quiet_hours_end": customer.quiet_hours_end,
+            "language": customer.language,
+            "marketing_opt_in": customer.marketing_opt_in,
+        }
+        for (name, _label), channel in zip(CHANNEL_RANKS, channels, strict=False):
+            initial[name] = channel
+        return initial
+
+    def channel_fields(self):
+        return [self[name] for name, _label in CHANNEL_RANKS]
+
+    def changes(self) -> dict:
+        """What to hand to ``customers.services.update_customer``."""
+        data = self.cleaned_data
+        return {
+            "name": data["name"].strip(),
+            "phone": data["phone"].strip(),
+            "preferred_channels": [data[name] for name, _label in CHANNEL_RANKS if data[name]],
+            "quiet_hours_start": data["quiet_hours_start"],
+            "quiet_hours_end": data["quiet_hours_end"],
+            "language": data["language"],
+            "marketing_opt_in": data["marketing_opt_in"],
+        }
