@@ -73,3 +73,11 @@ class PreferencesForm(forms.Form):
             "language": data["language"],
             "marketing_opt_in": data["marketing_opt_in"],
         }
+
+
+class CustomerContactForm(forms.Form):
+    """A clerk puts a customer on file at the tablet."""
+
+    name = forms.CharField(label=_("Name"), max_length=150)
+    email = forms.EmailField(label=_("Email"))
+    phone = forms.CharField(label=_("Phone"), max_length=32, required=False)

@@ -1,7 +1,13 @@
-from django.db.models import Q
+import re
+
+from django.db.models import F, Q, Value
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Replace
+from django.http import Http404
 
 from customers.models import Customer, Touchpoint
+
+SEARCH_LIMIT = 20
 
 
 def timeline(*, customer: Customer, limit: int | None = 50, hide_orders=None):
@@ -17,3 +23,44 @@ def timeline(*, customer: Customer, limit: int | None = 50, hide_orders=None):
             Q(about_order__isnull=True) | ~Q(about_order__in=hide_orders)
         )
     return touchpoints if limit is None else touchpoints[:limit]
+
+
+def customer_by_id(customer_id) -> Customer:
+    """A customer record for the store tablet (staff only); 404 if there is none."""
+    try:
+        customer_id = int(customer_id)
+    except (TypeError, ValueError):
+        raise Http404("No such customer") from None
+    customer = Customer.objects.select_related("user").filter(pk=customer_id).first()
+    if customer is None:
+        raise Http404("No such customer")
+    return customer
+
+
+def customer_by_email(email: str) -> Customer | None:
+    return Customer.objects.filter(email__iexact=(email or "").strip()).first()
+
+
+_PHONE_PUNCTUATION = re.compile(r"[\s\-().]")
+
+
+def search_customers(query: str):
+    """Customers whose email, phone or name matches what the clerk typed (at most 20).
+
+    Phone numbers match however they are spaced or punctuated, and without the country code.
+    """
+    query = (query or "").strip()[:100]
+    if not query:
+        return Customer.objects.none()
+    match = Q(email__icontains=query) | Q(name__icontains=query)
+    digits = _PHONE_PUNCTUATION.sub("", query)
+    if re.fullmatch(r"\+?\d{4,}", digits):
+        bare_phone = F("phone")
+        for mark in (" ", "-", "(", ")", "."):
+            bare_phone = Replace(bare_phone, Value(mark))
+        return (
+            Customer.objects.annotate(bare_phone=bare_phone)
+            .filter(match | Q(bare_phone__contains=digits))
+            .order_by("name", "email", "pk")[:SEARCH_LIMIT]
+        )
+    return Customer.objects.filter(match).order_by("name", "email", "pk")[:SEARCH_LIMIT]

@@ -87,3 +87,35 @@ class CollectForm(forms.Form):
 
     def line_fields(self):
         return [(line, self[f"qty_{line.sku}"]) for line in self.order.lines.all()]
+
+
+# --- Assisted sale at the tablet --------------------------------------------------------------
+
+
+class AssistedAddForm(forms.Form):
+    """A clerk adds an item to a customer's cart by scanning its barcode or typing its SKU."""
+
+    code = forms.CharField(label=_("SKU or barcode"), max_length=40, strip=True)
+    quantity = forms.IntegerField(
+        label=_("Quantity"),
+        min_value=1,
+        max_value=settings.CART_MAX_LINE_QUANTITY,
+        initial=1,
+        required=False,
+    )
+
+    def clean_quantity(self):
+        # A scan alone means one unit.
+        quantity = self.cleaned_data["quantity"]
+        return 1 if quantity is None else quantity
+
+
+class HandoffCodeForm(forms.Form):
+    code = forms.CharField(label=_("Cart code from the customer's phone"), max_length=16)
+
+
+class AssistedOrderForm(forms.Form):
+    slot = forms.CharField(label=_("Pickup time"), max_length=40)
+    order_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+    clean_slot = CheckoutForm.clean_slot

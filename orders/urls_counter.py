@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orders.views import counter
+from orders.views import assisted, counter
 
 app_name = "counter"
 
@@ -14,4 +14,20 @@ urlpatterns = [
     path("<slug:code>/orders/<str:number>/collect/", counter.collect, name="collect"),
     path("<slug:code>/orders/<str:number>/cancel/", counter.cancel, name="cancel"),
     path("<slug:code>/orders/<str:number>/unlock/", counter.unlock_code, name="unlock"),
+    # The customer view and assisted sale.
+    path("<slug:code>/customers/", assisted.customers, name="customers"),
+    path("<slug:code>/customers/new/", assisted.customer_create, name="customer_create"),
+    path("<slug:code>/customers/<int:customer_id>/", assisted.customer_detail, name="customer"),
+    path("<slug:code>/customers/<int:customer_id>/cart/", assisted.cart_add, name="cart_add"),
+    path(
+        "<slug:code>/customers/<int:customer_id>/cart/lines/<int:line_id>/",
+        assisted.cart_line,
+        name="cart_line",
+    ),
+    path(
+        "<slug:code>/customers/<int:customer_id>/cart/claim/",
+        assisted.cart_claim,
+        name="cart_claim",
+    ),
+    path("<slug:code>/customers/<int:customer_id>/order/", assisted.place, name="place"),
 ]

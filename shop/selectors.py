@@ -146,3 +146,16 @@ def cart_summary(cart: Cart | None) -> CartSummary:
         count=sum(line.quantity for line in lines),
         available=available,
     )
+
+
+def sku_for_code(code: str) -> str | None:
+    """The SKU of the item with this SKU (any case) or barcode, as a scanner or clerk typed it."""
+    code = (code or "").strip()[:40]
+    if not code:
+        return None
+    return (
+        Variant.objects.filter(Q(sku__iexact=code) | Q(barcode=code))
+        .order_by("pk")
+        .values_list("sku", flat=True)
+        .first()
+    )
