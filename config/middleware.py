@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -67,6 +67,14 @@ class RejectNullCharactersMiddleware:
 
     def __call__(self, request):
         if self._has_nul(request):
+            if request.path.startswith("/api/"):
+                return JsonResponse(
+                    {
+                        "code": "invalid_characters",
+                        "detail": _("The request contains invalid characters."),
+                    },
+                    status=400,
+                )
             error = DomainError(
                 "invalid_characters", _("The request contains invalid characters."), status=400
             )

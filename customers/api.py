@@ -124,6 +124,10 @@ class TokenView(APIView):
     authentication_classes: list = []
     throttle_classes = [AuthThrottle]
 
+    def get_authenticate_header(self, request):
+        # Wrong credentials are a 401 that says which scheme to use, not a 403.
+        return "Token"
+
     @extend_schema(request=TokenRequestSerializer, responses={200: TokenSerializer})
     def post(self, request):
         data = TokenRequestSerializer(data=request.data)

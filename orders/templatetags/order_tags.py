@@ -10,6 +10,7 @@ SYSTEM_NOTES = {
     "pickup code locked after wrong tries": gettext_lazy("pickup code locked after wrong tries"),
     "pickup code unlocked by manager": gettext_lazy("pickup code unlocked by a manager"),
     "customer arrived": gettext_lazy("customer arrived"),
+    "cancelled by the customer": gettext_lazy("cancelled by the customer"),
 }
 
 
