@@ -11,7 +11,8 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -62,6 +63,46 @@ def exception_handler(exc, context):
         }
     set_rollback()
     return Response(body, status=exc.status_code, headers=headers)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$",
+        "example": "09:30",
+        "description": "A wall-clock time of day (HH:MM), in the store's or customer's zone",
+    }
+)
+class LocalTimeField(serializers.TimeField):
+    """A time of day without a zone ("09:30"). OpenAPI's "time" format demands an offset,
+    which opening hours and quiet hours do not have."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("format", "%H:%M")
+        kwargs.setdefault("input_formats", ["%H:%M", "%H:%M:%S"])
+        super().__init__(**kwargs)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The shape of every API error (for the OpenAPI schema)."""
+
+    code = serializers.CharField(help_text="Stable machine-readable error code")
+    detail = serializers.CharField(help_text="Human-readable message, in the caller's language")
+    errors = serializers.DictField(
+        required=False, help_text="Validation errors only: the messages per field"
+    )
+
+
+def error_response(description: str) -> OpenApiResponse:
+    """A documented error response: ``{"code", "detail"}`` with what the codes mean."""
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+UNAUTHENTICATED = error_response("No valid token (not_authenticated, authentication_failed).")
+NOT_JSON = error_response("The body is not JSON (unsupported_media_type).")
+THROTTLED = error_response("Too many requests (throttled); see the Retry-After header.")
+BAD_INPUT = error_response("Invalid input (invalid, parse_error) or a refused change (see code).")
+NOT_FOUND = error_response("No such object, or not yours (not_found).")
 
 
 def json_error(request, status_code: int, code: str, detail: str) -> JsonResponse:

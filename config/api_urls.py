@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from customers import api as customers_api
+from orders import api as orders_api
 from shop import api as shop_api
 from stores import api as stores_api
 
@@ -12,7 +13,7 @@ v1 = [
     path("auth/token/", customers_api.TokenView.as_view(), name="token"),
     path("auth/logout/", customers_api.LogoutView.as_view(), name="logout"),
     path("me/", customers_api.MeView.as_view(), name="me"),
-    path("me/timeline/", customers_api.TimelineView.as_view(), name="timeline"),
+    path("me/timeline/", orders_api.TimelineView.as_view(), name="timeline"),
     path("stores/", stores_api.StoreListView.as_view(), name="stores"),
     path("stores/<slug:code>/slots/", stores_api.SlotListView.as_view(), name="slots"),
     path("products/", shop_api.ProductListView.as_view(), name="products"),

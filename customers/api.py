@@ -8,15 +8,22 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from knox.models import AuthToken
 from knox.views import LogoutView as KnoxLogoutView
-from rest_framework import generics, serializers, status
+from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import AuthThrottle
+from config.api import (
+    BAD_INPUT,
+    NOT_JSON,
+    THROTTLED,
+    UNAUTHENTICATED,
+    AuthThrottle,
+    LocalTimeField,
+    error_response,
+)
 from customers.models import Channel, ContactChannel, Touchpoint
-from customers.selectors import timeline
 from customers.services import (
     customer_for_user,
     register_customer,
@@ -33,8 +40,8 @@ class PreferencesSerializer(serializers.Serializer):
         max_length=len(ContactChannel.values),
         required=False,
     )
-    quiet_hours_start = serializers.TimeField(required=False, allow_null=True)
-    quiet_hours_end = serializers.TimeField(required=False, allow_null=True)
+    quiet_hours_start = LocalTimeField(required=False, allow_null=True)
+    quiet_hours_end = LocalTimeField(required=False, allow_null=True)
     language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False)
     marketing_opt_in = serializers.BooleanField(required=False)
 
@@ -94,7 +101,10 @@ class RegisterView(APIView):
                     "expiry": serializers.DateTimeField(),
                     "customer": CustomerSerializer(),
                 },
-            )
+            ),
+            400: error_response("invalid (per-field errors), email_taken"),
+            415: NOT_JSON,
+            429: THROTTLED,
         },
     )
     def post(self, request):
@@ -128,7 +138,16 @@ class TokenView(APIView):
         # Wrong credentials are a 401 that says which scheme to use, not a 403.
         return "Token"
 
-    @extend_schema(request=TokenRequestSerializer, responses={200: TokenSerializer})
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={
+            200: TokenSerializer,
+            400: BAD_INPUT,
+            401: error_response("authentication_failed: wrong email or password"),
+            415: NOT_JSON,
+            429: error_response("throttled, or locked_out after repeated failures"),
+        },
+    )
     def post(self, request):
         data = TokenRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -145,18 +164,26 @@ class TokenView(APIView):
 class LogoutView(KnoxLogoutView):
     """Log this device out: its token stops working."""
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None, 401: UNAUTHENTICATED})
     def post(self, request, format=None):
         super().post(request, format=format)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(APIView):
-    @extend_schema(responses=CustomerSerializer)
+    @extend_schema(responses={200: CustomerSerializer, 401: UNAUTHENTICATED})
     def get(self, request):
         return Response(CustomerSerializer(customer_for_user(user=request.user)).data)
 
-    @extend_schema(request=CustomerSerializer, responses=CustomerSerializer)
+    @extend_schema(
+        request=CustomerSerializer,
+        responses={
+            200: CustomerSerializer,
+            400: error_response("invalid, bad_channels, bad_quiet_hours"),
+            401: UNAUTHENTICATED,
+            415: NOT_JSON,
+        },
+    )
     def patch(self, request):
         customer = customer_for_user(user=request.user)
         data = CustomerSerializer(customer, data=request.data, partial=True)
@@ -169,12 +196,3 @@ class TouchpointSerializer(serializers.ModelSerializer):
     class Meta:
         model = Touchpoint
         fields = ["created_at", "channel", "kind", "payload"]
-
-
-class TimelineView(generics.ListAPIView):
-    """The customer's touchpoints on every channel, newest first."""
-
-    serializer_class = TouchpointSerializer
-
-    def get_queryset(self):
-        return timeline(customer=customer_for_user(user=self.request.user), limit=None)

@@ -24,8 +24,16 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import CheckoutThrottle, CodeLookupThrottle
+from config.api import (
+    NOT_JSON,
+    THROTTLED,
+    UNAUTHENTICATED,
+    CheckoutThrottle,
+    CodeLookupThrottle,
+    error_response,
+)
 from config.qr import qr_svg
+from customers.api import TouchpointSerializer
 from customers.models import Channel
 from customers.services import customer_for_user
 from orders import selectors, services
@@ -40,14 +48,6 @@ CLOSED = (OrderStatus.COLLECTED, OrderStatus.CANCELLED, OrderStatus.EXPIRED)
 
 
 # --- Output ----------------------------------------------------------------------------------
-
-
-class OrderApiErrorSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="Stable machine-readable error code")
-    detail = serializers.CharField(help_text="Human-readable message, in the caller's language")
-    errors = serializers.DictField(
-        required=False, help_text="Validation errors only: the messages per field"
-    )
 
 
 class OrderLineSerializer(serializers.Serializer):
@@ -128,15 +128,10 @@ STORE_CODE = OpenApiParameter(
 )
 
 
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(OrderApiErrorSerializer, description=description)
-
-
-UNAUTHENTICATED = _error("No valid token (not_authenticated, authentication_failed).")
-NOT_JSON = _error("The body is not JSON (unsupported_media_type).")
-THROTTLED = _error("Too many requests (throttled); see the Retry-After header.")
-NOT_FOUND = _error("No such order among yours (not_found).")
-STAFF_NOT_FOUND = _error("Not a store you work at, or no such order at this store (not_found).")
+NOT_FOUND = error_response("No such order among yours (not_found).")
+STAFF_NOT_FOUND = error_response(
+    "Not a store you work at, or no such order at this store (not_found)."
+)
 
 
 # --- Input -----------------------------------------------------------------------------------
@@ -319,14 +314,14 @@ class CheckoutView(APIView):
             201: OpenApiResponse(
                 OrderSerializer, description="The order (also for a replayed request)"
             ),
-            400: _error(
+            400: error_response(
                 "idempotency_key_required, idempotency_key_invalid, invalid, parse_error, "
                 "unknown_store, slot_invalid, payment_unavailable, empty_cart, mixed_currency"
             ),
             401: UNAUTHENTICATED,
-            409: _error("out_of_stock (with skus), slot_full, unavailable (with skus)"),
+            409: error_response("out_of_stock (with skus), slot_full, unavailable (with skus)"),
             415: NOT_JSON,
-            422: _error("idempotency_mismatch: the key was used for a different request"),
+            422: error_response("idempotency_mismatch: the key was used for a different request"),
             429: THROTTLED,
         },
     )
@@ -376,7 +371,7 @@ class OrderListView(generics.ListAPIView):
         responses={
             200: OrderSerializer(many=True),
             401: UNAUTHENTICATED,
-            404: _error("No such page (not_found)."),
+            404: error_response("No such page (not_found)."),
         },
     )
     def get(self, request, *args, **kwargs):
@@ -406,10 +401,10 @@ class OrderCancelView(APIView):
         request=CancelSerializer,
         responses={
             200: OrderSerializer,
-            400: _error("invalid, parse_error"),
+            400: error_response("invalid, parse_error"),
             401: UNAUTHENTICATED,
             404: NOT_FOUND,
-            409: _error("cancel_not_allowed: no longer placed (current gives the status)"),
+            409: error_response("cancel_not_allowed: no longer placed (current gives the status)"),
             415: NOT_JSON,
         },
     )
@@ -440,7 +435,7 @@ class OrderArrivedView(APIView):
             200: OrderSerializer,
             401: UNAUTHENTICATED,
             404: NOT_FOUND,
-            409: _error("arrival_not_allowed: collected, cancelled or expired"),
+            409: error_response("arrival_not_allowed: collected, cancelled or expired"),
         },
     )
     def post(self, request, number):
@@ -555,20 +550,24 @@ class PickupLookupView(APIView):
         request=LookupSerializer,
         responses={
             200: StaffOrderSerializer,
-            400: _error("invalid (send exactly one of token and code), parse_error"),
+            400: error_response("invalid (send exactly one of token and code), parse_error"),
             401: UNAUTHENTICATED,
-            404: _error(
+            404: error_response(
                 "not_found (not a store you work at), unknown_token, wrong_code "
                 "(counts against the clerk)"
             ),
-            409: _error(
+            409: error_response(
                 "already_collected (with collected_at, collected_by, handed_over_by), "
                 "order_cancelled (with cancelled_at), order_expired (with hold_until); "
                 "number and current (the status) in each"
             ),
             415: NOT_JSON,
-            423: _error("code_locked: too many wrong codes for this order; scan the QR code"),
-            429: _error("throttled, or too_many_attempts (too many wrong codes by this clerk)"),
+            423: error_response(
+                "code_locked: too many wrong codes for this order; scan the QR code"
+            ),
+            429: error_response(
+                "throttled, or too_many_attempts (too many wrong codes by this clerk)"
+            ),
         },
     )
     def post(self, request, code):
@@ -607,10 +606,10 @@ class OrderStatusView(APIView):
         request=STATUS_REQUEST,
         responses={
             200: StaffOrderSerializer,
-            400: _error("invalid, parse_error"),
+            400: error_response("invalid, parse_error"),
             401: UNAUTHENTICATED,
             404: STAFF_NOT_FOUND,
-            409: _error("illegal_transition (current gives the status)"),
+            409: error_response("illegal_transition (current gives the status)"),
             415: NOT_JSON,
         },
     )
@@ -636,14 +635,14 @@ class OrderCollectView(APIView):
         request=CollectSerializer,
         responses={
             200: StaffOrderSerializer,
-            400: _error(
+            400: error_response(
                 "invalid, parse_error, not_verified (look the order up first), "
                 "duplicate_line, missing_line, unknown_line (with skus), bad_quantity, "
                 "nothing_collected, bad_payment, reference_required, no_delegate"
             ),
             401: UNAUTHENTICATED,
             404: STAFF_NOT_FOUND,
-            409: _error("illegal_transition: the order is not ready"),
+            409: error_response("illegal_transition: the order is not ready"),
             415: NOT_JSON,
         },
     )
@@ -704,3 +703,19 @@ def _quantities(order, lines) -> dict[str, int]:
             skus=missing,
         )
     return quantities
+
+
+class TimelineView(generics.ListAPIView):
+    """The customer's touchpoints on every channel, newest first (what they may see)."""
+
+    serializer_class = TouchpointSerializer
+
+    @extend_schema(
+        responses={200: TouchpointSerializer(many=True), 401: UNAUTHENTICATED, 404: NOT_FOUND}
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        customer = customer_for_user(user=self.request.user)
+        return selectors.customer_timeline(customer=customer, limit=None)

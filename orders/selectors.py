@@ -6,6 +6,7 @@ from django.db.models import Count, F, Prefetch, Q, Sum
 from django.http import Http404
 from django.utils import timezone
 
+from customers.selectors import timeline
 from orders.models import Order, OrderEvent, OrderLine, OrderStatus
 
 
@@ -128,3 +129,14 @@ def find_orders_for_store(*, store, query: str):
         )
         .order_by("-created_at")[:20]
     )
+
+
+def customer_timeline(*, customer, limit: int | None = 50):
+    """The customer's own timeline as they may see it: until their address is verified,
+    touchpoints about guest orders under it stay hidden, like the orders themselves."""
+    hidden = (
+        None
+        if customer.email_verified_at
+        else Order.objects.filter(customer=customer, guest_checkout=True).values("number")
+    )
+    return timeline(customer=customer, limit=limit, hide_orders=hidden)

@@ -19,7 +19,14 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import WindowThrottle
+from config.api import (
+    BAD_INPUT,
+    NOT_FOUND,
+    NOT_JSON,
+    UNAUTHENTICATED,
+    WindowThrottle,
+    error_response,
+)
 from customers.models import Channel
 from customers.services import customer_for_user
 from shop import selectors
@@ -88,7 +95,8 @@ class ProductListView(generics.ListAPIView):
             OpenApiParameter(
                 "store", OpenApiTypes.STR, description="Only products available there"
             ),
-        ]
+        ],
+        responses={200: ProductListSerializer(many=True), 404: NOT_FOUND},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -105,7 +113,7 @@ class ProductListView(generics.ListAPIView):
 class ProductDetailView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses=ProductDetailSerializer)
+    @extend_schema(responses={200: ProductDetailSerializer, 404: NOT_FOUND})
     def get(self, request, slug):
         product = selectors.product_by_slug(slug)
         if request.user.is_authenticated:
@@ -133,14 +141,6 @@ class StrictIntegerField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
-
-
-class CartApiErrorSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="Stable machine-readable error code")
-    detail = serializers.CharField(help_text="Human-readable message, in the caller's language")
-    errors = serializers.DictField(
-        required=False, help_text="Validation errors only: the messages per field"
-    )
 
 
 class CartLineSerializer(serializers.Serializer):
@@ -223,15 +223,6 @@ class ClaimSerializer(serializers.Serializer):
     )
 
 
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(CartApiErrorSerializer, description=description)
-
-
-UNAUTHENTICATED = _error("No valid token (not_authenticated / authentication_failed).")
-BAD_INPUT = _error("Invalid input (invalid, parse_error) or a refused change (see code).")
-NOT_JSON = _error("The body is not JSON (unsupported_media_type).")
-
-
 def _customer(request):
     return customer_for_user(user=request.user)
 
@@ -261,7 +252,9 @@ class CartLinesView(APIView):
         request=AddLineSerializer,
         responses={
             201: CartSerializer,
-            400: _error("Invalid input, unknown_sku, or bad_quantity (over the line limit)."),
+            400: error_response(
+                "Invalid input, unknown_sku, or bad_quantity (over the line limit)."
+            ),
             401: UNAUTHENTICATED,
             415: NOT_JSON,
         },
@@ -277,7 +270,7 @@ class CartLinesView(APIView):
         return _cart_response(customer, status.HTTP_201_CREATED)
 
 
-LINE_NOT_FOUND = _error("No such line in the caller's cart (unknown_line).")
+LINE_NOT_FOUND = error_response("No such line in the caller's cart (unknown_line).")
 
 
 class WholeBodyPatchSchema(AutoSchema):
@@ -341,7 +334,9 @@ class CartStoreView(APIView):
         request=CartStoreSerializer,
         responses={
             200: CartSerializer,
-            400: _error("Invalid input, or unknown_store (no active store with that code)."),
+            400: error_response(
+                "Invalid input, or unknown_store (no active store with that code)."
+            ),
             401: UNAUTHENTICATED,
             415: NOT_JSON,
         },
@@ -366,7 +361,7 @@ class CartHandoffView(APIView):
         responses={
             201: HandoffSerializer,
             401: UNAUTHENTICATED,
-            409: _error("The cart is empty (empty_cart)."),
+            409: error_response("The cart is empty (empty_cart)."),
         },
     )
     def post(self, request):
@@ -385,9 +380,9 @@ class CartClaimView(APIView):
             200: CartSerializer,
             400: BAD_INPUT,
             401: UNAUTHENTICATED,
-            404: _error("The code is wrong, expired or already claimed (bad_handoff)."),
+            404: error_response("The code is wrong, expired or already claimed (bad_handoff)."),
             415: NOT_JSON,
-            429: _error("Too many attempts (throttled); see Retry-After."),
+            429: error_response("Too many attempts (throttled); see Retry-After."),
         },
     )
     def post(self, request):

@@ -12,6 +12,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import NOT_FOUND, LocalTimeField, error_response
 from stores.models import OpeningHours, Store
 from stores.selectors import active_stores, slots_on, store_by_code
 
@@ -19,6 +20,9 @@ MAX_DAYS_AHEAD = 60
 
 
 class OpeningHoursSerializer(serializers.ModelSerializer):
+    opens = LocalTimeField()
+    closes = LocalTimeField()
+
     class Meta:
         model = OpeningHours
         fields = ["weekday", "opens", "closes"]
@@ -56,6 +60,10 @@ class StoreListView(generics.ListAPIView):
     permission_classes = [AllowAny]
     serializer_class = StoreSerializer
 
+    @extend_schema(responses={200: StoreSerializer(many=True), 404: NOT_FOUND})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
         return active_stores().order_by("code")
 
@@ -67,7 +75,11 @@ class SlotListView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("date", OpenApiTypes.DATE, required=True)],
-        responses=SlotSerializer(many=True),
+        responses={
+            200: SlotSerializer(many=True),
+            400: error_response("invalid: not a date, or too far ahead"),
+            404: NOT_FOUND,
+        },
     )
     def get(self, request, code):
         store = store_by_code(code)

@@ -367,3 +367,25 @@ def test_guest_orders_show_in_the_account_only_after_the_link_is_opened(
     assert f"Placed an order · {number}" in after
     assert account.get(f"/orders/{number}/").status_code == 200
     assert account.get(f"/orders/{number}/qr.svg").status_code == 200
+
+
+def test_api_timeline_hides_guest_orders_until_the_address_is_verified(shop, shopper):
+    from knox.models import AuthToken
+
+    # given a guest order placed under the shopper's email by someone typing it
+    guest = Client()
+    add_to_cart(guest, shop.lamp, 1)
+    checkout(guest, shop.store, email=shopper.email)
+    number = Order.objects.get(customer=shopper, guest_checkout=True).number
+    _, token = AuthToken.objects.create(shopper.user)
+    api = Client(HTTP_AUTHORIZATION=f"Token {token}")
+
+    def numbers_on_timeline():
+        rows = api.get("/api/v1/me/timeline/").json()["results"]
+        return {row["payload"].get("order") for row in rows}
+
+    # then the account's timeline does not show it while the address is unverified
+    assert number not in numbers_on_timeline()
+    # and shows it once the address is verified
+    Customer.objects.filter(pk=shopper.pk).update(email_verified_at=timezone.now())
+    assert number in numbers_on_timeline()

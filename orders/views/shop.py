@@ -15,12 +15,10 @@ from config.qr import qr_svg
 from customers.errors import CustomerError
 from customers.forms import PreferencesForm
 from customers.models import Channel
-from customers.selectors import timeline
 from customers.services import update_customer
 from orders import selectors
 from orders.errors import OrderError
 from orders.forms import CheckoutForm
-from orders.models import Order
 from orders.services import Contact, place_order
 from shop.selectors import cart_summary
 from shop.web import current_cart, current_customer, remember_store, remembered_store_id
@@ -157,18 +155,11 @@ def order_qr(request, number):
 
 
 def _account_context(customer, form):
-    # Until the address is verified, guest orders under it stay hidden: from the order list
-    # (customer_orders) and from the timeline alike.
-    hidden = (
-        None
-        if customer.email_verified_at
-        else Order.objects.filter(customer=customer, guest_checkout=True).values("number")
-    )
     return {
         "customer": customer,
         "orders": list(selectors.customer_orders(customer=customer)[:50]),
         "form": form,
-        "touchpoints": list(timeline(customer=customer, hide_orders=hidden)),
+        "touchpoints": list(selectors.customer_timeline(customer=customer)),
         # Times are shown in the stores' local time (the first store's, all being alike).
         "local_tz": Store.objects.filter(is_active=True)
         .order_by("pk")
