@@ -173,3 +173,20 @@ def api_server_error(request):
     return json_error(
         request, status.HTTP_500_INTERNAL_SERVER_ERROR, "server_error", _("Server error.")
     )
+
+
+def document_common_errors(result, generator, request, public):
+    """drf-spectacular postprocessing hook: every operation can answer 400 (a request with
+    characters no database stores is refused before any view runs), in the error shape."""
+    error = {"$ref": "#/components/schemas/Error"}
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.setdefault(
+                "400",
+                {
+                    "description": "invalid_characters, or invalid input",
+                    "content": {"application/json": {"schema": error}},
+                },
+            )
+    return result
