@@ -29,5 +29,15 @@ urlpatterns = [
         assisted.cart_claim,
         name="cart_claim",
     ),
+    path(
+        "<slug:code>/customers/<int:customer_id>/cart/handoff/",
+        assisted.cart_handoff,
+        name="cart_handoff",
+    ),
+    path(
+        "<slug:code>/customers/<int:customer_id>/cart/handoff/<str:handoff_code>/qr.svg",
+        assisted.cart_handoff_qr,
+        name="cart_handoff_qr",
+    ),
     path("<slug:code>/customers/<int:customer_id>/order/", assisted.place, name="place"),
 ]

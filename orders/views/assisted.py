@@ -12,12 +12,15 @@ from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.db.models import Sum
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from config.errors import DomainError
+from config.qr import qr_svg
 from customers.forms import CustomerContactForm
 from customers.models import Channel, ContactChannel
 from customers.selectors import customer_by_email, customer_by_id, search_customers, timeline
@@ -27,8 +30,14 @@ from orders.models import Order, PaymentMethod
 from orders.services import place_order
 from orders.views.counter import counter_view
 from shop.forms import LineQuantityForm
-from shop.selectors import cart_summary, customer_cart, sku_for_code
-from shop.services import add_to_cart, cart_for_customer, claim_handoff, set_line_quantity
+from shop.selectors import active_handoff, cart_summary, customer_cart, sku_for_code
+from shop.services import (
+    add_to_cart,
+    cart_for_customer,
+    claim_handoff,
+    set_line_quantity,
+    start_handoff,
+)
 from stores.selectors import availability, pickup_slots
 
 ORDERS_SHOWN = 50
@@ -120,7 +129,7 @@ def _contact_initial(query: str) -> dict:
 
 
 @counter_view
-@require_GET
+@require_safe
 def customers(request, store):
     query = request.GET.get("q", "").strip()[:100]
     context = {
@@ -154,10 +163,15 @@ def customer_create(request, store):
 
 
 @counter_view
-@require_GET
+@require_safe
 def customer_detail(request, store, customer_id):
     customer = customer_by_id(customer_id)
-    return render(request, "counter/customer.html", _customer_context(request, store, customer))
+    # A handoff just made for this customer's cart is shown with its code and QR.
+    handoff = active_handoff(
+        cart=customer_cart(customer=customer), code=request.GET.get("handoff", "")[:8]
+    )
+    context = _customer_context(request, store, customer, handoff=handoff)
+    return render(request, "counter/customer.html", context)
 
 
 @counter_view
@@ -224,6 +238,36 @@ def cart_claim(request, store, customer_id):
         return _refused(request, store, customer, error, claim_form=form)
     messages.success(request, _("The cart from the customer's phone is now in their cart."))
     return redirect("counter:customer", code=store.code, customer_id=customer.pk)
+
+
+@counter_view
+@require_POST
+def cart_handoff(request, store, customer_id):
+    """Show a code and QR so the customer continues this cart on their own phone."""
+    customer = customer_by_id(customer_id)
+    try:
+        handoff = start_handoff(cart=customer_cart(customer=customer), channel=Channel.STORE)
+    except DomainError as error:
+        return _refused(request, store, customer, error)
+    url = reverse("counter:customer", kwargs={"code": store.code, "customer_id": customer.pk})
+    return redirect(f"{url}?{urlencode({'handoff': handoff.code})}#handoff")
+
+
+@counter_view
+@require_safe
+def cart_handoff_qr(request, store, customer_id, handoff_code):
+    """The QR of a live handoff of this customer's cart: it opens the shop's cart page with
+    the code filled in."""
+    customer = customer_by_id(customer_id)
+    handoff = active_handoff(cart=customer_cart(customer=customer), code=handoff_code)
+    if handoff is None:
+        raise Http404("No such handoff")
+    claim_url = f"{reverse('shop:cart')}?{urlencode({'code': handoff.code})}"
+    response = HttpResponse(
+        qr_svg(request.build_absolute_uri(claim_url)), content_type="image/svg+xml"
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @counter_view
