@@ -296,3 +296,25 @@ def test_a_scan_into_the_code_box_opens_the_scanned_order(
     expect(page.get_by_role("button", name="Confirm handover")).to_be_visible()
     first.refresh_from_db()
     assert first.code_failures == 0
+
+
+def test_api_docs_render_offline_within_the_content_security_policy(browser, live):
+    page = browser.new_page()
+    console = Console(page)
+    failed = []
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    page.on(
+        "request",
+        lambda request: (
+            failed.append(request.url)
+            if not request.url.startswith(live) and not request.url.startswith("data:")
+            else None
+        ),
+    )
+
+    page.goto(f"{live}/api/docs/")
+
+    expect(page.locator(".swagger-ui .title")).to_contain_text("Omnicollect API")
+    expect(page.locator(".opblock-summary-path").first).to_be_visible()
+    assert failed == []
+    assert console.problems == []
