@@ -298,6 +298,28 @@ def _place(
 # --- The state machine --------------------------------------------------------------------
 
 
+def _note_event(
+    order: Order,
+    *,
+    note: str,
+    user=None,
+    actor: str = Actor.STAFF,
+    channel: str = Channel.STORE,
+    at: datetime | None = None,
+) -> OrderEvent:
+    """An event on the order's history that is not a status change (same status twice)."""
+    return OrderEvent.objects.create(
+        order=order,
+        from_status=order.status,
+        to_status=order.status,
+        actor=actor,
+        channel=channel,
+        user=user if getattr(user, "is_authenticated", False) else None,
+        note=note,
+        created_at=at or timezone.now(),
+    )
+
+
 def _lock(order: Order) -> Order:
     return (
         Order.objects.select_for_update(of=("self",))
@@ -450,15 +472,13 @@ def mark_arrived(*, order: Order, channel: str, user=None, now: datetime | None 
         return order
     order.arrived_at = now or timezone.now()
     order.save(update_fields=["arrived_at", "updated_at"])
-    OrderEvent.objects.create(
-        order=order,
-        from_status=order.status,
-        to_status=order.status,
+    _note_event(
+        order,
+        note="customer arrived",
         actor=Actor.CUSTOMER,
         channel=channel,
-        user=user if getattr(user, "is_authenticated", False) else None,
-        note="customer arrived",
-        created_at=order.arrived_at,
+        user=user,
+        at=order.arrived_at,
     )
     record_touchpoint(
         customer=order.customer,
@@ -584,15 +604,7 @@ def verify_pickup_code(*, order: Order, user, code: str) -> Order:
         if order.code_failures >= settings.PICKUP_CODE_ORDER_LIMIT:
             order.code_locked_at = timezone.now()
             order.save(update_fields=["code_locked_at", "updated_at"])
-            OrderEvent.objects.create(
-                order=order,
-                from_status=order.status,
-                to_status=order.status,
-                actor=Actor.STAFF,
-                channel=Channel.STORE,
-                user=user,
-                note="pickup code locked after wrong tries",
-            )
+            _note_event(order, note="pickup code locked after wrong tries", user=user)
     _count_clerk_failure(store, user)
     left = max(settings.PICKUP_CODE_ORDER_LIMIT - order.code_failures, 0)
     if left == 0:
@@ -626,15 +638,7 @@ def unlock_pickup_code(*, order: Order, user) -> Order:
     order.code_failures = 0
     order.code_locked_at = None
     order.save(update_fields=["code_failures", "code_locked_at", "updated_at"])
-    OrderEvent.objects.create(
-        order=order,
-        from_status=order.status,
-        to_status=order.status,
-        actor=Actor.STAFF,
-        channel=Channel.STORE,
-        user=user,
-        note="pickup code unlocked by manager",
-    )
+    _note_event(order, note="pickup code unlocked by manager", user=user)
     return order
 
 
