@@ -23,7 +23,7 @@ from config.api import (
     LocalTimeField,
     error_response,
 )
-from customers.models import Channel, ContactChannel, Touchpoint
+from customers.models import Channel, ContactChannel, Touchpoint, User
 from customers.services import (
     customer_for_user,
     register_customer,
@@ -64,8 +64,10 @@ class RegisterSerializer(serializers.Serializer):
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
 
     def validate(self, attrs):
+        # Checked against the would-be user, as the web sign-up does (not like the email...).
+        user = User(email=attrs["email"].strip().lower(), name=attrs["name"])
         try:
-            validate_password(attrs["password"])
+            validate_password(attrs["password"], user)
         except DjangoValidationError as exc:
             raise serializers.ValidationError({"password": list(exc.messages)}) from None
         return attrs
@@ -153,7 +155,8 @@ class TokenView(APIView):
         data.is_valid(raise_exception=True)
         user = authenticate(
             request._request,
-            username=data.validated_data["email"],
+            # Addresses are stored in lower case; phone keyboards capitalise the first letter.
+            username=data.validated_data["email"].strip().lower(),
             password=data.validated_data["password"],
         )
         if user is None or not user.is_active:

@@ -39,7 +39,9 @@ def catalogue_products(*, search: str = "", category: str = "", store: str = "")
     if category:
         products = products.filter(category__slug=category)
     if store:
+        # One filter call, so the same (active) variant must have the stock there.
         products = products.filter(
+            variants__is_active=True,
             variants__stock_levels__store__code=store,
             variants__stock_levels__on_hand__gt=F("variants__stock_levels__reserved"),
         )

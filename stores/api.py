@@ -89,7 +89,9 @@ class SlotListView(APIView):
         except ValueError:
             raise ValidationError({"date": [_("Give a date as YYYY-MM-DD.")]}) from None
         today = timezone.now().astimezone(store.tz).date()
-        if not today - timedelta(days=1) <= day <= today + timedelta(days=MAX_DAYS_AHEAD):
+        if day < today - timedelta(days=1):
+            raise ValidationError({"date": [_("That day has passed.")]})
+        if day > today + timedelta(days=MAX_DAYS_AHEAD):
             raise ValidationError(
                 {
                     "date": [
