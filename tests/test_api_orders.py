@@ -23,7 +23,15 @@ from orders.services import (
     mark_preparing,
 )
 from tests.order_api_helpers import ORDERS, JsonApi, order_url, ready
-from tests.web_helpers import column, place_at, slot_bookings, stock_of, text, written
+from tests.web_helpers import (
+    collect_in_full,
+    column,
+    place_at,
+    slot_bookings,
+    stock_of,
+    text,
+    written,
+)
 
 pytest_plugins = ["tests.web_fixtures", "tests.order_api_fixtures"]
 
@@ -224,16 +232,7 @@ def test_the_customer_cannot_cancel_once_the_store_started(
     elif status in {"ready", "collected"}:
         ready(shopper_order, clerk)
     if status == "collected":
-        collect_order(
-            order=shopper_order,
-            user=clerk,
-            quantities={},
-            payment_method="cash",
-            reference="",
-            collector="customer",
-            verified_by="qr",
-            device="test",
-        )
+        collect_in_full(shopper_order, clerk)
     if status == "cancelled":
         cancel_order(order=shopper_order, reason="store", actor="staff", channel="store")
     before = written()

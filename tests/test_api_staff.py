@@ -14,7 +14,6 @@ from django.utils import timezone
 from orders.models import Handover, OrderEvent, Payment
 from orders.services import (
     cancel_order,
-    collect_order,
     expire_order,
     mark_preparing,
     pickup_verification,
@@ -22,7 +21,7 @@ from orders.services import (
 from stores.models import StaffMembership
 from tests.factories import StaffMembershipFactory, UserFactory
 from tests.order_api_helpers import JsonApi, ready, store_url
-from tests.web_helpers import place_at, stock_of, text, written
+from tests.web_helpers import collect_in_full, place_at, stock_of, text, written
 
 pytest_plugins = ["tests.web_fixtures", "tests.order_api_fixtures"]
 
@@ -203,16 +202,7 @@ def test_a_locked_code_answers_423_but_the_qr_still_opens_it(shop, clerk, clerk_
 
 
 def test_a_collected_order_explains_when_and_by_whom(shop, clerk, clerk_api, ready_order):
-    collect_order(
-        order=ready_order,
-        user=clerk,
-        quantities={},
-        payment_method="cash",
-        reference="",
-        collector="customer",
-        verified_by="qr",
-        device="test",
-    )
+    collect_in_full(ready_order, clerk)
     handover = Handover.objects.get()
     before = written()
 

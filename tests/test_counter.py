@@ -5,10 +5,11 @@ from django.conf import settings
 from django.test import Client
 
 from orders.models import Order, OrderEvent, OrderStatus
-from orders.services import collect_order, mark_preparing, mark_ready
+from orders.services import mark_preparing, mark_ready
 from stores.models import StaffMembership
 from tests.factories import StaffMembershipFactory, UserFactory
 from tests.web_helpers import (
+    collect_in_full,
     column,
     place_at,
     slot_bookings,
@@ -163,16 +164,7 @@ def test_queue_columns_follow_the_status(shop, clerk, tablet):
     mark_preparing(order=preparing, user=clerk)
     _ready(ready, clerk)
     _ready(done, clerk)
-    collect_order(
-        order=done,
-        user=clerk,
-        quantities={},
-        payment_method="cash",
-        reference="",
-        collector="customer",
-        verified_by="qr",
-        device="t",
-    )
+    collect_in_full(done, clerk)
 
     board = text(tablet.get(f"/store/{shop.store.code}/"))
 
@@ -245,16 +237,7 @@ def test_collecting_a_placed_order_is_refused(shop, tablet, order):
 
 def test_cancelling_a_collected_order_is_refused(shop, clerk, tablet, order):
     _ready(order, clerk)
-    collect_order(
-        order=order,
-        user=clerk,
-        quantities={},
-        payment_method="cash",
-        reference="",
-        collector="customer",
-        verified_by="qr",
-        device="t",
-    )
+    collect_in_full(order, clerk)
     before = written()
 
     response = tablet.post(_url(order, "cancel"), {"reason": "Customer changed their mind"})

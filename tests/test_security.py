@@ -11,13 +11,14 @@ from django.test import Client
 from django.utils import timezone
 
 from orders.models import CODE_ALPHABET, Order
-from orders.services import collect_order, mark_preparing, mark_ready
+from orders.services import mark_preparing, mark_ready
 from shop.models import Cart
 from stores.models import StockLevel
 from tests.factories import PASSWORD, StaffMembershipFactory
 from tests.web_helpers import (
     add_to_cart,
     checkout,
+    collect_in_full,
     place_at,
     tags,
     text,
@@ -214,16 +215,7 @@ def test_no_page_of_the_shop_or_tablet_has_inline_script_style_or_handlers(shop,
     )
     tablet.post(f"/store/{store.code}/scan/", {"q": placed.pickup_token})
     pages.append(("tablet collect", tablet.get(f"/store/{store.code}/orders/{number}/")))
-    collect_order(
-        order=placed,
-        user=clerk,
-        quantities={},
-        payment_method="cash",
-        reference="",
-        collector="customer",
-        verified_by="qr",
-        device="t",
-    )
+    collect_in_full(placed, clerk)
     pages.append(("tablet collected", tablet.get(f"/store/{store.code}/orders/{number}/")))
     pages.append(
         (

@@ -200,3 +200,19 @@ def place_at(store, *lines, customer=None, slot_index=1, pickup_person=""):
         customer=customer,
         pickup_person=pickup_person,
     )
+
+
+def collect_in_full(order, clerk):
+    """Hand the whole order over at the counter, paid cash, checked by QR."""
+    from orders.services import collect_order
+
+    return collect_order(
+        order=order,
+        user=clerk,
+        quantities={},
+        payment_method="cash",
+        reference="",
+        collector="customer",
+        verified_by="qr",
+        device="test",
+    )
