@@ -59,6 +59,14 @@ def customer_for_user(*, user: User) -> Customer:
         if customer.user_id is None:
             customer.user = user
             customer.save(update_fields=["user"])
+        elif customer.user_id != user.pk:
+            # Never hand one login another login's customer record (possible only after an
+            # address was edited by hand to collide with another account's).
+            raise CustomerError(
+                "account_conflict",
+                _("This account needs attention from our staff before it can be used."),
+                status=409,
+            )
         return customer
 
 

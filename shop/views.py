@@ -14,6 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from config.api import AuthThrottle
 from config.qr import qr_svg
 from customers.models import Channel
 from customers.services import (
@@ -259,6 +260,11 @@ class ShopLoginView(LoginView):
 
 
 def signup(request):
+    if request.method == "POST" and not AuthThrottle().allow_request(request, None):
+        # Sign-ups answer whether an email has an account: limit how fast anyone can ask.
+        raise CartError(
+            "throttled", _("Too many attempts. Wait a minute and try again."), status=429
+        )
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         anonymous = anonymous_cart(request)

@@ -58,3 +58,32 @@ def test_login_email_is_case_insensitive_and_so_is_the_lockout(client, shopper, 
         client.post("/account/login/", {"username": name, "password": "wrong-password"})
     locked = client.post("/account/login/", {"username": shopper.email, "password": PASSWORD})
     assert locked.status_code == 429
+
+
+def test_sign_up_attempts_are_rate_limited(db, client, settings):
+    limit, _window = settings.API_RATE_LIMITS["auth"]
+    for attempt in range(limit):
+        client.post("/account/signup/", {"name": "X", "email": f"bad{attempt}", "password": "x"})
+    response = client.post(
+        "/account/signup/",
+        {"name": "Real", "email": "real@example.test", "password": "a-long-password-77"},
+    )
+    assert response.status_code == 429
+    from customers.models import User
+
+    assert not User.objects.filter(email="real@example.test").exists()
+
+
+def test_a_login_never_gets_another_logins_customer_record(db):
+    import pytest
+
+    from customers.errors import CustomerError
+    from customers.services import customer_for_user
+    from tests.factories import CustomerFactory, UserFactory
+
+    owner, other = UserFactory(email="a@example.test"), UserFactory(email="b@example.test")
+    CustomerFactory(email="a@example.test", user=owner)
+    other.email = "A@example.test"  # edited by hand into a collision
+    with pytest.raises(CustomerError) as refused:
+        customer_for_user(user=other)
+    assert refused.value.code == "account_conflict"
