@@ -107,7 +107,7 @@ class PaymentAdmin(admin.ModelAdmin):
         "status",
     ]
     list_filter = ["provider", "method", "status"]
-    search_fields = ["order__number", "reference"]
+    search_fields = ["order__number", "reference", "provider_reference"]
     list_select_related = ["order"]
     readonly_fields = [f.name for f in Payment._meta.fields]
 

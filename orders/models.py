@@ -221,6 +221,11 @@ class Payment(models.Model):
     provider = models.CharField(max_length=10, choices=Provider.choices)
     method = models.CharField(max_length=8, choices=Method.choices, blank=True)
     reference = models.CharField(max_length=120, blank=True)
+    # The provider's id for this payment (a Stripe PaymentIntent "pi_…"); blank at the counter.
+    provider_reference = models.CharField(max_length=255, blank=True)
+    # The provider operation in flight ("capture", "cancel", "refund:…"), set under the row
+    # lock before the network call and cleared when its answer is recorded: one at a time.
+    pending_operation = models.CharField(max_length=80, blank=True)
     currency = models.CharField(max_length=3)
     amount_authorised = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     amount_captured = models.DecimalField(max_digits=12, decimal_places=2, default=0)
@@ -230,9 +235,25 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_reference"],
+                condition=~Q(provider_reference=""),
+                name="payment_provider_reference_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_captured__lte=models.F("amount_authorised"))
+                & Q(amount_refunded__lte=models.F("amount_captured")),
+                name="payment_amounts_ordered",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.provider} {self.amount_captured} {self.currency}"
+
+    @property
+    def refundable(self):
+        return self.amount_captured - self.amount_refunded
 
 
 class Handover(models.Model):

@@ -6,6 +6,7 @@ Each public function is one transaction. Business refusals raise ``OrderError`` 
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -33,6 +34,14 @@ from orders.models import (
     PaymentMethod,
     PaymentStatus,
     random_code,
+)
+from orders.payments import (
+    Authorisation,
+    PaymentProvider,
+    ProviderState,
+    online_provider,
+    provider_for,
+    to_minor_units,
 )
 from shop.models import Cart, CartLine
 from shop.services import empty_cart
@@ -788,3 +797,237 @@ def collect_order(
             extra_fields=["payment_status"],
         )
         return order
+
+
+# --- Online payments (DESIGN §4) -------------------------------------------------------------
+#
+# Each operation runs in three steps so that no network call happens inside the locking
+# transaction: (1) lock the payment, check the rule and claim the operation
+# (``pending_operation``); (2) call the provider with an idempotency key; (3) lock again and
+# record what the provider answered. A payment only moves forward (see ``_PAYMENT_RANK``), so a
+# late or repeated answer, or a webhook that got there first, cannot undo a later state.
+
+_PAYMENT_RANK = {
+    PaymentStatus.UNPAID: 0,
+    PaymentStatus.AUTHORISED: 1,
+    PaymentStatus.PAID: 2,
+    PaymentStatus.VOIDED: 2,
+    PaymentStatus.REFUNDED: 3,
+}
+
+PAYMENT_METHOD_ID = re.compile(r"^(pm|card)_[A-Za-z0-9_]{1,120}$")
+
+
+def _lock_payment(payment: Payment) -> Payment:
+    return Payment.objects.select_for_update().select_related("order").get(pk=payment.pk)
+
+
+def _set_order_payment_status(order: Order, status: str) -> None:
+    if order.payment_status != status:
+        order.payment_status = status
+        order.save(update_fields=["payment_status", "updated_at"])
+
+
+def _apply_provider_state(payment: Payment, state: ProviderState) -> bool:
+    """Move ``payment`` (locked) forward to what the provider said. True if it changed."""
+    if _PAYMENT_RANK[state.status] <= _PAYMENT_RANK[payment.status]:
+        return False
+    if payment.status == PaymentStatus.REFUNDED:
+        return False
+    payment.status = state.status
+    if state.status == PaymentStatus.PAID and state.amount_captured is not None:
+        payment.amount_captured = state.amount_captured
+    return True
+
+
+def _payment_amount(amount, payment: Payment) -> Decimal:
+    try:
+        value = Decimal(amount)
+        to_minor_units(value, payment.currency)
+    except (ArithmeticError, TypeError, ValueError):
+        value = Decimal("-1")
+    if value <= 0:
+        raise OrderError(
+            "bad_amount", _("Enter an amount greater than zero, in cents at most."), status=400
+        )
+    return value
+
+
+def _claim(payment: Payment, operation: str, *, allowed: set[str]) -> Payment:
+    """Step 1: lock, check the payment may do ``operation`` now, and mark it in flight."""
+    payment = _lock_payment(payment)
+    if payment.status not in allowed or not payment.provider_reference:
+        raise OrderError(
+            "illegal_payment_operation",
+            _("This payment is %(status)s: that cannot be done now.")
+            % {"status": PaymentStatus(payment.status).label},
+            current=payment.status,
+        )
+    if payment.pending_operation and payment.pending_operation != operation:
+        raise OrderError("payment_busy", _("Another operation on this payment is still running."))
+    return payment
+
+
+def _mark_pending(payment: Payment, operation: str) -> None:
+    payment.pending_operation = operation
+    payment.save(update_fields=["pending_operation"])
+
+
+def _release_claim(payment: Payment, operation: str) -> None:
+    """The provider refused: forget the claim, so nothing stays written."""
+    with transaction.atomic():
+        payment = _lock_payment(payment)
+        if payment.pending_operation == operation:
+            _mark_pending(payment, "")
+
+
+def authorise_payment(
+    *, order: Order, payment_method: str, provider: PaymentProvider | None = None
+) -> tuple[Payment, Authorisation]:
+    """Authorise the order's total on the customer's card (a PaymentMethod id, never card data).
+
+    Returns the Payment and the provider's answer; ``client_secret`` in it is for the
+    customer's device when the card needs authentication, and is not stored. A decline raises
+    ``card_declined`` (402) and writes nothing.
+    """
+    if not isinstance(payment_method, str) or not PAYMENT_METHOD_ID.match(payment_method):
+        raise OrderError("bad_payment_method", _("Choose a card to pay with."), status=400)
+    if order.payment_method != PaymentMethod.ONLINE:
+        raise OrderError("not_online", _("This order is paid at the counter."))
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        raise OrderError(
+            "not_awaiting_payment",
+            _("Order %(number)s is not waiting for payment.") % {"number": order.number},
+            current=order.status,
+        )
+    if order.payments.filter(status__in=[PaymentStatus.AUTHORISED, PaymentStatus.PAID]).exists():
+        raise OrderError("already_authorised", _("This order is already paid for."))
+    provider = provider or online_provider()
+    auth = provider.authorise(order, payment_method)
+    with transaction.atomic():
+        order = _lock(order)
+        payment, _created = Payment.objects.select_for_update().get_or_create(
+            provider=provider.name,
+            provider_reference=auth.reference,
+            defaults={
+                "order": order,
+                "method": Payment.Method.CARD,
+                "currency": order.currency,
+                "status": PaymentStatus.UNPAID,
+            },
+        )
+        if auth.status == PaymentStatus.AUTHORISED and payment.status == PaymentStatus.UNPAID:
+            payment.status = PaymentStatus.AUTHORISED
+            payment.amount_authorised = auth.amount
+            payment.save(update_fields=["status", "amount_authorised"])
+            _set_order_payment_status(order, PaymentStatus.AUTHORISED)
+    return payment, auth
+
+
+def capture_payment(
+    *, payment: Payment, amount, provider: PaymentProvider | None = None
+) -> Payment:
+    """Take ``amount`` (at most what was authorised) of an authorised payment; the rest of the
+    authorisation is released."""
+    amount = _payment_amount(amount, payment)
+    operation = f"capture:{amount}"
+    with transaction.atomic():
+        locked = _claim(payment, operation, allowed={PaymentStatus.AUTHORISED})
+        if amount > locked.amount_authorised:
+            raise OrderError(
+                "capture_too_large",
+                _("At most %(amount)s %(currency)s was authorised.")
+                % {"amount": locked.amount_authorised, "currency": locked.currency},
+                status=400,
+            )
+        _mark_pending(locked, operation)
+    provider = provider or provider_for(locked)
+    try:
+        state = provider.capture(locked, amount)
+    except OrderError:
+        _release_claim(locked, operation)
+        raise
+    with transaction.atomic():
+        payment = _lock_payment(locked)
+        if state.amount_captured is None:
+            state = ProviderState(status=state.status, amount_captured=amount)
+        if _apply_provider_state(payment, state):
+            _set_order_payment_status(payment.order, payment.status)
+        payment.pending_operation = ""
+        payment.save(update_fields=["status", "amount_captured", "pending_operation"])
+    return payment
+
+
+def cancel_payment(*, payment: Payment, provider: PaymentProvider | None = None) -> Payment:
+    """Release an authorisation that will not be captured (order cancelled or not collected)."""
+    operation = "cancel"
+    with transaction.atomic():
+        locked = _claim(
+            payment, operation, allowed={PaymentStatus.UNPAID, PaymentStatus.AUTHORISED}
+        )
+        _mark_pending(locked, operation)
+    provider = provider or provider_for(locked)
+    try:
+        state = provider.cancel(locked)
+    except OrderError:
+        _release_claim(locked, operation)
+        raise
+    with transaction.atomic():
+        payment = _lock_payment(locked)
+        if _apply_provider_state(payment, state):
+            _set_order_payment_status(payment.order, payment.status)
+        payment.pending_operation = ""
+        payment.save(update_fields=["status", "pending_operation"])
+    return payment
+
+
+def refund_payment(*, payment: Payment, amount, provider: PaymentProvider | None = None) -> Payment:
+    """Give back ``amount`` of what was captured. The ceiling (captured minus already refunded)
+    is ours to enforce: the provider is not trusted to."""
+    amount = _payment_amount(amount, payment)
+    with transaction.atomic():
+        locked = _lock_payment(payment)
+        # The refunded total so far makes the key: a retry repeats it, the next refund does not.
+        operation = f"refund:{locked.amount_refunded}:{amount}"
+        locked = _claim(locked, operation, allowed={PaymentStatus.PAID})
+        if amount > locked.refundable:
+            raise OrderError(
+                "refund_too_large",
+                _("At most %(amount)s %(currency)s can still be refunded.")
+                % {"amount": locked.refundable, "currency": locked.currency},
+                status=400,
+            )
+        _mark_pending(locked, operation)
+    provider = provider or provider_for(locked)
+    try:
+        refund = provider.refund(
+            locked, amount, key=f"{locked.provider_reference or locked.pk}:{operation}"
+        )
+    except OrderError:
+        _release_claim(locked, operation)
+        raise
+    with transaction.atomic():
+        payment = _lock_payment(locked)
+        if payment.pending_operation == operation:
+            # A refund webhook may have counted this refund already: never count it twice.
+            payment.amount_refunded = max(
+                payment.amount_refunded, locked.amount_refunded + refund.amount
+            )
+            if payment.amount_refunded >= payment.amount_captured:
+                payment.status = PaymentStatus.REFUNDED
+                _set_order_payment_status(payment.order, PaymentStatus.REFUNDED)
+            payment.pending_operation = ""
+            payment.save(update_fields=["status", "amount_refunded", "pending_operation"])
+    return payment
+
+
+def refresh_payment(*, payment: Payment, provider: PaymentProvider | None = None) -> Payment:
+    """Ask the provider where the payment stands and move ours forward to match."""
+    provider = provider or provider_for(payment)
+    state = provider.status(payment)
+    with transaction.atomic():
+        payment = _lock_payment(payment)
+        if _apply_provider_state(payment, state):
+            payment.save(update_fields=["status", "amount_captured"])
+            _set_order_payment_status(payment.order, payment.status)
+    return payment

@@ -5,8 +5,13 @@ started once per session; every test starts with it empty and with the Stripe se
 at it.
 """
 
-import pytest
+from decimal import Decimal
 
+import pytest
+import stripe
+
+from orders.models import Order, OrderStatus, PaymentMethod
+from orders.payments import StripeProvider
 from tests.localstripe_server import LocalStripe
 
 WEBHOOK_SECRET = "whsec_test_only_0123456789abcdef"
@@ -29,3 +34,47 @@ def localstripe(localstripe_server, settings):
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
     yield localstripe_server.base_url
     localstripe_server.clear()
+
+
+class RecordingHTTPClient(stripe.RequestsClient):
+    """The SDK's own HTTP client, keeping every request it sends (localstripe ignores
+    Idempotency-Key, so the tests read it here)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sent: list[tuple[str, str, dict]] = []
+
+    def request(self, method, url, headers, post_data=None):
+        self.sent.append((method.upper(), url, dict(headers or {})))
+        return super().request(method, url, headers, post_data)
+
+
+@pytest.fixture
+def stripe_http(localstripe):
+    return RecordingHTTPClient()
+
+
+@pytest.fixture
+def stripe_provider(localstripe, settings, stripe_http):
+    """A StripeProvider talking to localstripe through the recording HTTP client."""
+    client = stripe.StripeClient(
+        settings.STRIPE_SECRET_KEY,
+        base_addresses={"api": localstripe},
+        http_client=stripe_http,
+        max_network_retries=0,
+    )
+    return StripeProvider(client)
+
+
+@pytest.fixture
+def online_order(place, variant, stock):
+    """An online order of 2 × 14.50 EUR (29.00) waiting for payment, its stock reserved."""
+    variant.price = Decimal("14.50")
+    variant.save(update_fields=["price"])
+    order = place((variant, 2))
+    Order.objects.filter(pk=order.pk).update(
+        payment_method=PaymentMethod.ONLINE, status=OrderStatus.PENDING_PAYMENT
+    )
+    order.refresh_from_db()
+    assert order.total == Decimal("29.00")
+    return order
