@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from orders.models import Handover, Order, OrderEvent, OrderLine, Payment
+from orders.models import Handover, Order, OrderEvent, OrderLine, Payment, StripeEvent
 
 
 class OrderLineInline(admin.TabularInline):
@@ -118,3 +118,12 @@ class HandoverAdmin(admin.ModelAdmin):
     search_fields = ["order__number", "collector_name"]
     list_select_related = ["order", "clerk"]
     readonly_fields = [f.name for f in Handover._meta.fields]
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(admin.ModelAdmin):
+    list_display = ["received_at", "event_id", "type", "payment", "changed"]
+    list_filter = ["type", "changed"]
+    search_fields = ["event_id", "payment__provider_reference", "payment__order__number"]
+    list_select_related = ["payment"]
+    readonly_fields = [f.name for f in StripeEvent._meta.fields]

@@ -277,3 +277,23 @@ class Handover(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} to {self.collector_name}"
+
+
+class StripeEvent(models.Model):
+    """A verified Stripe webhook event, stored once: a redelivery finds its id and does nothing."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    # The PaymentIntent the event was about, when it was one of ours.
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.SET_NULL, related_name="stripe_events"
+    )
+    # Whether it changed anything (False: a repeat in other words, stale, or of no interest).
+    changed = models.BooleanField(default=False)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["received_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.type}"

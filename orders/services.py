@@ -33,12 +33,14 @@ from orders.models import (
     Payment,
     PaymentMethod,
     PaymentStatus,
+    StripeEvent,
     random_code,
 )
 from orders.payments import (
     Authorisation,
     PaymentProvider,
     ProviderState,
+    from_minor_units,
     online_provider,
     provider_for,
     to_minor_units,
@@ -1031,3 +1033,125 @@ def refresh_payment(*, payment: Payment, provider: PaymentProvider | None = None
             payment.save(update_fields=["status", "amount_captured"])
             _set_order_payment_status(payment.order, payment.status)
     return payment
+
+
+# --- Stripe webhooks --------------------------------------------------------------------------
+#
+# Stripe may deliver an event more than once and in any order. Each event id is stored once
+# (a repeat does nothing), and every event only moves the payment forward, with amounts that
+# only grow, so whatever the order of arrival the payment ends in the same state.
+
+_INTENT_EVENTS = {
+    "payment_intent.amount_capturable_updated": PaymentStatus.AUTHORISED,
+    "payment_intent.succeeded": PaymentStatus.PAID,
+    "payment_intent.canceled": PaymentStatus.VOIDED,
+    # A failed attempt leaves the payment unpaid; recorded, nothing to move.
+    "payment_intent.payment_failed": PaymentStatus.UNPAID,
+}
+
+
+def _payment_for_intent(intent: dict) -> Payment | None:
+    """Our payment for a PaymentIntent, by its id, else by ``metadata.order_number`` (the
+    answer to our authorise call was lost: record the intent now)."""
+    reference = intent.get("id") or ""
+    payment = (
+        Payment.objects.select_for_update()
+        .select_related("order")
+        .filter(provider=Payment.Provider.STRIPE, provider_reference=reference)
+        .first()
+    )
+    if payment or not reference:
+        return payment
+    number = (intent.get("metadata") or {}).get("order_number") or ""
+    order = (
+        Order.objects.select_for_update(of=("self",))
+        .filter(number=number, payment_method=PaymentMethod.ONLINE)
+        .first()
+    )
+    if order is None or (intent.get("currency") or "").upper() != order.currency.upper():
+        return None
+    return Payment.objects.create(
+        order=order,
+        provider=Payment.Provider.STRIPE,
+        provider_reference=reference,
+        method=Payment.Method.CARD,
+        currency=order.currency,
+        status=PaymentStatus.UNPAID,
+    )
+
+
+def _apply_intent_event(payment: Payment, to: str, intent: dict) -> bool:
+    def amount(field: str) -> Decimal | None:
+        value = intent.get(field)
+        return from_minor_units(value, payment.currency) if isinstance(value, int) else None
+
+    authorised = amount("amount_capturable") or amount("amount")
+    fields = set()
+    if (
+        to in (PaymentStatus.AUTHORISED, PaymentStatus.PAID)
+        and payment.status == PaymentStatus.UNPAID
+        and authorised is not None
+        and authorised > payment.amount_authorised
+    ):
+        payment.amount_authorised = authorised
+        fields.add("amount_authorised")
+    received = amount("amount_received")
+    state = ProviderState(status=to, amount_captured=received)
+    if to == PaymentStatus.PAID and received is not None and received > payment.amount_authorised:
+        payment.amount_authorised = received
+        fields.add("amount_authorised")
+    if to != PaymentStatus.UNPAID and _apply_provider_state(payment, state):
+        fields |= {"status", "amount_captured"}
+    if fields:
+        payment.save(update_fields=sorted(fields))
+        _set_order_payment_status(payment.order, payment.status)
+    return "status" in fields or "amount_authorised" in fields
+
+
+def _apply_refund_event(payment: Payment, charge: dict) -> bool:
+    refunded = charge.get("amount_refunded")
+    if payment.status not in (PaymentStatus.PAID, PaymentStatus.REFUNDED):
+        return False
+    if not isinstance(refunded, int):
+        return False
+    # Amounts on the charge are totals so far: a repeat or a late event cannot add twice.
+    total = min(from_minor_units(refunded, payment.currency), payment.amount_captured)
+    if total <= payment.amount_refunded:
+        return False
+    payment.amount_refunded = total
+    if total >= payment.amount_captured:
+        payment.status = PaymentStatus.REFUNDED
+    payment.save(update_fields=["amount_refunded", "status"])
+    _set_order_payment_status(payment.order, payment.status)
+    return True
+
+
+def handle_stripe_event(*, event: dict) -> bool:
+    """Record a verified Stripe event once and apply it. False if it was seen before."""
+    kind = str(event.get("type") or "")[:100]
+    obj = (event.get("data") or {}).get("object") or {}
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = StripeEvent.objects.create(event_id=str(event["id"])[:255], type=kind)
+        except IntegrityError:
+            return False
+        payment = None
+        changed = False
+        if kind in _INTENT_EVENTS and isinstance(obj, dict):
+            payment = _payment_for_intent(obj)
+            if payment is not None:
+                changed = _apply_intent_event(payment, _INTENT_EVENTS[kind], obj)
+        elif kind == "charge.refunded" and isinstance(obj, dict):
+            intent_id = obj.get("payment_intent")
+            if isinstance(intent_id, dict):
+                intent_id = intent_id.get("id")
+            if intent_id:
+                payment = _payment_for_intent({"id": intent_id})
+                if payment is not None:
+                    changed = _apply_refund_event(payment, obj)
+        if payment is not None or changed:
+            record.payment = payment
+            record.changed = changed
+            record.save(update_fields=["payment", "changed"])
+    return True

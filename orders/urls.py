@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orders.views import shop
+from orders.views import payments, shop
 
 app_name = "orders"
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("orders/<str:number>/qr.svg", shop.order_qr, name="qr"),
     path("account/", shop.account, name="account"),
     path("account/preferences/", shop.account_preferences, name="preferences"),
+    path("payments/stripe/webhook/", payments.stripe_webhook, name="stripe_webhook"),
 ]
