@@ -135,6 +135,37 @@ def test_unreachable_provider_is_a_502_not_a_crash(online_order, snapshot, setti
     assert snapshot() == before
 
 
+def test_card_needing_authentication_hands_back_the_client_secret_and_stays_unpaid(
+    online_order, stripe_provider
+):
+    # A 3-D Secure card, tokenised the way Stripe.js would (card data goes to Stripe only).
+    token = stripe_provider.client.v1.tokens.create(
+        params={
+            "card": {
+                "number": "4000002500003155",
+                "exp_month": "12",
+                "exp_year": "2030",
+                "cvc": "123",
+            }
+        }
+    )
+
+    payment, auth = authorise_payment(
+        order=online_order, payment_method=token.card.id, provider=stripe_provider
+    )
+
+    assert auth.status == "action_required"
+    assert auth.client_secret.startswith(f"{auth.reference}_secret_")
+    payment.refresh_from_db()
+    assert (payment.status, payment.amount_authorised) == (PaymentStatus.UNPAID, Decimal("0"))
+    assert auth.client_secret not in str(list(Payment.objects.values()))
+    assert Order.objects.get(pk=online_order.pk).payment_status == PaymentStatus.UNPAID
+    # Abandoned: the intent can still be cancelled.
+    assert cancel_payment(payment=payment, provider=stripe_provider).status == (
+        PaymentStatus.VOIDED
+    )
+
+
 # --- Capture and cancel ----------------------------------------------------------------------
 
 

@@ -1,0 +1,80 @@
+"""Races on one payment, with real threads on separate PostgreSQL connections and a real
+localstripe: exactly one provider operation wins and Stripe's state matches ours."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import pytest
+import stripe
+from django.db import connection
+
+from orders.errors import OrderError
+from orders.models import Order, OrderStatus, Payment, PaymentStatus
+from orders.payments import StripeProvider
+from orders.services import authorise_payment, cancel_payment, capture_payment
+
+pytest_plugins = ["tests.payments_fixtures"]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.concurrency]
+
+
+def _race(calls):
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        try:
+            connection.ensure_connection()
+            barrier.wait(timeout=30)
+            return call()
+        except Exception as exc:  # collected and asserted by the test
+            return exc
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def _provider(settings, base):
+    # One SDK client per thread.
+    return StripeProvider(
+        stripe.StripeClient(
+            settings.STRIPE_SECRET_KEY, base_addresses={"api": base}, max_network_retries=0
+        )
+    )
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_capture_and_cancel_racing_on_one_authorisation_one_wins(
+    online_order, localstripe, settings, round_
+):
+    payment, _ = authorise_payment(
+        order=online_order,
+        payment_method="pm_card_visa",
+        provider=_provider(settings, localstripe),
+    )
+    capture_with, cancel_with = _provider(settings, localstripe), _provider(settings, localstripe)
+
+    results = _race(
+        [
+            lambda: capture_payment(
+                payment=payment, amount=Decimal("29.00"), provider=capture_with
+            ),
+            lambda: cancel_payment(payment=payment, provider=cancel_with),
+        ]
+    )
+
+    won = [r for r in results if isinstance(r, Payment)]
+    lost = [r for r in results if not isinstance(r, Payment)]
+    assert len(won) == 1
+    assert len(lost) == 1
+    assert isinstance(lost[0], OrderError)
+    assert lost[0].code in {"payment_busy", "illegal_payment_operation"}
+    payment.refresh_from_db()
+    intent = _provider(settings, localstripe).retrieve(payment.provider_reference)
+    expected = {PaymentStatus.PAID: "succeeded", PaymentStatus.VOIDED: "canceled"}
+    assert expected[payment.status] == intent["status"]
+    assert payment.pending_operation == ""
+    order = Order.objects.get(pk=online_order.pk)
+    assert order.payment_status == payment.status
+    assert order.status == OrderStatus.PENDING_PAYMENT
