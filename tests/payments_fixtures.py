@@ -27,7 +27,12 @@ def localstripe_server():
 
 @pytest.fixture
 def localstripe(localstripe_server, settings):
-    """The base URL of an empty localstripe, with STRIPE_* settings pointing at it."""
+    """The base URL of an empty localstripe, with STRIPE_* settings pointing at it.
+
+    ``DELETE /_config/data`` forgets every object but not the webhooks registered with
+    ``POST /_config/webhooks/{id}``: those last the session, and localstripe sends each event
+    a second late to every webhook registered by then (a stopped receiver only logs an error).
+    """
     localstripe_server.clear()
     settings.STRIPE_API_BASE = localstripe_server.base_url
     settings.STRIPE_SECRET_KEY = SECRET_KEY
