@@ -8,6 +8,7 @@ Objects are always fetched through the scoped selectors: a customer reaches only
 orders, a clerk only the orders of a store they work at — anything else is a 404.
 """
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -168,15 +169,25 @@ class CheckoutSerializer(serializers.Serializer):
     payment = serializers.ChoiceField(
         # The values of PaymentMethod, documented as their own enum (PaymentEnum).
         choices=[(value, value) for value in PaymentMethod.values],
-        help_text='"in_store": pay at the counter. "online" is not available yet '
-        "(payment_unavailable)",
+        help_text='"in_store": pay at the counter. "online": the card in payment_method is '
+        "authorised now and charged at pickup for what is collected (payment_unavailable "
+        "where online payment is not configured)",
     )
     payment_method = serializers.CharField(
         max_length=255,
         required=False,
         allow_blank=True,
         default="",
-        help_text="Online payments (a later version): the card's payment method id",
+        help_text='With "online": the PaymentMethod id (pm_…) from Stripe\'s SDK on the '
+        "device; never card data",
+    )
+
+
+class CheckoutOrderSerializer(OrderSerializer):
+    client_secret = serializers.CharField(
+        required=False,
+        help_text="Only while an online order needs the customer to authenticate the card "
+        "(3-D Secure): hand it to Stripe's SDK on the device. Never stored",
     )
 
 
@@ -312,13 +323,21 @@ class CheckoutView(APIView):
         request=CheckoutSerializer,
         responses={
             201: OpenApiResponse(
-                OrderSerializer, description="The order (also for a replayed request)"
+                CheckoutOrderSerializer,
+                description="The order (also for a replayed request). Paid online: placed "
+                "once the card is authorised; pending_payment with client_secret when the "
+                "card needs authentication on the device (3-D Secure)",
             ),
             400: error_response(
                 "idempotency_key_required, idempotency_key_invalid, invalid, parse_error, "
-                "unknown_store, slot_invalid, payment_unavailable, empty_cart, mixed_currency"
+                "unknown_store, slot_invalid, payment_unavailable, empty_cart, "
+                "mixed_currency, bad_payment_method"
             ),
             401: UNAUTHENTICATED,
+            402: error_response(
+                "card_declined, payment_failed: the card was refused; the order is cancelled "
+                "and its stock and pickup time released"
+            ),
             409: error_response("out_of_stock (with skus), slot_full, unavailable (with skus)"),
             415: NOT_JSON,
             422: error_response("idempotency_mismatch: the key was used for a different request"),
@@ -334,6 +353,13 @@ class CheckoutView(APIView):
         if store is None:
             raise OrderError("unknown_store", _("We have no store with that code."), status=400)
         customer = _customer(request)
+        if (
+            body["payment"] == PaymentMethod.ONLINE
+            and settings.STRIPE_SECRET_KEY
+            and not services.PAYMENT_METHOD_ID.match(body["payment_method"])
+        ):
+            # Refused before anything is reserved; card numbers never get this far.
+            raise OrderError("bad_payment_method", _("Choose a card to pay with."), status=400)
         fingerprint = services.request_fingerprint(
             {
                 "store": body["store"],
@@ -352,13 +378,25 @@ class CheckoutView(APIView):
             idempotency_key=key,
             fingerprint=fingerprint,
             user=request.user,
+            allow_online=True,
         )
         replayed = getattr(order, "replayed", False)
+        client_secret = ""
+        if order.payment_method == PaymentMethod.ONLINE:
+            # After the checkout has committed and outside any lock; Stripe's idempotency key
+            # comes from the order, so a replay never authorises twice.
+            order, client_secret = services.pay_online(
+                order=order,
+                payment_method=body["payment_method"],
+                channel=Channel.MOBILE,
+                user=request.user,
+            )
         order = selectors.order_for_customer(customer=customer, number=order.number)
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
-        return Response(
-            OrderSerializer(order).data, status=status.HTTP_201_CREATED, headers=headers
-        )
+        data = OrderSerializer(order).data
+        if client_secret:
+            data["client_secret"] = client_secret
+        return Response(data, status=status.HTTP_201_CREATED, headers=headers)
 
 
 class OrderListView(generics.ListAPIView):

@@ -114,6 +114,7 @@ def place_order(
     fingerprint: str = "",
     user=None,
     now: datetime | None = None,
+    allow_online: bool = False,
 ) -> Order:
     """Turn the cart into an order at ``store`` for the slot starting at ``slot_start``.
 
@@ -127,7 +128,10 @@ def place_order(
     existing = _replayed(cart=cart, idempotency_key=idempotency_key, fingerprint=fingerprint)
     if existing is not None:
         return existing
-    if payment_method != PaymentMethod.IN_STORE:
+    online = payment_method == PaymentMethod.ONLINE and allow_online
+    if online and not settings.STRIPE_SECRET_KEY:
+        online = False
+    if payment_method != PaymentMethod.IN_STORE and not online:
         raise OrderError(
             "payment_unavailable", _("Online payment is not available yet."), status=400
         )
@@ -259,7 +263,11 @@ def _place(
         idempotency_key=idempotency_key or None,
         request_fingerprint=fingerprint if idempotency_key else "",
         channel=channel,
-        status=OrderStatus.PLACED,
+        status=(
+            OrderStatus.PENDING_PAYMENT
+            if payment_method == PaymentMethod.ONLINE
+            else OrderStatus.PLACED
+        ),
         payment_method=payment_method,
         currency=currencies.pop(),
         total=sum((ln.line_total for ln in lines), Decimal("0.00")),
@@ -1035,6 +1043,66 @@ def refresh_payment(*, payment: Payment, provider: PaymentProvider | None = None
     return payment
 
 
+def confirm_online_order(*, order: Order, channel: str = "") -> Order:
+    """An online order waiting for payment becomes ``placed`` once its card is authorised
+    (or already captured). Called after checkout and by the webhook; a no-op otherwise, so
+    it is safe to call twice."""
+    with transaction.atomic():
+        order = _lock(order)
+        if (
+            order.status == OrderStatus.PENDING_PAYMENT
+            and order.payments.filter(
+                status__in=[PaymentStatus.AUTHORISED, PaymentStatus.PAID]
+            ).exists()
+        ):
+            _transition(
+                order=order,
+                to=OrderStatus.PLACED,
+                actor=Actor.SYSTEM,
+                channel=channel or order.channel,
+                note="card authorised",
+            )
+    return order
+
+
+def pay_online(
+    *,
+    order: Order,
+    payment_method: str,
+    channel: str,
+    user=None,
+    provider: PaymentProvider | None = None,
+) -> tuple[Order, str]:
+    """Authorise an order placed ``pending_payment`` (after its checkout has committed; the
+    Stripe call holds no lock). Returns the order and the ``client_secret`` when the card needs
+    authentication on the customer's device ("" otherwise). A declined card cancels the order,
+    giving its stock and slot back, and raises ``card_declined`` (402)."""
+    if (
+        order.status != OrderStatus.PENDING_PAYMENT
+        or order.payments.filter(status__in=[PaymentStatus.AUTHORISED, PaymentStatus.PAID]).exists()
+    ):
+        return confirm_online_order(order=order, channel=channel), ""
+    try:
+        _payment, auth = authorise_payment(
+            order=order, payment_method=payment_method, provider=provider
+        )
+    except OrderError as error:
+        if error.code in ("card_declined", "bad_payment_method", "payment_failed"):
+            with transaction.atomic():
+                locked = _lock(order)
+                if locked.status == OrderStatus.PENDING_PAYMENT:
+                    _cancel(
+                        order=locked,
+                        reason=f"payment refused: {error.code}",
+                        actor=Actor.SYSTEM,
+                        channel=channel,
+                        user=user,
+                    )
+        raise
+    order = confirm_online_order(order=order, channel=channel)
+    return order, auth.client_secret if order.status == OrderStatus.PENDING_PAYMENT else ""
+
+
 # --- Stripe webhooks --------------------------------------------------------------------------
 #
 # Stripe may deliver an event more than once and in any order. Each event id is stored once
@@ -1142,6 +1210,8 @@ def handle_stripe_event(*, event: dict) -> bool:
             payment = _payment_for_intent(obj)
             if payment is not None:
                 changed = _apply_intent_event(payment, _INTENT_EVENTS[kind], obj)
+                if payment.status in (PaymentStatus.AUTHORISED, PaymentStatus.PAID):
+                    confirm_online_order(order=payment.order)
         elif kind == "charge.refunded" and isinstance(obj, dict):
             intent_id = obj.get("payment_intent")
             if isinstance(intent_id, dict):
