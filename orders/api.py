@@ -680,8 +680,19 @@ class OrderCollectView(APIView):
             ),
             401: UNAUTHENTICATED,
             404: STAFF_NOT_FOUND,
-            409: error_response("illegal_transition: the order is not ready"),
+            402: error_response(
+                "card_declined, payment_failed: an online order's card could not be charged "
+                "the collected total; nothing was handed over"
+            ),
+            409: error_response(
+                "illegal_transition: the order is not ready; not_authorised: an online order "
+                "without a card authorisation; payment_busy"
+            ),
             415: NOT_JSON,
+            502: error_response(
+                "payment_provider_unavailable: the card could not be charged; nothing was "
+                "handed over"
+            ),
         },
     )
     def post(self, request, code, number):

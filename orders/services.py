@@ -6,6 +6,7 @@ Each public function is one transaction. Business refusals raise ``OrderError`` 
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -51,6 +52,8 @@ from stores.errors import StoreError
 from stores.models import Store
 from stores.selectors import bookable_slot, is_manager
 from stores.services import book_slot, consume_stock, release_slot, release_stock, reserve_stock
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -428,6 +431,12 @@ def _release_all(order: Order) -> None:
 
 
 def _cancel(*, order: Order, reason: str, actor: str, channel: str, user) -> Order:
+    if _capture_started(order):
+        raise OrderError(
+            "payment_busy",
+            _("The card is being charged for this order: it can only be collected now."),
+            current=order.status,
+        )
     order.cancel_reason = reason[:255]
     _transition(
         order=order,
@@ -442,18 +451,28 @@ def _cancel(*, order: Order, reason: str, actor: str, channel: str, user) -> Ord
     return order
 
 
-@transaction.atomic
 def cancel_order(*, order: Order, reason: str, actor: str, channel: str, user=None) -> Order:
+    """Cancel and give stock and slot back; an online order's card hold is released once
+    that has committed."""
     reason = (reason or "").strip()
     if not reason:
         raise OrderError("reason_required", _("Please give a reason for cancelling."), status=400)
-    order = _lock(order)
-    return _cancel(order=order, reason=reason, actor=actor, channel=channel, user=user)
+    with transaction.atomic():
+        order = _lock(order)
+        order = _cancel(order=order, reason=reason, actor=actor, channel=channel, user=user)
+    _void_authorisations(order)
+    return order
 
 
-@transaction.atomic
 def cancel_order_by_customer(*, order: Order, channel: str, reason: str = "", user=None) -> Order:
     """The customer changes their mind: allowed only until the store starts preparing."""
+    with transaction.atomic():
+        order = _cancel_by_customer(order=order, channel=channel, reason=reason, user=user)
+    _void_authorisations(order)
+    return order
+
+
+def _cancel_by_customer(*, order: Order, channel: str, reason: str, user) -> Order:
     order = _lock(order)
     if order.status != OrderStatus.PLACED:
         raise OrderError(
@@ -508,15 +527,25 @@ def mark_arrived(*, order: Order, channel: str, user=None, now: datetime | None 
     return order
 
 
-@transaction.atomic
 def expire_order(*, order: Order, now: datetime | None = None) -> Order | None:
-    """A ready order past its hold becomes a no-show; its stock goes back on the shelf.
+    """A ready order past its hold becomes a no-show; its stock goes back on the shelf and,
+    once that has committed, its card hold is released.
 
-    Safe to run twice: an order that is no longer ready-and-overdue is left alone.
+    Safe to run twice: an order that is no longer ready-and-overdue is left alone, and so is
+    one whose card is being charged at the counter (the collection wins).
     """
-    now = now or timezone.now()
+    with transaction.atomic():
+        expired = _expire(order=order, now=now or timezone.now())
+    if expired is not None:
+        _void_authorisations(expired)
+    return expired
+
+
+def _expire(*, order: Order, now: datetime) -> Order | None:
     order = _lock(order)
     if order.status != OrderStatus.READY or order.hold_until is None or order.hold_until > now:
+        return None
+    if _capture_started(order):
         return None
     _transition(
         order=order,
@@ -685,6 +714,126 @@ def forget_pickup_verification(*, order: Order, user) -> None:
     cache.delete(_verified_key(order, user))
 
 
+def _collection_lines(
+    order: Order, *, user, quantities: dict[str, int], collector: str
+) -> tuple[list[OrderLine], Decimal]:
+    """Check a handover of ``order`` (locked) and return its lines with ``collected_quantity``
+    set, and the collected total."""
+    if order.status != OrderStatus.READY:
+        # Give the illegal-transition message for every non-ready state.
+        _transition(
+            order=order,
+            to=OrderStatus.COLLECTED,
+            actor=Actor.STAFF,
+            channel=Channel.STORE,
+            user=user,
+        )
+    lines = list(order.lines.order_by("variant_id"))
+    unknown = set(quantities) - {ln.sku for ln in lines}
+    if unknown:
+        raise OrderError(
+            "unknown_line",
+            _("These items are not in the order: %(skus)s") % {"skus": ", ".join(sorted(unknown))},
+            status=400,
+        )
+    for line in lines:
+        qty = quantities.get(line.sku, line.quantity)
+        if isinstance(qty, bool) or not isinstance(qty, int) or not 0 <= qty <= line.quantity:
+            raise OrderError(
+                "bad_quantity",
+                _("Collected quantity for %(sku)s must be between 0 and %(max)d.")
+                % {"sku": line.sku, "max": line.quantity},
+                status=400,
+            )
+        line.collected_quantity = qty
+    collected_total = sum((ln.collected_total for ln in lines), Decimal("0.00"))
+    if not any(ln.collected_quantity for ln in lines):
+        raise OrderError(
+            "nothing_collected",
+            _("At least one item must be handed over to collect the order."),
+            status=400,
+        )
+    if collector == Handover.Collector.DELEGATE and not order.pickup_person:
+        raise OrderError(
+            "no_delegate", _("The customer did not name anyone else to collect."), status=400
+        )
+    return lines, collected_total
+
+
+def _capture_for_collection(
+    *, order: Order, user, quantities: dict[str, int], collector: str, provider
+) -> None:
+    """Online orders: take exactly the collected total before anything is handed over.
+
+    The capture is claimed on the payment under the order's lock, so cancellation and expiry
+    (which refuse an order with a capture in flight or done) cannot win in between; the
+    network call then runs outside any lock. If the card refuses, nothing is handed over; if
+    it succeeds, the handover that follows cannot be refused for a reason it was not checked
+    for here, and a retry after a crash finds the capture done and only records the handover.
+    """
+    with transaction.atomic():
+        locked = _lock(order)
+        _lines, total = _collection_lines(
+            locked, user=user, quantities=quantities, collector=collector
+        )
+        payment = _online_payment(locked)
+        if (
+            payment is not None
+            and payment.status == PaymentStatus.PAID
+            and payment.amount_captured == total
+            and not payment.pending_operation
+        ):
+            return
+        if payment is None or payment.status != PaymentStatus.AUTHORISED:
+            raise OrderError(
+                "not_authorised",
+                _("The card payment for this order is not authorised: it cannot be handed over."),
+                current=payment.status if payment else PaymentStatus.UNPAID,
+            )
+        operation = f"capture:{total}"
+        payment = _claim(payment, operation, allowed={PaymentStatus.AUTHORISED})
+        if total > payment.amount_authorised:
+            raise OrderError(
+                "capture_too_large",
+                _("At most %(amount)s %(currency)s was authorised.")
+                % {"amount": payment.amount_authorised, "currency": payment.currency},
+                status=400,
+            )
+        _mark_pending(payment, operation)
+    capture_payment(payment=payment, amount=total, provider=provider)
+
+
+def _online_payment(order: Order) -> Payment | None:
+    return (
+        order.payments.filter(provider=Payment.Provider.STRIPE)
+        .exclude(status=PaymentStatus.UNPAID)
+        .order_by("-pk")
+        .first()
+    )
+
+
+def _capture_started(order: Order) -> bool:
+    """A capture is in flight or done: the order can only be collected now."""
+    return order.payments.filter(
+        Q(pending_operation__startswith="capture:") | Q(status=PaymentStatus.PAID),
+        provider=Payment.Provider.STRIPE,
+    ).exists()
+
+
+def _void_authorisations(order: Order, provider=None) -> None:
+    """After an online order was cancelled or expired (committed): release its card hold.
+    A provider failure is left for the payment timeout and reconciliation to retry."""
+    for payment in order.payments.filter(
+        provider=Payment.Provider.STRIPE,
+        status__in=[PaymentStatus.UNPAID, PaymentStatus.AUTHORISED],
+        pending_operation="",
+    ).exclude(provider_reference=""):
+        try:
+            cancel_payment(payment=payment, provider=provider)
+        except OrderError:
+            logger.warning("could not cancel payment %s of %s", payment.pk, order.number)
+
+
 def collect_order(
     *,
     order: Order,
@@ -696,11 +845,13 @@ def collect_order(
     verified_by: str,
     device: str,
     now: datetime | None = None,
+    provider: PaymentProvider | None = None,
 ) -> Order:
     """Hand the order over: what was collected leaves the shelf, refused lines go back.
 
     ``quantities`` maps each line's sku to the units handed over (0 = refused). Records the
-    payment for exactly what was collected and the proof of handover.
+    payment for exactly what was collected and the proof of handover. An online order's card
+    is charged exactly the collected total first (see ``_capture_for_collection``).
     """
     now = now or timezone.now()
     if verified_by not in Handover.Verification.values:
@@ -709,47 +860,19 @@ def collect_order(
         )
     if collector not in Handover.Collector.values:
         raise OrderError("bad_collector", _("Say who is collecting the order."), status=400)
+    if order.payment_method == PaymentMethod.ONLINE:
+        _capture_for_collection(
+            order=order,
+            user=user,
+            quantities=quantities,
+            collector=collector,
+            provider=provider,
+        )
     with transaction.atomic():
         order = _lock(order)
-        if order.status != OrderStatus.READY:
-            # Give the illegal-transition message for every non-ready state.
-            _transition(
-                order=order,
-                to=OrderStatus.COLLECTED,
-                actor=Actor.STAFF,
-                channel=Channel.STORE,
-                user=user,
-            )
-        lines = list(order.lines.order_by("variant_id"))
-        unknown = set(quantities) - {ln.sku for ln in lines}
-        if unknown:
-            raise OrderError(
-                "unknown_line",
-                _("These items are not in the order: %(skus)s")
-                % {"skus": ", ".join(sorted(unknown))},
-                status=400,
-            )
-        for line in lines:
-            qty = quantities.get(line.sku, line.quantity)
-            if isinstance(qty, bool) or not isinstance(qty, int) or not 0 <= qty <= line.quantity:
-                raise OrderError(
-                    "bad_quantity",
-                    _("Collected quantity for %(sku)s must be between 0 and %(max)d.")
-                    % {"sku": line.sku, "max": line.quantity},
-                    status=400,
-                )
-            line.collected_quantity = qty
-        collected_total = sum((ln.collected_total for ln in lines), Decimal("0.00"))
-        if not any(ln.collected_quantity for ln in lines):
-            raise OrderError(
-                "nothing_collected",
-                _("At least one item must be handed over to collect the order."),
-                status=400,
-            )
-        if collector == Handover.Collector.DELEGATE and not order.pickup_person:
-            raise OrderError(
-                "no_delegate", _("The customer did not name anyone else to collect."), status=400
-            )
+        lines, collected_total = _collection_lines(
+            order, user=user, quantities=quantities, collector=collector
+        )
         reference = (reference or "").strip()[:120]
         if order.payment_method == PaymentMethod.IN_STORE:
             if payment_method not in Payment.Method.values:
