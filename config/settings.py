@@ -292,6 +292,7 @@ CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BEAT_SCHEDULE = {
     "expire-holds": {"task": "orders.tasks.expire_holds", "schedule": 60.0},
+    "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 
@@ -300,6 +301,8 @@ STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
+# An online order whose card is not authorised within this time is cancelled (stock released).
+ONLINE_PAYMENT_TIMEOUT_MINUTES = int(os.environ.get("ONLINE_PAYMENT_TIMEOUT_MINUTES", "30"))
 
 # --- Omnicollect ----------------------------------------------------------------------------
 # Wrong pickup codes a clerk may type at one store within the window before being stopped.

@@ -1226,6 +1226,55 @@ def pay_online(
     return order, auth.client_secret if order.status == OrderStatus.PENDING_PAYMENT else ""
 
 
+def cancel_unpaid_order(*, order: Order, now: datetime | None = None) -> Order | None:
+    """An online order still waiting for payment after ONLINE_PAYMENT_TIMEOUT_MINUTES is
+    cancelled, giving its stock and slot back, and any card hold is released once that has
+    committed. An order whose authorisation did arrive (a webhook lost) is placed instead.
+    Safe to run twice: returns the cancelled order, or None if it was left alone."""
+    now = now or timezone.now()
+    deadline = now - timedelta(minutes=settings.ONLINE_PAYMENT_TIMEOUT_MINUTES)
+    with transaction.atomic():
+        locked = _lock(order)
+        if locked.status != OrderStatus.PENDING_PAYMENT or locked.created_at > deadline:
+            return None
+        if locked.payments.filter(
+            status__in=[PaymentStatus.AUTHORISED, PaymentStatus.PAID]
+        ).exists():
+            cancelled = None
+        else:
+            cancelled = _cancel(
+                order=locked,
+                reason="payment not completed in time",
+                actor=Actor.SYSTEM,
+                channel=locked.channel,
+                user=None,
+            )
+    if cancelled is None:
+        confirm_online_order(order=order)
+        return None
+    _void_authorisations(cancelled)
+    return cancelled
+
+
+def void_leftover_authorisations() -> int:
+    """Card holds still open on cancelled or expired orders (a release that failed earlier):
+    release them now. Returns how many were released."""
+    released = 0
+    for payment in Payment.objects.filter(
+        provider=Payment.Provider.STRIPE,
+        status__in=[PaymentStatus.UNPAID, PaymentStatus.AUTHORISED],
+        pending_operation="",
+        order__status__in=[OrderStatus.CANCELLED, OrderStatus.EXPIRED],
+    ).exclude(provider_reference=""):
+        try:
+            cancel_payment(payment=payment)
+        except OrderError:
+            logger.warning("could not cancel payment %s", payment.pk)
+        else:
+            released += 1
+    return released
+
+
 # --- Stripe webhooks --------------------------------------------------------------------------
 #
 # Stripe may deliver an event more than once and in any order. Each event id is stored once

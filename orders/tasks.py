@@ -1,8 +1,11 @@
+from datetime import timedelta
+
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from orders.models import Order, OrderStatus
-from orders.services import expire_order
+from orders.services import cancel_unpaid_order, expire_order, void_leftover_authorisations
 
 
 @shared_task(acks_late=True)
@@ -14,3 +17,19 @@ def expire_holds() -> int:
         if expire_order(order=order, now=now) is not None:
             expired += 1
     return expired
+
+
+@shared_task(acks_late=True)
+def expire_unpaid_orders() -> int:
+    """Online orders not paid within ONLINE_PAYMENT_TIMEOUT_MINUTES are cancelled, their stock
+    and slot released and any card hold cancelled; card holds left open on cancelled orders
+    are retried. Idempotent, safe to overlap."""
+    now = timezone.now()
+    deadline = now - timedelta(minutes=settings.ONLINE_PAYMENT_TIMEOUT_MINUTES)
+    cancelled = 0
+    pending = Order.objects.filter(status=OrderStatus.PENDING_PAYMENT, created_at__lte=deadline)
+    for order in pending.only("pk"):
+        if cancel_unpaid_order(order=order, now=now) is not None:
+            cancelled += 1
+    void_leftover_authorisations()
+    return cancelled

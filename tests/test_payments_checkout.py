@@ -2,18 +2,22 @@
 
 The order is placed pending_payment with its stock and slot held; once that has committed the
 card is authorised (manual capture). Capturable → placed; 3-D Secure → still pending_payment
-with the client_secret, placed by the webhook; declined → 402 and the order cancelled.
+with the client_secret, placed by the webhook; declined → 402 and the order cancelled; never
+paid → cancelled by the timeout task.
 """
 
 import json
 import time
+from datetime import timedelta
 
 import pytest
 import stripe
 from django.test import Client
+from django.utils import timezone
 
 from orders.models import Order, OrderStatus, Payment, PaymentStatus
 from orders.payments import StripeProvider
+from orders.tasks import expire_unpaid_orders
 from tests.order_api_helpers import CHECKOUT
 from tests.web_helpers import slot_bookings, stock_of
 
@@ -175,3 +179,49 @@ def test_without_a_stripe_key_online_is_refused(
     assert response.status_code == 400
     assert response.json()["code"] == "payment_unavailable"
     assert not Order.objects.exists()
+
+
+def test_unpaid_orders_time_out_and_give_everything_back(
+    localstripe, settings, shop, customer_api, filled_cart, online_body
+):
+    settings.ONLINE_PAYMENT_TIMEOUT_MINUTES = 30
+    body = {**online_body, "payment_method": three_d_secure_card()}
+    number = customer_api.post(CHECKOUT, body, key="online-timeout").json()["number"]
+    assert stock_of(shop.store, shop.lamp) == (10, 2)
+
+    assert expire_unpaid_orders() == 0  # not yet
+    assert Order.objects.get(number=number).status == OrderStatus.PENDING_PAYMENT
+    Order.objects.filter(number=number).update(created_at=timezone.now() - timedelta(minutes=31))
+
+    assert expire_unpaid_orders() == 1
+    assert expire_unpaid_orders() == 0
+
+    order = Order.objects.get(number=number)
+    payment = Payment.objects.get(order=order)
+    assert order.status == OrderStatus.CANCELLED
+    assert order.events.filter(to_status=OrderStatus.CANCELLED).count() == 1
+    assert payment.status == PaymentStatus.VOIDED
+    assert intent_on_localstripe(payment)["status"] == "canceled"
+    assert stock_of(shop.store, shop.lamp) == (10, 0)
+    assert stock_of(shop.store, shop.mug) == (3, 0)
+    assert slot_bookings(shop.store) == 0
+
+
+def test_an_authorised_order_whose_webhook_was_lost_is_placed_not_timed_out(
+    localstripe, customer_api, filled_cart, online_body
+):
+    number = customer_api.post(CHECKOUT, online_body, key="online-lost").json()["number"]
+    Order.objects.filter(number=number).update(
+        status=OrderStatus.PENDING_PAYMENT, created_at=timezone.now() - timedelta(hours=1)
+    )
+
+    assert expire_unpaid_orders() == 0
+
+    order = Order.objects.get(number=number)
+    assert order.status == OrderStatus.PLACED
+    assert Payment.objects.get(order=order).status == PaymentStatus.AUTHORISED
+
+
+def test_the_timeout_task_runs_every_minute(settings):
+    schedule = settings.CELERY_BEAT_SCHEDULE["expire-unpaid-orders"]
+    assert schedule["task"] == "orders.tasks.expire_unpaid_orders"
