@@ -3,16 +3,26 @@ localstripe: exactly one provider operation wins and Stripe's state matches ours
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 import stripe
 from django.db import connection
+from django.utils import timezone
 
 from orders.errors import OrderError
 from orders.models import Order, OrderStatus, Payment, PaymentStatus
 from orders.payments import StripeProvider
-from orders.services import authorise_payment, cancel_payment, capture_payment
+from orders.services import (
+    authorise_payment,
+    cancel_payment,
+    capture_payment,
+    collect_order,
+    confirm_online_order,
+    expire_order,
+)
+from tests.factories import UserFactory
 
 pytest_plugins = ["tests.payments_fixtures"]
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.concurrency]
@@ -78,3 +88,55 @@ def test_capture_and_cancel_racing_on_one_authorisation_one_wins(
     order = Order.objects.get(pk=online_order.pk)
     assert order.payment_status == payment.status
     assert order.status == OrderStatus.PENDING_PAYMENT
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_collect_and_hold_expiry_racing_on_an_online_order_one_wins(
+    online_order, localstripe, settings, round_
+):
+    authorise_payment(
+        order=online_order,
+        payment_method="pm_card_visa",
+        provider=_provider(settings, localstripe),
+    )
+    confirm_online_order(order=online_order)
+    now = timezone.now()
+    Order.objects.filter(pk=online_order.pk).update(
+        status=OrderStatus.READY, hold_until=now - timedelta(minutes=1)
+    )
+    clerk = UserFactory()
+    capture_with = _provider(settings, localstripe)
+
+    results = _race(
+        [
+            lambda: collect_order(
+                order=online_order,
+                user=clerk,
+                quantities={},
+                payment_method="",
+                reference="",
+                collector="customer",
+                verified_by="qr",
+                device="test",
+                provider=capture_with,
+            ),
+            lambda: expire_order(order=online_order, now=now),
+        ]
+    )
+
+    collected, expired = results
+    order = Order.objects.get(pk=online_order.pk)
+    payment = Payment.objects.get(order=order)
+    intent = _provider(settings, localstripe).retrieve(payment.provider_reference)
+    if order.status == OrderStatus.COLLECTED:
+        assert expired is None
+        assert (payment.status, payment.amount_captured) == (PaymentStatus.PAID, Decimal("29.00"))
+        assert intent["status"] == "succeeded"
+    else:
+        assert order.status == OrderStatus.EXPIRED
+        assert isinstance(collected, OrderError)
+        assert collected.code == "illegal_transition"
+        assert payment.status == PaymentStatus.VOIDED
+        assert intent["status"] == "canceled"
+    assert payment.pending_operation == ""
+    assert order.payment_status == payment.status
