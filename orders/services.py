@@ -1057,6 +1057,27 @@ def authorise_payment(
     return payment, auth
 
 
+def _call_claimed(locked: Payment, operation: str, call):
+    """Run a provider call for a claimed operation, outside any transaction; a refusal gives
+    the claim back so another operation may run."""
+    try:
+        return call()
+    except OrderError:
+        _release_claim(locked, operation)
+        raise
+
+
+def _record_state(locked: Payment, state: ProviderState, *, fields: list[str]) -> Payment:
+    """Record what the provider answered and end the claimed operation."""
+    with transaction.atomic():
+        payment = _lock_payment(locked)
+        if _apply_provider_state(payment, state):
+            _set_order_payment_status(payment.order, payment.status)
+        payment.pending_operation = ""
+        payment.save(update_fields=[*fields, "pending_operation"])
+    return payment
+
+
 def capture_payment(
     *, payment: Payment, amount, provider: PaymentProvider | None = None
 ) -> Payment:
@@ -1075,20 +1096,10 @@ def capture_payment(
             )
         _mark_pending(locked, operation)
     provider = provider or provider_for(locked)
-    try:
-        state = provider.capture(locked, amount)
-    except OrderError:
-        _release_claim(locked, operation)
-        raise
-    with transaction.atomic():
-        payment = _lock_payment(locked)
-        if state.amount_captured is None:
-            state = ProviderState(status=state.status, amount_captured=amount)
-        if _apply_provider_state(payment, state):
-            _set_order_payment_status(payment.order, payment.status)
-        payment.pending_operation = ""
-        payment.save(update_fields=["status", "amount_captured", "pending_operation"])
-    return payment
+    state = _call_claimed(locked, operation, lambda: provider.capture(locked, amount))
+    if state.amount_captured is None:
+        state = ProviderState(status=state.status, amount_captured=amount)
+    return _record_state(locked, state, fields=["status", "amount_captured"])
 
 
 def cancel_payment(*, payment: Payment, provider: PaymentProvider | None = None) -> Payment:
@@ -1100,18 +1111,8 @@ def cancel_payment(*, payment: Payment, provider: PaymentProvider | None = None)
         )
         _mark_pending(locked, operation)
     provider = provider or provider_for(locked)
-    try:
-        state = provider.cancel(locked)
-    except OrderError:
-        _release_claim(locked, operation)
-        raise
-    with transaction.atomic():
-        payment = _lock_payment(locked)
-        if _apply_provider_state(payment, state):
-            _set_order_payment_status(payment.order, payment.status)
-        payment.pending_operation = ""
-        payment.save(update_fields=["status", "pending_operation"])
-    return payment
+    state = _call_claimed(locked, operation, lambda: provider.cancel(locked))
+    return _record_state(locked, state, fields=["status"])
 
 
 def refund_payment(*, payment: Payment, amount, provider: PaymentProvider | None = None) -> Payment:
@@ -1132,13 +1133,8 @@ def refund_payment(*, payment: Payment, amount, provider: PaymentProvider | None
             )
         _mark_pending(locked, operation)
     provider = provider or provider_for(locked)
-    try:
-        refund = provider.refund(
-            locked, amount, key=f"{locked.provider_reference or locked.pk}:{operation}"
-        )
-    except OrderError:
-        _release_claim(locked, operation)
-        raise
+    key = f"{locked.provider_reference or locked.pk}:{operation}"
+    refund = _call_claimed(locked, operation, lambda: provider.refund(locked, amount, key=key))
     with transaction.atomic():
         payment = _lock_payment(locked)
         if payment.pending_operation == operation:

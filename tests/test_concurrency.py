@@ -5,11 +5,7 @@ and closes its connection at the end. Data is committed (transaction=True) so ev
 connection sees it.
 """
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from django.db import connection
 
 from orders.models import Order, OrderEvent, OrderLine
 from orders.services import place_order
@@ -18,31 +14,11 @@ from stores.errors import StoreError
 from stores.models import SlotBooking, StockLevel
 from tests.conftest import NOW, make_cart, slot_start
 from tests.factories import CustomerFactory, StockLevelFactory, StoreFactory, VariantFactory
+from tests.threads import race
 
 THREADS = 20
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.concurrency]
-
-
-def _race(calls):
-    """Run each zero-argument callable in its own thread, all released at once.
-
-    Returns what each returned or raised, in order.
-    """
-    barrier = threading.Barrier(len(calls))
-
-    def run(call):
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=30)
-            return call()
-        except Exception as exc:  # collected and asserted by the test
-            return exc
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 def _checkout(cart, store, customer, start, **kwargs):
@@ -69,7 +45,7 @@ def test_last_units_are_sold_once(same_slot):
     carts = [(make_cart((variant, 1)), CustomerFactory()) for _ in range(THREADS)]
 
     # when all of them check out at the same moment
-    results = _race(
+    results = race(
         [
             _checkout(cart, store, customer, start)
             for (cart, customer), start in zip(carts, starts, strict=True)
@@ -102,7 +78,7 @@ def test_double_submit_with_the_same_key_places_one_order():
     start = slot_start(store)
 
     # when 20 requests submit that same checkout with the same idempotency key at once
-    results = _race(
+    results = race(
         [
             _checkout(cart, store, customer, start, idempotency_key="checkout-1")
             for _ in range(THREADS)
@@ -132,7 +108,7 @@ def test_slot_capacity_is_never_exceeded(counter_exists):
     carts = [(make_cart((variant, 1)), CustomerFactory()) for _ in range(THREADS)]
 
     # when 20 shoppers book that slot at the same moment
-    results = _race([_checkout(cart, store, customer, start) for cart, customer in carts])
+    results = race([_checkout(cart, store, customer, start) for cart, customer in carts])
 
     # then exactly 3 get it and the rest are told it is full
     orders = [r for r in results if isinstance(r, Order)]
@@ -180,7 +156,7 @@ def test_cancellations_and_checkouts_on_the_same_slot_and_items_never_deadlock()
         for order in placed
     ]
     checkouts = [_checkout(cart, store, customer, start) for cart in carts]
-    results = _race([call for pair in zip(cancels, checkouts, strict=True) for call in pair])
+    results = race([call for pair in zip(cancels, checkouts, strict=True) for call in pair])
 
     # then every call succeeded (no deadlock victim) and the counters match the open orders
     assert [r for r in results if isinstance(r, Exception)] == []
@@ -198,9 +174,7 @@ def test_double_tap_on_add_to_cart_adds_both_without_error():
     cart = CartFactory()
     variant = VariantFactory()
 
-    results = _race(
-        [lambda: add_to_cart(cart=cart, sku=variant.sku, quantity=1, channel="web")] * 2
-    )
+    results = race([lambda: add_to_cart(cart=cart, sku=variant.sku, quantity=1, channel="web")] * 2)
 
     assert [r for r in results if isinstance(r, Exception)] == []
     assert CartLine.objects.get(cart=cart, variant=variant).quantity == 2
@@ -214,7 +188,7 @@ def test_double_submitted_sign_up_creates_one_account():
     def sign_up():
         return register_customer(email="twice@example.test", password="pw-123456-x", name="Twice")
 
-    results = _race([sign_up, sign_up])
+    results = race([sign_up, sign_up])
 
     errors = [r for r in results if isinstance(r, Exception)]
     assert len(errors) == 1

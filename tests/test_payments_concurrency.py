@@ -1,14 +1,11 @@
 """Races on one payment, with real threads on separate PostgreSQL connections and a real
 localstripe: exactly one provider operation wins and Stripe's state matches ours."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 import stripe
-from django.db import connection
 from django.utils import timezone
 
 from orders.errors import OrderError
@@ -23,26 +20,10 @@ from orders.services import (
     expire_order,
 )
 from tests.factories import UserFactory
+from tests.threads import race
 
 pytest_plugins = ["tests.payments_fixtures"]
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.concurrency]
-
-
-def _race(calls):
-    barrier = threading.Barrier(len(calls))
-
-    def run(call):
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=30)
-            return call()
-        except Exception as exc:  # collected and asserted by the test
-            return exc
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 def _provider(settings, base):
@@ -65,7 +46,7 @@ def test_capture_and_cancel_racing_on_one_authorisation_one_wins(
     )
     capture_with, cancel_with = _provider(settings, localstripe), _provider(settings, localstripe)
 
-    results = _race(
+    results = race(
         [
             lambda: capture_payment(
                 payment=payment, amount=Decimal("29.00"), provider=capture_with
@@ -107,7 +88,7 @@ def test_collect_and_hold_expiry_racing_on_an_online_order_one_wins(
     clerk = UserFactory()
     capture_with = _provider(settings, localstripe)
 
-    results = _race(
+    results = race(
         [
             lambda: collect_order(
                 order=online_order,
