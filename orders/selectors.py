@@ -140,3 +140,14 @@ def customer_timeline(*, customer, limit: int | None = 50):
         else Order.objects.filter(customer=customer, guest_checkout=True).values("number")
     )
     return timeline(customer=customer, limit=limit, hide_orders=hidden)
+
+
+def orders_for_staff(*, customer, limit: int = 50):
+    """All of a customer's orders, at every store and however placed, newest first (the
+    tablet's customer page: staff see the whole history, guest orders included)."""
+    return (
+        Order.objects.filter(customer=customer)
+        .select_related("store")
+        .annotate(item_count=Sum("lines__quantity"))
+        .order_by("-created_at", "-pk")[:limit]
+    )

@@ -11,7 +11,6 @@ import secrets
 from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Sum
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,7 +25,8 @@ from customers.models import Channel, ContactChannel
 from customers.selectors import customer_by_email, customer_by_id, search_customers, timeline
 from customers.services import customer_for_contact
 from orders.forms import AssistedAddForm, AssistedOrderForm, HandoffCodeForm
-from orders.models import Order, PaymentMethod
+from orders.models import PaymentMethod
+from orders.selectors import orders_for_staff
 from orders.services import place_order
 from orders.views.counter import counter_view
 from shop.forms import LineQuantityForm
@@ -41,16 +41,6 @@ from shop.services import (
 from stores.selectors import availability, pickup_slots
 
 ORDERS_SHOWN = 50
-
-
-def _orders_of(customer):
-    """All the customer's orders, at every store and however placed, newest first."""
-    return (
-        Order.objects.filter(customer=customer)
-        .select_related("store")
-        .annotate(item_count=Sum("lines__quantity"))
-        .order_by("-created_at", "-pk")[:ORDERS_SHOWN]
-    )
 
 
 def _slot_days(store, slots):
@@ -89,7 +79,7 @@ def _customer_context(request, store, customer, **extra):
         "lines": [
             (line, max(stock.get((store.pk, line.variant_id), 0), 0)) for line in summary.lines
         ],
-        "orders": list(_orders_of(customer)),
+        "orders": list(orders_for_staff(customer=customer, limit=ORDERS_SHOWN)),
         "touchpoints": list(timeline(customer=customer, limit=50)),
         "slot_days": _slot_days(store, slots),
         "chosen_slot": chosen,
