@@ -164,11 +164,18 @@ class OrderLine(models.Model):
     unit_price = models.DecimalField(max_digits=10, decimal_places=2)
     quantity = models.PositiveIntegerField()
     collected_quantity = models.PositiveIntegerField(null=True, blank=True)
+    # Units given back (refunded) after collection.
+    refunded_quantity = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["pk"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=1), name="order_line_quantity_pos"),
+            models.CheckConstraint(
+                condition=Q(refunded_quantity=0)
+                | Q(refunded_quantity__lte=models.F("collected_quantity")),
+                name="order_line_refunded_le_collected",
+            ),
             models.CheckConstraint(
                 condition=Q(collected_quantity__isnull=True)
                 | Q(collected_quantity__lte=models.F("quantity")),
@@ -218,6 +225,17 @@ class Payment(models.Model):
         CASH = "cash", _("Cash")
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
+    # A refund is a row of its own pointing at the payment it gives money back from:
+    # ``amount_refunded`` is what this refund gave back, ``provider_reference`` the provider's
+    # refund id. The original keeps the running total in its own ``amount_refunded``.
+    refund_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
+    )
+    # Who did it (a clerk at the counter, a manager in the admin), and why.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=255, blank=True)
     provider = models.CharField(max_length=10, choices=Provider.choices)
     method = models.CharField(max_length=8, choices=Method.choices, blank=True)
     reference = models.CharField(max_length=120, blank=True)
@@ -242,13 +260,23 @@ class Payment(models.Model):
                 name="payment_provider_reference_unique",
             ),
             models.CheckConstraint(
-                condition=Q(amount_captured__lte=models.F("amount_authorised"))
-                & Q(amount_refunded__lte=models.F("amount_captured")),
+                condition=Q(refund_of__isnull=False)
+                | (
+                    Q(amount_captured__lte=models.F("amount_authorised"))
+                    & Q(amount_refunded__lte=models.F("amount_captured"))
+                ),
                 name="payment_amounts_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(refund_of__isnull=True)
+                | (Q(amount_refunded__gt=0) & Q(amount_captured=0) & Q(amount_authorised=0)),
+                name="payment_refund_row_amounts",
             ),
         ]
 
     def __str__(self) -> str:
+        if self.refund_of_id:
+            return f"{self.provider} refund {self.amount_refunded} {self.currency}"
         return f"{self.provider} {self.amount_captured} {self.currency}"
 
     @property

@@ -805,7 +805,7 @@ def _capture_for_collection(
 
 def _online_payment(order: Order) -> Payment | None:
     return (
-        order.payments.filter(provider=Payment.Provider.STRIPE)
+        order.payments.filter(provider=Payment.Provider.STRIPE, refund_of__isnull=True)
         .exclude(status=PaymentStatus.UNPAID)
         .order_by("-pk")
         .first()
