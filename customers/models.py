@@ -120,6 +120,11 @@ TOUCHPOINT_KINDS = {
     "order_cancelled": _("Order cancelled"),
     "order_expired": _("Order not collected in time"),
     "customer_arrived": _("Arrived at the store"),
+    "payment_authorised": _("Card payment authorised"),
+    "payment_failed": _("Card payment refused"),
+    "payment_captured": _("Card charged"),
+    "payment_voided": _("Card hold released"),
+    "payment_refunded": _("Money refunded"),
 }
 
 

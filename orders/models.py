@@ -250,6 +250,8 @@ class Payment(models.Model):
     amount_refunded = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     status = models.CharField(max_length=12, choices=PaymentStatus.choices)
     created_at = models.DateTimeField(default=timezone.now)
+    # When the money was taken (capture online, the till at the counter); null until then.
+    captured_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
