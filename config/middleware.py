@@ -1,3 +1,5 @@
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -5,6 +7,40 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
 from config.errors import DomainError
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def stripe_sources() -> dict[str, list[str]]:
+    """What the card payment page needs on top of 'self': Stripe.js and the API and frames it
+    talks to (Stripe's, or a fake Stripe's in the demo and tests)."""
+    if not (settings.STRIPE_SECRET_KEY and settings.STRIPE_PUBLISHABLE_KEY):
+        return {}
+    script = _origin(settings.STRIPE_JS_URL)
+    api = _origin(settings.STRIPE_API_BASE) or "https://api.stripe.com"
+    frames = [script, "https://hooks.stripe.com"] if script == "https://js.stripe.com" else []
+    return {
+        "script-src": [script],
+        "connect-src": sorted({api, script}),
+        "frame-src": frames,
+    }
+
+
+def content_security_policy() -> str:
+    """The site's policy, with Stripe's sources added where online payment is on."""
+    extra = stripe_sources()
+    if not extra:
+        return settings.CONTENT_SECURITY_POLICY
+    directives = []
+    for directive in settings.CONTENT_SECURITY_POLICY.split("; "):
+        name = directive.split(" ", 1)[0]
+        sources = [s for s in extra.pop(name, []) if s]
+        directives.append(" ".join([directive, *sources]))
+    directives += [" ".join([name, *sources]) for name, sources in extra.items() if sources]
+    return "; ".join(directives)
 
 
 class ContentSecurityPolicyMiddleware:
@@ -16,7 +52,7 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         if not request.path.startswith(("/admin/", "/api/docs/")):
-            response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+            response.headers.setdefault("Content-Security-Policy", content_security_policy())
         else:
             # The Django admin ships a few inline scripts/styles of its own.
             response.headers.setdefault(

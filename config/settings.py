@@ -301,6 +301,13 @@ STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
+# Stripe.js, loaded by the card payment page: Stripe's own in production; the fake one served
+# by a localstripe server (STRIPE_API_BASE + "/js.stripe.com/v3/") in the demo and the tests.
+STRIPE_JS_URL = os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/")
+# Card networks let an authorisation be held this long before it lapses (Stripe cancels
+# uncaptured PaymentIntents after 7 days). Before then the hold is released by us and the
+# order is flagged so the clerk takes payment at the counter instead.
+CARD_AUTHORISATION_DAYS = int(os.environ.get("CARD_AUTHORISATION_DAYS", "7"))
 # An online order whose card is not authorised within this time is cancelled (stock released).
 ONLINE_PAYMENT_TIMEOUT_MINUTES = int(os.environ.get("ONLINE_PAYMENT_TIMEOUT_MINUTES", "30"))
 

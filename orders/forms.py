@@ -28,6 +28,14 @@ class CheckoutForm(forms.Form):
     )
     checkout_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
 
+    def __init__(self, *args, online: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if online:
+            self.fields["payment"].choices = [
+                (PaymentMethod.IN_STORE, PaymentMethod.IN_STORE.label),
+                (PaymentMethod.ONLINE, _("Pay online now by card (charged at pickup)")),
+            ]
+
     def clean_slot(self):
         value = self.cleaned_data["slot"]
         try:
@@ -39,6 +47,22 @@ class CheckoutForm(forms.Form):
         if start.tzinfo is None or not now - timedelta(days=1) <= start <= latest:
             raise forms.ValidationError(_("Choose a pickup time from the list."))
         return start
+
+
+class PayForm(forms.Form):
+    """What the card payment page posts: the id Stripe.js made for the card (``pm_…``),
+    never the card itself; or, after 3-D Secure on the page, a request to check the result."""
+
+    payment_method = forms.RegexField(
+        regex=r"^(pm|card)_[A-Za-z0-9_]{1,120}$", max_length=124, required=False
+    )
+    check = forms.BooleanField(required=False)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("payment_method") and not data.get("check"):
+            raise forms.ValidationError(_("Enter your card details to pay."))
+        return data
 
 
 class CancelForm(forms.Form):

@@ -64,6 +64,8 @@ class ProviderState:
 
     status: str  # a PaymentStatus value
     amount_captured: Decimal | None = None
+    # What the card holds for us (known once authorised).
+    amount_authorised: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,27 @@ class StripeProvider:
                 captured = from_minor_units(received, currency)
         elif status in (PaymentStatus.AUTHORISED, PaymentStatus.VOIDED):
             captured = Decimal("0.00")
-        return ProviderState(status=status, amount_captured=captured)
+        authorised = None
+        if status == PaymentStatus.AUTHORISED and isinstance(intent.get("amount"), int):
+            authorised = from_minor_units(
+                intent.get("amount_capturable") or intent["amount"], currency
+            )
+        return ProviderState(status=status, amount_captured=captured, amount_authorised=authorised)
+
+    def setup_card(self, order: Order, *, key: str) -> str:
+        """Start collecting a card on the customer's page: a SetupIntent whose
+        ``client_secret`` Stripe.js confirms with the card typed there (the card never reaches
+        us); the ``pm_…`` it yields then authorises the order (``authorise``)."""
+        intent = self._call(
+            self.client.v1.setup_intents.create,
+            params={
+                "usage": "on_session",
+                "payment_method_types": ["card"],
+                "metadata": {"order_number": order.number},
+            },
+            options={"idempotency_key": key},
+        )
+        return intent["client_secret"]
 
     def authorise(self, order: Order, payment_method: str) -> Authorisation:
         intent = self._call(
@@ -256,6 +278,17 @@ class StripeProvider:
     def retrieve(self, reference: str) -> dict[str, Any]:
         """The raw PaymentIntent (for reconciliation and tests)."""
         return self._call(self.client.v1.payment_intents.retrieve, reference)
+
+
+def online_payments_enabled() -> bool:
+    """Online payment is offered when Stripe is configured (server and browser keys)."""
+    return bool(settings.STRIPE_SECRET_KEY and settings.STRIPE_PUBLISHABLE_KEY)
+
+
+def is_test_mode() -> bool:
+    """Payments go to a Stripe test account or a fake Stripe: nothing real is charged, and the
+    pages say so."""
+    return bool(settings.STRIPE_API_BASE) or settings.STRIPE_SECRET_KEY.startswith("sk_test_")
 
 
 def online_provider() -> PaymentProvider:

@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -968,6 +969,8 @@ def _apply_provider_state(payment: Payment, state: ProviderState) -> bool:
     if payment.status == PaymentStatus.REFUNDED:
         return False
     payment.status = state.status
+    if state.amount_authorised is not None and state.amount_authorised > payment.amount_authorised:
+        payment.amount_authorised = state.amount_authorised
     if state.status == PaymentStatus.PAID and state.amount_captured is not None:
         payment.amount_captured = state.amount_captured
     return True
@@ -1157,7 +1160,7 @@ def refresh_payment(*, payment: Payment, provider: PaymentProvider | None = None
     with transaction.atomic():
         payment = _lock_payment(payment)
         if _apply_provider_state(payment, state):
-            payment.save(update_fields=["status", "amount_captured"])
+            payment.save(update_fields=["status", "amount_authorised", "amount_captured"])
             _set_order_payment_status(payment.order, payment.status)
     return payment
 
@@ -1191,11 +1194,14 @@ def pay_online(
     channel: str,
     user=None,
     provider: PaymentProvider | None = None,
+    cancel_on_decline: bool = True,
 ) -> tuple[Order, str]:
     """Authorise an order placed ``pending_payment`` (after its checkout has committed; the
     Stripe call holds no lock). Returns the order and the ``client_secret`` when the card needs
-    authentication on the customer's device ("" otherwise). A declined card cancels the order,
-    giving its stock and slot back, and raises ``card_declined`` (402)."""
+    authentication on the customer's device ("" otherwise). A declined card raises
+    ``card_declined`` (402) and, with ``cancel_on_decline`` (the API's one-shot checkout),
+    cancels the order, giving its stock and slot back; the web's payment page keeps the order
+    waiting instead, so the shopper can try another card or pay at the counter."""
     if (
         order.status != OrderStatus.PENDING_PAYMENT
         or order.payments.filter(status__in=[PaymentStatus.AUTHORISED, PaymentStatus.PAID]).exists()
@@ -1206,7 +1212,11 @@ def pay_online(
             order=order, payment_method=payment_method, provider=provider
         )
     except OrderError as error:
-        if error.code in ("card_declined", "bad_payment_method", "payment_failed"):
+        if cancel_on_decline and error.code in (
+            "card_declined",
+            "bad_payment_method",
+            "payment_failed",
+        ):
             with transaction.atomic():
                 locked = _lock(order)
                 if locked.status == OrderStatus.PENDING_PAYMENT:
@@ -1220,6 +1230,68 @@ def pay_online(
         raise
     order = confirm_online_order(order=order, channel=channel)
     return order, auth.client_secret if order.status == OrderStatus.PENDING_PAYMENT else ""
+
+
+def start_card_entry(*, order: Order, provider: PaymentProvider | None = None) -> str:
+    """The secret the payment page's Stripe.js needs to turn the typed card into a ``pm_…``
+    (a SetupIntent): the card goes from the customer's browser to Stripe, never to us."""
+    if order.payment_method != PaymentMethod.ONLINE or order.status != OrderStatus.PENDING_PAYMENT:
+        raise OrderError(
+            "not_awaiting_payment",
+            _("Order %(number)s is not waiting for payment.") % {"number": order.number},
+            current=order.status,
+        )
+    provider = provider or online_provider()
+    return provider.setup_card(order, key=f"{order.number}:setup:{secrets.token_hex(8)}")
+
+
+def check_online_payment(
+    *, order: Order, channel: str, provider: PaymentProvider | None = None
+) -> Order:
+    """After the customer authenticated their card (3-D Secure) on their device: ask the
+    provider about the order's latest attempt and place the order if it is now authorised.
+    Nothing changes if it is not (the customer may try again)."""
+    attempt = (
+        order.payments.filter(provider=Payment.Provider.STRIPE, refund_of__isnull=True)
+        .exclude(provider_reference="")
+        .order_by("-pk")
+        .first()
+    )
+    if attempt is not None and attempt.status == PaymentStatus.UNPAID:
+        refresh_payment(payment=attempt, provider=provider)
+    return confirm_online_order(order=order, channel=channel)
+
+
+def pay_at_counter_instead(*, order: Order, channel: str, user=None) -> Order:
+    """An online order not paid yet switches to paying at the counter: it is placed, keeping
+    its stock and pickup time. Refused once a card authorisation has been recorded. Any card
+    attempt still open is released after commit (and by the payment sweep if that fails)."""
+    with transaction.atomic():
+        locked = _lock(order)
+        if locked.payment_method != PaymentMethod.ONLINE:
+            return locked
+        if locked.status != OrderStatus.PENDING_PAYMENT:
+            raise OrderError(
+                "not_awaiting_payment",
+                _("Order %(number)s is not waiting for payment.") % {"number": locked.number},
+                current=locked.status,
+            )
+        if locked.payments.filter(
+            status__in=[PaymentStatus.AUTHORISED, PaymentStatus.PAID]
+        ).exists():
+            raise OrderError("already_authorised", _("This order is already paid for."))
+        locked.payment_method = PaymentMethod.IN_STORE
+        _transition(
+            order=locked,
+            to=OrderStatus.PLACED,
+            actor=Actor.CUSTOMER,
+            channel=channel,
+            user=user,
+            note="pay at the counter",
+            extra_fields=["payment_method"],
+        )
+    _void_authorisations(locked)
+    return locked
 
 
 def cancel_unpaid_order(*, order: Order, now: datetime | None = None) -> Order | None:
@@ -1257,10 +1329,12 @@ def void_leftover_authorisations() -> int:
     release them now. Returns how many were released."""
     released = 0
     for payment in Payment.objects.filter(
+        Q(order__status__in=[OrderStatus.CANCELLED, OrderStatus.EXPIRED])
+        | Q(order__payment_method=PaymentMethod.IN_STORE),
         provider=Payment.Provider.STRIPE,
         status__in=[PaymentStatus.UNPAID, PaymentStatus.AUTHORISED],
         pending_operation="",
-        order__status__in=[OrderStatus.CANCELLED, OrderStatus.EXPIRED],
+        refund_of__isnull=True,
     ).exclude(provider_reference=""):
         try:
             cancel_payment(payment=payment)

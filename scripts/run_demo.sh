@@ -22,11 +22,32 @@ fi
 "$python" manage.py createcachetable
 "$python" manage.py seed_demo
 
-log="${OMNICOLLECT_VAR_DIR:-var}/log/celery.log"
-mkdir -p "$(dirname "$log")"
+log_dir="${OMNICOLLECT_VAR_DIR:-var}/log"
+mkdir -p "$log_dir"
+children=()
+trap 'kill "${children[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+
+# Online card payments without Stripe keys: a localstripe server (a fake Stripe, installed with
+# the dev extra) on loopback, with its fake Stripe.js. The payment page says it is a test.
+if [ -z "${STRIPE_SECRET_KEY:-}" ] && "$python" -c "import localstripe" 2>/dev/null; then
+    port="${LOCALSTRIPE_PORT:-8420}"
+    export STRIPE_API_BASE="http://127.0.0.1:$port"
+    export STRIPE_JS_URL="$STRIPE_API_BASE/js.stripe.com/v3/"
+    export STRIPE_SECRET_KEY=sk_test_omnicollect_demo
+    export STRIPE_PUBLISHABLE_KEY=pk_test_omnicollect_demo
+    export STRIPE_WEBHOOK_SECRET=whsec_omnicollect_demo
+    "$python" -m tests.localstripe_server "$port" \
+        "http://127.0.0.1:8000/payments/stripe/webhook/" "$STRIPE_WEBHOOK_SECRET" \
+        >>"$log_dir/localstripe.log" 2>&1 &
+    children+=($!)
+    echo "Card payments go to a test Stripe server (localstripe) on $STRIPE_API_BASE: test card 4242 4242 4242 4242."
+elif [ -z "${STRIPE_SECRET_KEY:-}" ]; then
+    echo "No Stripe keys and no localstripe: the shop offers paying at the counter only."
+fi
+
+log="$log_dir/celery.log"
 echo "Celery worker and beat run in the background, logging to $log"
 .venv/bin/celery -A config worker -B --pool=solo --loglevel=INFO >>"$log" 2>&1 &
-worker=$!
-trap 'kill "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true' EXIT
+children+=($!)
 
 "$python" manage.py runserver 127.0.0.1:8000

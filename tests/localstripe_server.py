@@ -6,12 +6,15 @@ interface and pickles its state to ``/tmp/localstripe.pickle``; this launcher bi
 on a free port and turns persistence off.
 
     python -m tests.localstripe_server PORT   # what ``LocalStripe.start`` runs
+    python -m tests.localstripe_server PORT WEBHOOK_URL WEBHOOK_SECRET   # the demo (make run)
 """
 
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -89,14 +92,42 @@ class LocalStripe:
         self.process = None
 
 
-def serve(port: int) -> None:
+def register_webhook(base_url: str, url: str, secret: str, timeout: float = 20.0) -> None:
+    """Once the server answers, have it send its (signed) events to ``url``."""
+    body = json.dumps({"url": url, "secret": secret}).encode()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        req = urllib.request.Request(  # noqa: S310 - loopback http only
+            f"{base_url}/_config/webhooks/omnicollect",
+            data=body,
+            method="POST",
+            headers={"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    print(f"localstripe sends webhooks to {url}", flush=True)
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    print("localstripe: could not register the webhook", file=sys.stderr, flush=True)
+
+
+def serve(port: int, webhook_url: str = "", webhook_secret: str = "") -> None:
     """Run localstripe's aiohttp app on 127.0.0.1:``port`` with persistence off."""
     from aiohttp import web
     from localstripe import resources, server
 
     resources.Store.dump_to_disk = lambda self: None
+    if webhook_url:
+        threading.Thread(
+            target=register_webhook,
+            args=(f"http://127.0.0.1:{port}", webhook_url, webhook_secret),
+            daemon=True,
+        ).start()
     web.run_app(server.app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    serve(int(sys.argv[1]), *sys.argv[2:4])

@@ -5,18 +5,15 @@ every page (no inline script or style blocked), the QR image loading, and the ta
 queue refreshing by itself.
 """
 
-import os
 import re
-import shutil
 
 import pytest
-from django.test import override_settings
-from playwright.sync_api import expect, sync_playwright
-from pytest_django.live_server_helper import LiveServer
+from playwright.sync_api import expect
 
 from orders.models import Order, OrderStatus
 from stores.models import StockLevel
 from tests.factories import (
+    PASSWORD,
     ProductFactory,
     StaffMembershipFactory,
     StockLevelFactory,
@@ -25,68 +22,7 @@ from tests.factories import (
     VariantFactory,
 )
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PASSWORD = "pw-123456-test"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # Playwright's sync API keeps an event loop running in this thread; the test's own ORM
-    # calls are still plain synchronous code, so let Django allow them.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-@pytest.fixture(scope="module")
-def live():
-    """A live server on loopback, started with plain-http settings.
-
-    The server loads its middleware once, at start, so the settings are overridden before
-    starting it (the project-wide live_server would keep the production HTTPS redirect/HSTS).
-    """
-    plain_http = override_settings(
-        SECURE_SSL_REDIRECT=False,
-        SECURE_HSTS_SECONDS=0,
-        SESSION_COOKIE_SECURE=False,
-        CSRF_COOKIE_SECURE=False,
-        ALLOWED_HOSTS=["127.0.0.1"],
-        LANGUAGE_CODE="en",
-        STORAGES={
-            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        },
-    )
-    with plain_http:
-        server = LiveServer("127.0.0.1:0")
-        try:
-            yield server.url
-        finally:
-            server.stop()
-
-
-class Console:
-    """Collects what the browser complains about (CSP violations, failed requests, JS errors)."""
-
-    def __init__(self, page):
-        self.problems: list[str] = []
-        page.on("console", self._console)
-        page.on("pageerror", lambda exc: self.problems.append(f"pageerror: {exc}"))
-
-    def _console(self, message):
-        if message.type in ("error", "warning"):
-            self.problems.append(f"{message.type}: {message.text}")
+pytest_plugins = ["tests.browser_fixtures"]
 
 
 @pytest.fixture
@@ -107,9 +43,9 @@ def _stock(variant, store):
     return level.on_hand, level.reserved
 
 
-def test_shopper_orders_in_the_browser_without_csp_violations(browser, live, shop_data):
+def test_shopper_orders_in_the_browser_without_csp_violations(browser, live, shop_data, watch):
     page = browser.new_page(viewport={"width": 390, "height": 844})
-    console = Console(page)
+    console = watch(page)
 
     page.goto(f"{live}/")
     page.get_by_role("link", name=re.compile("Camiseta")).click()
@@ -146,10 +82,12 @@ def test_shopper_orders_in_the_browser_without_csp_violations(browser, live, sho
     assert console.problems == []
 
 
-def test_clerk_hands_over_at_the_tablet_with_a_scanner(browser, live, shop_data, place_web_order):
+def test_clerk_hands_over_at_the_tablet_with_a_scanner(
+    browser, live, shop_data, place_web_order, watch
+):
     store, clerk = shop_data["store"], shop_data["clerk"]
     page = browser.new_page(viewport={"width": 1280, "height": 800})
-    console = Console(page)
+    console = watch(page)
 
     page.goto(f"{live}/account/login/?next=/store/")
     page.fill("#id_username", clerk.email)
@@ -254,9 +192,9 @@ def test_shopper_core_path_works_without_javascript(browser, live, shop_data):
     context.close()
 
 
-def test_refused_htmx_requests_show_their_message(browser, live, shop_data):
+def test_refused_htmx_requests_show_their_message(browser, live, shop_data, watch):
     page = browser.new_page(viewport={"width": 390, "height": 844})
-    console = Console(page)
+    console = watch(page)
     page.goto(f"{live}/p/camiseta-basica/")
     page.fill("#qty", "20")
     page.get_by_role("button", name="Add to cart").click()
@@ -298,9 +236,9 @@ def test_a_scan_into_the_code_box_opens_the_scanned_order(
     assert first.code_failures == 0
 
 
-def test_api_docs_render_offline_within_the_content_security_policy(browser, live):
+def test_api_docs_render_offline_within_the_content_security_policy(browser, live, watch):
     page = browser.new_page()
-    console = Console(page)
+    console = watch(page)
     failed = []
     page.on("requestfailed", lambda request: failed.append(request.url))
     page.on(

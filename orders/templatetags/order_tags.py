@@ -11,6 +11,9 @@ SYSTEM_NOTES = {
     "pickup code unlocked by manager": gettext_lazy("pickup code unlocked by a manager"),
     "customer arrived": gettext_lazy("customer arrived"),
     "cancelled by the customer": gettext_lazy("cancelled by the customer"),
+    "card authorised": gettext_lazy("card authorised"),
+    "pay at the counter": gettext_lazy("switched to paying at the counter"),
+    "payment not completed in time": gettext_lazy("payment not completed in time"),
 }
 
 
@@ -19,6 +22,8 @@ def event_note(note: str) -> str:
     """An order event's note in the reader's language (staff-typed reasons stay as typed)."""
     if note in SYSTEM_NOTES:
         return str(SYSTEM_NOTES[note])
+    if note.startswith("payment refused: "):
+        return _("card payment refused")
     if note.startswith("refused: "):
         return _("refused: %(items)s") % {"items": note.removeprefix("refused: ")}
     return note

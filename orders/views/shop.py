@@ -1,6 +1,7 @@
 """Shopper-facing order pages: checkout, the order with its pickup QR, the account."""
 
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -18,8 +19,17 @@ from customers.models import Channel
 from customers.services import update_customer
 from orders import selectors
 from orders.errors import OrderError
-from orders.forms import CheckoutForm
-from orders.services import Contact, place_order
+from orders.forms import CheckoutForm, PayForm
+from orders.models import OrderStatus, PaymentMethod
+from orders.payments import is_test_mode, online_payments_enabled
+from orders.services import (
+    Contact,
+    check_online_payment,
+    pay_at_counter_instead,
+    pay_online,
+    place_order,
+    start_card_entry,
+)
 from shop.selectors import cart_summary
 from shop.web import current_cart, current_customer, remember_store, remembered_store_id
 from stores.models import Store
@@ -64,6 +74,7 @@ def _checkout_context(request, form, cart, store_code=None, day=None):
 
 def _checkout_form(customer, **kwargs) -> CheckoutForm:
     """A logged-in customer's email is the account's: shown, not editable."""
+    kwargs["online"] = online_payments_enabled()
     if customer is None:
         return CheckoutForm(**kwargs)
     initial = {
@@ -104,6 +115,7 @@ def checkout(request):
                 pickup_person=data["pickup_person"],
                 idempotency_key=data["checkout_key"],
                 user=request.user,
+                allow_online=True,
             )
         except DomainError as error:
             # Slot just filled, an item ran out...: keep what the shopper typed, say why.
@@ -114,6 +126,8 @@ def checkout(request):
             numbers = request.session.get(SESSION_GUEST_ORDERS, [])
             if order.number not in numbers:
                 request.session[SESSION_GUEST_ORDERS] = [*numbers, order.number][-20:]
+        if order.status == OrderStatus.PENDING_PAYMENT:
+            return redirect("orders:pay", number=order.number)
         return redirect("orders:detail", number=order.number)
 
     initial = {"checkout_key": secrets.token_urlsafe(24)}
@@ -144,6 +158,86 @@ def _order_for_viewer(request, number):
 def order_detail(request, number):
     order = _order_for_viewer(request, number)
     return render(request, "orders/order_detail.html", {"order": order})
+
+
+def _pay_page(request, order, *, status=200, error=None, action_secret=""):
+    """The card payment page: Stripe.js turns the typed card into a ``pm_…`` in the browser."""
+    secret = ""
+    try:
+        secret = start_card_entry(order=order)
+    except OrderError as exc:
+        if error is None:
+            error, status = exc, exc.status
+    context = {
+        "order": order,
+        "setup_secret": secret,
+        "action_secret": action_secret,
+        "error": error,
+        "stripe_key": settings.STRIPE_PUBLISHABLE_KEY,
+        "stripe_js_url": settings.STRIPE_JS_URL,
+        "test_mode": is_test_mode(),
+        "pay_by": order.created_at + timedelta(minutes=settings.ONLINE_PAYMENT_TIMEOUT_MINUTES),
+    }
+    return render(request, "orders/pay.html", context, status=status)
+
+
+def pay(request, number):
+    """Pay an online order waiting for its card: GET shows the card form, POST authorises the
+    ``pm_…`` Stripe.js made (or, after 3-D Secure, checks the result)."""
+    order = _order_for_viewer(request, number)
+    if order.payment_method != PaymentMethod.ONLINE or not online_payments_enabled():
+        return redirect("orders:detail", number=order.number)
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        return redirect("orders:detail", number=order.number)
+    if request.method != "POST":
+        return _pay_page(request, order)
+    form = PayForm(request.POST)
+    if not form.is_valid():
+        error = OrderError(
+            "bad_payment_method",
+            " ".join(form.errors.get("__all__", [])) or _("Enter your card details to pay."),
+            status=400,
+        )
+        return _pay_page(request, order, status=400, error=error)
+    action_secret = ""
+    try:
+        if form.cleaned_data["check"]:
+            order = check_online_payment(order=order, channel=Channel.WEB)
+        else:
+            order, action_secret = pay_online(
+                order=order,
+                payment_method=form.cleaned_data["payment_method"],
+                channel=Channel.WEB,
+                user=request.user,
+                cancel_on_decline=False,
+            )
+    except OrderError as error:
+        return _pay_page(request, order, status=error.status, error=error)
+    if order.status == OrderStatus.PENDING_PAYMENT:
+        if action_secret:
+            # The card asks the customer to authenticate: the page runs 3-D Secure, then
+            # posts back to check the result.
+            return _pay_page(request, order, action_secret=action_secret)
+        error = OrderError(
+            "card_not_authorised",
+            _("The card was not authorised. Try again or use another card."),
+            status=402,
+        )
+        return _pay_page(request, order, status=402, error=error)
+    messages.success(
+        request,
+        _("Your card is authorised. You are charged at pickup, only for what you take."),
+    )
+    return redirect("orders:detail", number=order.number)
+
+
+@require_POST
+def pay_counter(request, number):
+    """Pay at the counter instead of online (the order keeps its items and pickup time)."""
+    order = _order_for_viewer(request, number)
+    pay_at_counter_instead(order=order, channel=Channel.WEB, user=request.user)
+    messages.success(request, _("You will pay at the counter when you collect."))
+    return redirect("orders:detail", number=order.number)
 
 
 @require_safe
