@@ -6,6 +6,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", include("config.api_urls")),
     path("store/", include("orders.urls_counter")),
+    path("manage/", include("orders.urls_manage")),
     path("", include("customers.urls")),
     path("", include("orders.urls")),
     path("", include("shop.urls")),

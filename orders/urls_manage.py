@@ -1,0 +1,9 @@
+from django.urls import path
+
+from orders.views import manage
+
+app_name = "manage"
+
+urlpatterns = [
+    path("reconciliation/", manage.reconciliation, name="reconciliation"),
+]

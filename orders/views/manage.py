@@ -1,0 +1,186 @@
+"""Manager pages: the payments reconciliation (money per store and day, and what to check)."""
+
+import csv
+from datetime import UTC, timedelta
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_safe
+
+from orders import selectors
+from stores.models import StaffMembership, Store
+
+DEFAULT_DAYS = 7
+MAX_DAYS = 366
+ISO_DATE = ["%Y-%m-%d"]
+CSV_COLUMNS = [
+    "date",
+    "store",
+    "currency",
+    "online_captured",
+    "in_store_card",
+    "in_store_cash",
+    "refunded_online",
+    "refunded_counter",
+    "net",
+    "orders_collected",
+]
+
+
+def managed_stores(user):
+    """Active stores the user manages; every active store for a superuser."""
+    if not user.is_authenticated:
+        return Store.objects.none()
+    stores = Store.objects.filter(is_active=True).order_by("code")
+    if user.is_superuser:
+        return stores
+    return stores.filter(staff__user=user, staff__role=StaffMembership.Role.MANAGER).distinct()
+
+
+class ReconciliationForm(forms.Form):
+    """``?from=&to=&store=`` (``from`` is a Python keyword: the view maps it to ``start``)."""
+
+    start = forms.DateField(required=False, input_formats=ISO_DATE)
+    end = forms.DateField(required=False, input_formats=ISO_DATE)
+    format = forms.ChoiceField(required=False, choices=[("", "html"), ("csv", "csv")])
+
+    error_messages = {
+        "reversed": gettext_lazy("The start date must be on or before the end date."),
+        "too_long": gettext_lazy("Choose a range of at most %(days)s days."),
+    }
+
+    def __init__(self, params, **kwargs):
+        data = {
+            "start": params.get("from", ""),
+            "end": params.get("to", ""),
+            "format": params.get("format", ""),
+        }
+        super().__init__(data, **kwargs)
+        self.fields["start"].error_messages["invalid"] = _(
+            "“From” must be a date written YYYY-MM-DD."
+        )
+        self.fields["end"].error_messages["invalid"] = _("“To” must be a date written YYYY-MM-DD.")
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            if start > end:
+                raise forms.ValidationError(self.error_messages["reversed"])
+            if (end - start).days + 1 > MAX_DAYS:
+                raise forms.ValidationError(self.error_messages["too_long"] % {"days": MAX_DAYS})
+        return data
+
+
+def _default_range(stores, chosen):
+    """The last 7 days up to today, where "today" is the day at the store being looked at:
+    the chosen store, else the first store the manager has (by code) — their stores are
+    normally in one time zone, and a day there is what they reconcile. UTC without a store."""
+    store = chosen or (stores[0] if stores else None)
+    tz = store.tz if store else UTC
+    today = timezone.now().astimezone(tz).date()
+    return today - timedelta(days=DEFAULT_DAYS - 1), today
+
+
+def _error_text(form) -> str:
+    return " ".join(str(error) for errors in form.errors.values() for error in errors)
+
+
+@login_required
+@require_safe
+def reconciliation(request):
+    """Money taken and refunded per store and local day, and the orders needing attention.
+
+    Managers see the stores they manage, superusers every store; anyone else is refused (403,
+    like the tablet home for a user without a store). Asking for a store one does not manage
+    is a 404, as on the tablet: no store is confirmed to exist.
+    """
+    stores = list(managed_stores(request.user))
+    if not stores:
+        raise PermissionDenied
+    form = ReconciliationForm(request.GET)
+    chosen = None
+    code = request.GET.get("store", "")
+    if code:
+        chosen = next((s for s in stores if s.code == code), None)
+        if chosen is None:
+            raise Http404("No such store")
+    context = {
+        "stores": stores,
+        "chosen": chosen,
+        "from_value": request.GET.get("from", "")[:10],
+        "to_value": request.GET.get("to", "")[:10],
+    }
+    if not form.is_valid():
+        context["error"] = _error_text(form)
+        return render(request, "manage/reconciliation.html", context, status=400)
+
+    start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+    if start is None and end is None:
+        start, end = _default_range(stores, chosen)
+    else:
+        try:
+            if start is None:
+                start = end - timedelta(days=DEFAULT_DAYS - 1)
+            elif end is None:
+                end = start + timedelta(days=DEFAULT_DAYS - 1)
+        except OverflowError:
+            context["error"] = _("Choose dates between the years 1 and 9999.")
+            return render(request, "manage/reconciliation.html", context, status=400)
+
+    scope = [chosen] if chosen else stores
+    report = selectors.payment_reconciliation(stores=scope, start=start, end=end)
+    if form.cleaned_data["format"] == "csv":
+        return _csv(report, start, end, chosen)
+    mismatches = selectors.payment_mismatches(stores=scope)
+    query = request.GET.copy()
+    query["format"] = "csv"
+    query["from"], query["to"] = start.isoformat(), end.isoformat()
+    context.update(
+        start=start,
+        end=end,
+        from_value=start.isoformat(),
+        to_value=end.isoformat(),
+        report=report,
+        mismatches=mismatches,
+        mismatch_limit=selectors.MISMATCH_LIMIT,
+        mismatches_truncated=len({m.order.pk for m in mismatches}) >= selectors.MISMATCH_LIMIT,
+        csv_query=query.urlencode(),
+    )
+    return render(request, "manage/reconciliation.html", context)
+
+
+def _cell(value: str) -> str:
+    # A spreadsheet would run a cell starting like a formula.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _csv(report, start, end, chosen) -> HttpResponse:
+    scope = f"-{chosen.code}" if chosen else ""
+    filename = f"reconciliation{scope}-{start.isoformat()}-{end.isoformat()}.csv"
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in report.rows:
+        writer.writerow(
+            [
+                row.day.isoformat(),
+                _cell(row.store.code),
+                row.currency,
+                str(row.online_captured),
+                str(row.in_store_card),
+                str(row.in_store_cash),
+                str(row.refunded_online),
+                str(row.refunded_counter),
+                str(row.net),
+                str(row.orders_collected),
+            ]
+        )
+    return response
