@@ -1,13 +1,39 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
 
-from orders.models import Handover, Order, OrderEvent, OrderLine, Payment, StripeEvent
+from customers.models import Channel
+from orders import services
+from orders.errors import OrderError
+from orders.forms import RefundForm
+from orders.models import (
+    Handover,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    StripeEvent,
+)
+from stores.selectors import is_manager
 
 
 class OrderLineInline(admin.TabularInline):
     model = OrderLine
     extra = 0
     can_delete = False
-    readonly_fields = ["variant", "sku", "name", "unit_price", "quantity", "collected_quantity"]
+    readonly_fields = [
+        "variant",
+        "sku",
+        "name",
+        "unit_price",
+        "quantity",
+        "collected_quantity",
+        "refunded_quantity",
+    ]
 
 
 class OrderEventInline(admin.TabularInline):
@@ -32,6 +58,40 @@ class PaymentInline(admin.TabularInline):
         "status",
         "created_at",
     ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(refund_of__isnull=True)
+
+
+class RefundInline(admin.TabularInline):
+    """The refunds of the order, read-only: a refund is made through "Refund" (the service)."""
+
+    model = Payment
+    verbose_name = _("refund")
+    verbose_name_plural = _("refunds")
+    extra = 0
+    can_delete = False
+    fields = [
+        "created_at",
+        "amount_refunded",
+        "currency",
+        "provider",
+        "method",
+        "reference",
+        "provider_reference",
+        "user",
+        "note",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(refund_of__isnull=False).select_related("user")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Order)
@@ -76,7 +136,8 @@ class OrderAdmin(admin.ModelAdmin):
         "created_at",
     ]
     exclude = ["pickup_token"]
-    inlines = [OrderLineInline, PaymentInline, OrderEventInline]
+    inlines = [OrderLineInline, PaymentInline, RefundInline, OrderEventInline]
+    change_form_template = "admin/orders/order/change_form.html"
 
     def has_add_permission(self, request):
         return False
@@ -84,6 +145,79 @@ class OrderAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         # Deleting would strand reserved stock and erase the audit trail.
         return False
+
+    # --- Refunds: through the same service as the tablet ---------------------------------
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/refund/",
+                self.admin_site.admin_view(self.refund_view),
+                name="orders_order_refund",
+            ),
+            *super().get_urls(),
+        ]
+
+    @staticmethod
+    def may_refund(request, order: Order) -> bool:
+        """Superusers, and managers of the order's store."""
+        return request.user.is_superuser or is_manager(request.user, order.store)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        order = self.get_object(request, object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "can_refund": order is not None
+            and order.status == OrderStatus.COLLECTED
+            and self.may_refund(request, order),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def refund_view(self, request, object_id):
+        order = get_object_or_404(Order.objects.select_related("store"), pk=object_id)
+        if not self.has_view_permission(request, order) or not self.may_refund(request, order):
+            raise PermissionDenied
+        status = 200
+        error = ""
+        if request.method == "POST":
+            form = RefundForm(request.POST, order=order)
+            if form.is_valid():
+                try:
+                    refund = services.refund_order(
+                        order=order,
+                        user=request.user,
+                        quantities=form.quantities(),
+                        reason=form.cleaned_data["reason"],
+                        # The back office is a web page, not the store's counter.
+                        channel=Channel.WEB,
+                        method=form.cleaned_data["payment_method"],
+                        reference=form.cleaned_data["reference"],
+                        restock=form.cleaned_data["restock"],
+                    )
+                except OrderError as exc:
+                    error, status = exc.message, exc.status
+                else:
+                    messages.success(
+                        request,
+                        _("%(amount)s %(currency)s refunded.")
+                        % {"amount": refund.amount_refunded, "currency": refund.currency},
+                    )
+                    return redirect(reverse("admin:orders_order_change", args=[order.pk]))
+            else:
+                status = 400
+        else:
+            form = RefundForm(order=order)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": order,
+            "order": order,
+            "form": form,
+            "error": error,
+            "refunds": order.payments.filter(refund_of__isnull=False).select_related("user"),
+            "title": _("Refund order %(number)s") % {"number": order.number},
+        }
+        return TemplateResponse(request, "admin/orders/order/refund.html", context, status=status)
 
 
 @admin.register(OrderEvent)

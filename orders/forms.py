@@ -113,6 +113,44 @@ class CollectForm(forms.Form):
         return [(line, self[f"qty_{line.sku}"]) for line in self.order.lines.all()]
 
 
+class RefundForm(forms.Form):
+    """Built per collected order: one field per line, named ``refund_<sku>``, up to what was
+    collected and not refunded yet; or ``everything`` (the "refund everything" button)."""
+
+    reason = forms.CharField(label=_("Reason"), max_length=255)
+    everything = forms.BooleanField(required=False)
+    restock = forms.BooleanField(label=_("Put the items back on sale"), required=False)
+    payment_method = forms.ChoiceField(
+        label=_("Given back by"),
+        choices=Payment.Method.choices,
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    reference = forms.CharField(label=_("Receipt / reference"), max_length=120, required=False)
+
+    def __init__(self, *args, order, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.order = order
+        self.lines = [ln for ln in order.lines.all() if ln.collected_quantity]
+        for line in self.lines:
+            left = line.collected_quantity - line.refunded_quantity
+            self.fields[f"refund_{line.sku}"] = forms.IntegerField(
+                label=line.name, min_value=0, max_value=left, initial=0, required=False
+            )
+
+    def quantities(self) -> dict[str, int] | None:
+        """sku → units to refund; None for "refund everything"."""
+        if self.cleaned_data.get("everything"):
+            return None
+        return {line.sku: self.cleaned_data.get(f"refund_{line.sku}") or 0 for line in self.lines}
+
+    def line_fields(self):
+        return [
+            (line, line.collected_quantity - line.refunded_quantity, self[f"refund_{line.sku}"])
+            for line in self.lines
+        ]
+
+
 # --- Assisted sale at the tablet --------------------------------------------------------------
 
 

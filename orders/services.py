@@ -42,6 +42,7 @@ from orders.payments import (
     Authorisation,
     PaymentProvider,
     ProviderState,
+    Refund,
     from_minor_units,
     online_provider,
     provider_for,
@@ -52,7 +53,14 @@ from shop.services import empty_cart
 from stores.errors import StoreError
 from stores.models import Store
 from stores.selectors import bookable_slot, is_manager
-from stores.services import book_slot, consume_stock, release_slot, release_stock, reserve_stock
+from stores.services import (
+    book_slot,
+    consume_stock,
+    release_slot,
+    release_stock,
+    reserve_stock,
+    return_stock,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -1118,39 +1126,292 @@ def cancel_payment(*, payment: Payment, provider: PaymentProvider | None = None)
     return _record_state(locked, state, fields=["status"])
 
 
-def refund_payment(*, payment: Payment, amount, provider: PaymentProvider | None = None) -> Payment:
-    """Give back ``amount`` of what was captured. The ceiling (captured minus already refunded)
-    is ours to enforce: the provider is not trusted to."""
-    amount = _payment_amount(amount, payment)
-    with transaction.atomic():
-        locked = _lock_payment(payment)
-        # The refunded total so far makes the key: a retry repeats it, the next refund does not.
-        operation = f"refund:{locked.amount_refunded}:{amount}"
-        locked = _claim(locked, operation, allowed={PaymentStatus.PAID})
-        if amount > locked.refundable:
-            raise OrderError(
-                "refund_too_large",
-                _("At most %(amount)s %(currency)s can still be refunded.")
-                % {"amount": locked.refundable, "currency": locked.currency},
-                status=400,
-            )
-        _mark_pending(locked, operation)
+def _refund_ceiling(payment: Payment, amount: Decimal) -> None:
+    if amount > payment.refundable:
+        raise OrderError(
+            "refund_too_large",
+            _("At most %(amount)s %(currency)s can still be refunded.")
+            % {"amount": payment.refundable, "currency": payment.currency},
+            status=400,
+        )
+
+
+def _claim_refund(
+    payment: Payment, amount: Decimal, *, exclusive: bool = False
+) -> tuple[Payment, str]:
+    """Step 1 of a refund, inside the caller's transaction: lock, check the ceiling (ours to
+    enforce: the provider is not trusted to) and claim. ``exclusive`` refuses while any
+    operation is in flight, the same one included: two people refunding at once must not both
+    reach the provider."""
+    locked = _lock_payment(payment)
+    # The refunded total so far makes the key: a retry repeats it, the next refund does not.
+    operation = f"refund:{locked.amount_refunded}:{amount}"
+    if exclusive and locked.pending_operation:
+        raise OrderError("payment_busy", _("Another operation on this payment is still running."))
+    locked = _claim(locked, operation, allowed={PaymentStatus.PAID})
+    _refund_ceiling(locked, amount)
+    _mark_pending(locked, operation)
+    return locked, operation
+
+
+def _call_refund(locked: Payment, operation: str, amount: Decimal, provider) -> Refund:
+    """Step 2: the provider call, outside any transaction, with an idempotency key."""
     provider = provider or provider_for(locked)
     key = f"{locked.provider_reference or locked.pk}:{operation}"
-    refund = _call_claimed(locked, operation, lambda: provider.refund(locked, amount, key=key))
+    return _call_claimed(locked, operation, lambda: provider.refund(locked, amount, key=key))
+
+
+def _record_refund(
+    payment: Payment,
+    *,
+    before: Decimal,
+    refund: Refund,
+    method: str = "",
+    reference: str = "",
+    user=None,
+    note: str = "",
+) -> Payment:
+    """Step 3, inside the caller's transaction with ``payment`` (the original) locked: raise its
+    refunded total, end the claim and write the refund's own row. ``before`` is the total when
+    the refund was claimed."""
+    # A refund webhook may have counted this refund already: never count it twice.
+    payment.amount_refunded = max(payment.amount_refunded, before + refund.amount)
+    if payment.amount_refunded >= payment.amount_captured:
+        payment.status = PaymentStatus.REFUNDED
+        _set_order_payment_status(payment.order, PaymentStatus.REFUNDED)
+    payment.pending_operation = ""
+    payment.save(update_fields=["status", "amount_refunded", "pending_operation"])
+    return Payment.objects.create(
+        order=payment.order,
+        refund_of=payment,
+        provider=payment.provider,
+        provider_reference=refund.reference,
+        method=method or payment.method,
+        reference=reference,
+        user=user if getattr(user, "is_authenticated", False) else None,
+        note=note,
+        currency=payment.currency,
+        amount_refunded=refund.amount,
+        status=PaymentStatus.REFUNDED,
+    )
+
+
+def refund_payment(*, payment: Payment, amount, provider: PaymentProvider | None = None) -> Payment:
+    """Give back ``amount`` of what was captured (a refund row records it). Returns the
+    original payment. The ceiling (captured minus already refunded) is ours to enforce."""
+    amount = _payment_amount(amount, payment)
+    with transaction.atomic():
+        locked, operation = _claim_refund(payment, amount)
+    refund = _call_refund(locked, operation, amount, provider)
     with transaction.atomic():
         payment = _lock_payment(locked)
         if payment.pending_operation == operation:
-            # A refund webhook may have counted this refund already: never count it twice.
-            payment.amount_refunded = max(
-                payment.amount_refunded, locked.amount_refunded + refund.amount
-            )
-            if payment.amount_refunded >= payment.amount_captured:
-                payment.status = PaymentStatus.REFUNDED
-                _set_order_payment_status(payment.order, PaymentStatus.REFUNDED)
-            payment.pending_operation = ""
-            payment.save(update_fields=["status", "amount_refunded", "pending_operation"])
+            _record_refund(payment, before=locked.amount_refunded, refund=refund)
     return payment
+
+
+# --- Refunds of collected orders -------------------------------------------------------------
+#
+# A refund gives money back for units the customer had collected (``quantities``: sku → units;
+# None = everything not refunded yet). Every refund takes the order's lock first, so two
+# clerks refunding the same line are served one after the other; an online order's refund is
+# also claimed on its card payment, so only one of them reaches Stripe.
+
+REFUND_REASON_MAX = 255
+
+
+def _refund_plan(
+    order: Order, quantities: dict[str, int] | None
+) -> tuple[list[tuple[OrderLine, int]], Decimal]:
+    """The lines and units to refund of ``order`` (locked), and the amount."""
+    if order.status != OrderStatus.COLLECTED:
+        raise OrderError(
+            "not_collected",
+            _("Order %(number)s is %(status)s: only a collected order can be refunded.")
+            % {"number": order.number, "status": OrderStatus(order.status).label},
+            current=order.status,
+        )
+    lines = list(order.lines.order_by("pk"))
+    left = {ln.pk: (ln.collected_quantity or 0) - ln.refunded_quantity for ln in lines}
+    if not any(left.values()):
+        raise OrderError(
+            "already_refunded", _("Everything collected in this order was already refunded.")
+        )
+    if quantities is None:
+        picked = [(ln, left[ln.pk]) for ln in lines]
+    else:
+        unknown = set(quantities) - {ln.sku for ln in lines}
+        if unknown:
+            raise OrderError(
+                "unknown_line",
+                _("These items are not in the order: %(skus)s")
+                % {"skus": ", ".join(sorted(unknown))},
+                status=400,
+            )
+        picked = []
+        for line in lines:
+            units = quantities.get(line.sku, 0)
+            if isinstance(units, bool) or not isinstance(units, int):
+                units = -1
+            if not 0 <= units <= left[line.pk]:
+                raise OrderError(
+                    "bad_quantity",
+                    _("Refunded quantity for %(sku)s must be between 0 and %(max)d.")
+                    % {"sku": line.sku, "max": left[line.pk]},
+                    status=400,
+                )
+            picked.append((line, units))
+    picked = [(line, units) for line, units in picked if units]
+    amount = sum((line.unit_price * units for line, units in picked), Decimal("0.00"))
+    if not picked or amount <= 0:
+        raise OrderError("nothing_to_refund", _("Choose at least one item to refund."), status=400)
+    return picked, amount
+
+
+def _refund_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise OrderError("reason_required", _("Say why the money is given back."), status=400)
+    if len(reason) > REFUND_REASON_MAX:
+        raise OrderError(
+            "reason_too_long",
+            _("Keep the reason under %(max)d characters.") % {"max": REFUND_REASON_MAX},
+            status=400,
+        )
+    return reason
+
+
+def _refundable_payment(order: Order) -> Payment:
+    """The payment a refund of ``order`` gives money back from (not locked)."""
+    provider = (
+        Payment.Provider.STRIPE
+        if order.payment_method == PaymentMethod.ONLINE
+        else Payment.Provider.IN_STORE
+    )
+    payment = (
+        order.payments.filter(
+            provider=provider,
+            refund_of__isnull=True,
+            status__in=[PaymentStatus.PAID, PaymentStatus.REFUNDED],
+        )
+        .order_by("-pk")
+        .first()
+    )
+    if payment is None:
+        raise OrderError(
+            "not_paid", _("Nothing was paid for this order, so nothing can be refunded.")
+        )
+    return payment
+
+
+def _write_refund_lines(
+    order: Order, picked: list[tuple[OrderLine, int]], *, restock: bool
+) -> None:
+    """Count the refunded units on their lines (one conditional UPDATE each: never more than
+    was collected) and, with ``restock``, put them back on the store's shelf."""
+    for line, units in picked:
+        updated = OrderLine.objects.filter(
+            pk=line.pk, refunded_quantity__lte=F("collected_quantity") - units
+        ).update(refunded_quantity=F("refunded_quantity") + units)
+        if updated != 1:
+            raise OrderError(
+                "already_refunded", _("%(sku)s was refunded meanwhile.") % {"sku": line.sku}
+            )
+        if restock:
+            return_stock(store_id=order.store_id, variant_id=line.variant_id, quantity=units)
+
+
+def _note_refund(
+    order: Order, refund: Payment, picked: list[tuple[OrderLine, int]], *, channel: str
+) -> None:
+    record_touchpoint(
+        customer=order.customer,
+        channel=channel,
+        kind="payment_refunded",
+        payload={
+            "order": order.number,
+            "amount": str(refund.amount_refunded),
+            "currency": refund.currency,
+            "lines": {line.sku: units for line, units in picked},
+        },
+    )
+
+
+def refund_order(
+    *,
+    order: Order,
+    user,
+    quantities: dict[str, int] | None,
+    reason: str,
+    channel: str = Channel.STORE,
+    method: str = "",
+    reference: str = "",
+    restock: bool = False,
+    provider: PaymentProvider | None = None,
+) -> Payment:
+    """Give money back for collected units of ``order`` and return the refund's Payment row.
+
+    ``quantities`` maps skus to units (at most collected minus already refunded); None refunds
+    everything left. An online order is refunded on its card through the provider (claimed,
+    called outside any lock, then recorded with the lines in one transaction; a refusal
+    writes nothing). At the counter the clerk gives the money back by ``method`` (card or
+    cash; a card refund needs the terminal's ``reference``) and it is recorded at once.
+    ``restock`` puts the units back on the shelf.
+    """
+    reason = _refund_reason(reason)
+    reference = (reference or "").strip()[:120]
+    if order.payment_method == PaymentMethod.IN_STORE:
+        if method not in Payment.Method.values:
+            raise OrderError("bad_payment", _("Choose card or cash."), status=400)
+        if method == Payment.Method.CARD and not reference:
+            raise OrderError(
+                "reference_required", _("Enter the card terminal receipt number."), status=400
+            )
+        with transaction.atomic():
+            locked = _lock(order)
+            picked, amount = _refund_plan(locked, quantities)
+            payment = _lock_payment(_refundable_payment(locked))
+            if payment.status != PaymentStatus.PAID:
+                raise OrderError("already_refunded", _("This payment was refunded in full."))
+            _refund_ceiling(payment, amount)
+            _write_refund_lines(locked, picked, restock=restock)
+            refund = _record_refund(
+                payment,
+                before=payment.amount_refunded,
+                refund=Refund(reference="", amount=amount),
+                method=method,
+                reference=reference,
+                user=user,
+                note=reason,
+            )
+            _note_refund(locked, refund, picked, channel=channel)
+        return refund
+
+    with transaction.atomic():
+        locked = _lock(order)
+        picked, amount = _refund_plan(locked, quantities)
+        claimed, operation = _claim_refund(_refundable_payment(locked), amount, exclusive=True)
+    answer = _call_refund(claimed, operation, amount, provider)
+    with transaction.atomic():
+        locked = _lock(order)
+        payment = _lock_payment(claimed)
+        if payment.pending_operation != operation:
+            # Only the claim's holder records it; nothing else clears a refund claim.
+            logger.error("refund %s of %s found its claim gone", answer.reference, order.number)
+            raise OrderError(
+                "payment_busy", _("Another operation on this payment is still running.")
+            )
+        _write_refund_lines(locked, picked, restock=restock)
+        refund = _record_refund(
+            payment,
+            before=claimed.amount_refunded,
+            refund=answer,
+            method=Payment.Method.CARD,
+            user=user,
+            note=reason,
+        )
+        _note_refund(locked, refund, picked, channel=channel)
+    return refund
 
 
 def refresh_payment(*, payment: Payment, provider: PaymentProvider | None = None) -> Payment:

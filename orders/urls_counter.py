@@ -14,6 +14,7 @@ urlpatterns = [
     path("<slug:code>/orders/<str:number>/collect/", counter.collect, name="collect"),
     path("<slug:code>/orders/<str:number>/cancel/", counter.cancel, name="cancel"),
     path("<slug:code>/orders/<str:number>/unlock/", counter.unlock_code, name="unlock"),
+    path("<slug:code>/orders/<str:number>/refund/", counter.refund, name="refund"),
     # The customer view and assisted sale.
     path("<slug:code>/customers/", assisted.customers, name="customers"),
     path("<slug:code>/customers/new/", assisted.customer_create, name="customer_create"),

@@ -56,6 +56,17 @@ def consume_stock(*, store_id: int, variant_id: int, quantity: int) -> None:
         raise RuntimeError(f"stock {store_id}/{variant_id}: cannot consume {quantity}")
 
 
+def return_stock(*, store_id: int, variant_id: int, quantity: int) -> None:
+    """Units a customer brought back (a refund) go back on the shelf."""
+    if quantity <= 0:
+        return
+    updated = StockLevel.objects.filter(store_id=store_id, variant_id=variant_id).update(
+        on_hand=F("on_hand") + quantity
+    )
+    if updated != 1:
+        raise RuntimeError(f"stock {store_id}/{variant_id}: cannot return {quantity}")
+
+
 def book_slot(*, store: Store, start: datetime) -> bool:
     """Take one place in a pickup slot; False when the slot is already full."""
     SlotBooking.objects.bulk_create(

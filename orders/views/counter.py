@@ -1,6 +1,7 @@
 """The store tablet: live queue, scan or type a pickup code, prepare, hand over, cancel."""
 
 import secrets
+from decimal import Decimal
 from functools import wraps
 
 from django.contrib import messages
@@ -13,7 +14,7 @@ from django.views.decorators.http import require_POST, require_safe
 from customers.models import Channel
 from orders import selectors, services
 from orders.errors import OrderError
-from orders.forms import CancelForm, CodeForm, CollectForm, ScanForm, StatusForm
+from orders.forms import CancelForm, CodeForm, CollectForm, RefundForm, ScanForm, StatusForm
 from orders.models import Actor, Handover, OrderStatus
 from stores.selectors import is_manager, staff_stores, store_for_staff
 
@@ -148,7 +149,27 @@ def _order_context(request, store, order, **extra):
         "collect_form": extra.pop("collect_form", None) or CollectForm(order=order),
         "cancel_form": CancelForm(),
         "code_form": CodeForm(),
+        **_refund_context(order, extra.pop("refund_form", None)),
         **extra,
+    }
+
+
+def _refund_context(order, form=None) -> dict:
+    """The refund section of a collected order: the form, the refunds so far, what is left."""
+    if order.status != OrderStatus.COLLECTED:
+        return {}
+    lines = list(order.lines.all())
+    return {
+        "refund_form": form or RefundForm(order=order),
+        "refunds": list(
+            order.payments.filter(refund_of__isnull=False)
+            .select_related("user")
+            .order_by("created_at", "pk")
+        ),
+        "refundable": sum(
+            (ln.unit_price * ((ln.collected_quantity or 0) - ln.refunded_quantity) for ln in lines),
+            Decimal("0.00"),
+        ),
     }
 
 
@@ -248,4 +269,53 @@ def unlock_code(request, store, number):
     order = selectors.order_for_store(store=store, number=number)
     services.unlock_pickup_code(order=order, user=request.user)
     messages.success(request, _("Pickup code unlocked."))
+    return redirect("counter:order", code=store.code, number=order.number)
+
+
+def _refund_section(request, store, order, *, status=200, **extra):
+    """After a refund attempt: the refund section (htmx) or the whole order page."""
+    order = selectors.order_for_store(store=store, number=order.number)
+    context = _order_context(request, store, order, **extra)
+    template = "counter/partials/refund.html" if request.htmx else "counter/order.html"
+    return render(request, template, context, status=status)
+
+
+@counter_view
+@require_POST
+def refund(request, store, number):
+    """Give money back for collected items. Any staff member of the store may; the refund
+    records who did it."""
+    order = selectors.order_for_store(store=store, number=number)
+    form = RefundForm(request.POST, order=order)
+    if not form.is_valid():
+        return _refund_section(request, store, order, status=400, refund_form=form)
+    try:
+        refunded = services.refund_order(
+            order=order,
+            user=request.user,
+            quantities=form.quantities(),
+            reason=form.cleaned_data["reason"],
+            channel=Channel.STORE,
+            method=form.cleaned_data["payment_method"],
+            reference=form.cleaned_data["reference"],
+            restock=form.cleaned_data["restock"],
+        )
+    except OrderError as error:
+        if order.status != OrderStatus.COLLECTED:
+            raise
+        return _refund_section(
+            request,
+            store,
+            order,
+            status=error.status,
+            refund_form=form,
+            refund_error=error.message,
+        )
+    done = _("%(amount)s %(currency)s refunded.") % {
+        "amount": refunded.amount_refunded,
+        "currency": refunded.currency,
+    }
+    if request.htmx:
+        return _refund_section(request, store, order, refund_done=done)
+    messages.success(request, done)
     return redirect("counter:order", code=store.code, number=order.number)
