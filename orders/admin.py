@@ -215,6 +215,9 @@ class OrderAdmin(admin.ModelAdmin):
             "form": form,
             "error": error,
             "refunds": order.payments.filter(refund_of__isnull=False).select_related("user"),
+            "refund_at_till": order.payments.filter(
+                provider=Payment.Provider.IN_STORE, refund_of__isnull=True
+            ).exists(),
             "title": _("Refund order %(number)s") % {"number": order.number},
         }
         return TemplateResponse(request, "admin/orders/order/refund.html", context, status=status)

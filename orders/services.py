@@ -1224,13 +1224,7 @@ def _refund_plan(
     order: Order, quantities: dict[str, int] | None
 ) -> tuple[list[tuple[OrderLine, int]], Decimal]:
     """The lines and units to refund of ``order`` (locked), and the amount."""
-    if order.status != OrderStatus.COLLECTED:
-        raise OrderError(
-            "not_collected",
-            _("Order %(number)s is %(status)s: only a collected order can be refunded.")
-            % {"number": order.number, "status": OrderStatus(order.status).label},
-            current=order.status,
-        )
+    _check_refundable(order)
     lines = list(order.lines.order_by("pk"))
     left = {ln.pk: (ln.collected_quantity or 0) - ln.refunded_quantity for ln in lines}
     if not any(left.values()):
@@ -1281,18 +1275,22 @@ def _refund_reason(reason: str) -> str:
     return reason
 
 
+def _check_refundable(order: Order) -> None:
+    if order.status != OrderStatus.COLLECTED:
+        raise OrderError(
+            "not_collected",
+            _("Order %(number)s is %(status)s: only a collected order can be refunded.")
+            % {"number": order.number, "status": OrderStatus(order.status).label},
+            current=order.status,
+        )
+
+
 def _refundable_payment(order: Order) -> Payment:
-    """The payment a refund of ``order`` gives money back from (not locked)."""
-    provider = (
-        Payment.Provider.STRIPE
-        if order.payment_method == PaymentMethod.ONLINE
-        else Payment.Provider.IN_STORE
-    )
+    """The payment a refund of ``order`` gives money back from (not locked): what was taken at
+    collection, on the card or at the till (an online order may end up paid at the counter)."""
     payment = (
         order.payments.filter(
-            provider=provider,
-            refund_of__isnull=True,
-            status__in=[PaymentStatus.PAID, PaymentStatus.REFUNDED],
+            refund_of__isnull=True, status__in=[PaymentStatus.PAID, PaymentStatus.REFUNDED]
         )
         .order_by("-pk")
         .first()
@@ -1352,15 +1350,18 @@ def refund_order(
     """Give money back for collected units of ``order`` and return the refund's Payment row.
 
     ``quantities`` maps skus to units (at most collected minus already refunded); None refunds
-    everything left. An online order is refunded on its card through the provider (claimed,
+    everything left. What was paid by card online is refunded through the provider (claimed,
     called outside any lock, then recorded with the lines in one transaction; a refusal
-    writes nothing). At the counter the clerk gives the money back by ``method`` (card or
+    writes nothing). What was paid at the counter the clerk gives back by ``method`` (card or
     cash; a card refund needs the terminal's ``reference``) and it is recorded at once.
     ``restock`` puts the units back on the shelf.
     """
+    _check_refundable(order)
     reason = _refund_reason(reason)
     reference = (reference or "").strip()[:120]
-    if order.payment_method == PaymentMethod.IN_STORE:
+    # Which payment was taken never changes once the order is collected.
+    paid = _refundable_payment(order)
+    if paid.provider == Payment.Provider.IN_STORE:
         if method not in Payment.Method.values:
             raise OrderError("bad_payment", _("Choose card or cash."), status=400)
         if method == Payment.Method.CARD and not reference:
@@ -1370,7 +1371,7 @@ def refund_order(
         with transaction.atomic():
             locked = _lock(order)
             picked, amount = _refund_plan(locked, quantities)
-            payment = _lock_payment(_refundable_payment(locked))
+            payment = _lock_payment(paid)
             if payment.status != PaymentStatus.PAID:
                 raise OrderError("already_refunded", _("This payment was refunded in full."))
             _refund_ceiling(payment, amount)
@@ -1390,7 +1391,7 @@ def refund_order(
     with transaction.atomic():
         locked = _lock(order)
         picked, amount = _refund_plan(locked, quantities)
-        claimed, operation = _claim_refund(_refundable_payment(locked), amount, exclusive=True)
+        claimed, operation = _claim_refund(paid, amount, exclusive=True)
     answer = _call_refund(claimed, operation, amount, provider)
     with transaction.atomic():
         locked = _lock(order)

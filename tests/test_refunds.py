@@ -380,6 +380,25 @@ def test_card_refund_at_the_till_needs_the_terminal_reference(clerk, till_order)
     assert order.payment_status == PaymentStatus.REFUNDED
 
 
+def test_an_online_order_paid_at_the_counter_is_refunded_at_the_till(shop, clerk, till_order):
+    # given an online order whose card hold was gone, so the counter took the money
+    Order.objects.filter(pk=till_order.pk).update(payment_method="online")
+    till_order.refresh_from_db()
+
+    refund = refund_order(
+        order=till_order, user=clerk, quantities={"LAMP-01": 1}, reason="Dented", method="cash"
+    )
+
+    assert (refund.provider, refund.method, refund.amount_refunded) == (
+        "in_store",
+        "cash",
+        Decimal("12.50"),
+    )
+    assert original(till_order).amount_refunded == Decimal("12.50")
+    page = logged_in(clerk).get(order_url(till_order))
+    assert 'name="payment_method"' in text(page)
+
+
 # --- Two clerks at once ----------------------------------------------------------------------
 
 

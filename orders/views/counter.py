@@ -15,7 +15,7 @@ from customers.models import Channel
 from orders import selectors, services
 from orders.errors import OrderError
 from orders.forms import CancelForm, CodeForm, CollectForm, RefundForm, ScanForm, StatusForm
-from orders.models import Actor, Handover, OrderStatus
+from orders.models import Actor, Handover, OrderStatus, Payment
 from stores.selectors import is_manager, staff_stores, store_for_staff
 
 DEVICE_COOKIE = "oc_device"
@@ -161,6 +161,11 @@ def _refund_context(order, form=None) -> dict:
     lines = list(order.lines.all())
     return {
         "refund_form": form or RefundForm(order=order),
+        # Money taken at the till goes back at the till (card or cash, with a reference).
+        "refund_at_till": any(
+            p.provider == Payment.Provider.IN_STORE and not p.refund_of_id
+            for p in order.payments.all()
+        ),
         "refunds": list(
             order.payments.filter(refund_of__isnull=False)
             .select_related("user")
