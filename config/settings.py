@@ -293,6 +293,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BEAT_SCHEDULE = {
     "expire-holds": {"task": "orders.tasks.expire_holds", "schedule": 60.0},
     "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 60.0},
+    "settle-card-payments": {"task": "orders.tasks.settle_card_payments", "schedule": 300.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 
@@ -308,6 +309,9 @@ STRIPE_JS_URL = os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/")
 # uncaptured PaymentIntents after 7 days). Before then the hold is released by us and the
 # order is flagged so the clerk takes payment at the counter instead.
 CARD_AUTHORISATION_DAYS = int(os.environ.get("CARD_AUTHORISATION_DAYS", "7"))
+# A payment operation (capture, cancel, refund) whose provider answer has not been recorded
+# after this long is settled by asking the provider where the payment stands.
+PAYMENT_OPERATION_STALE_MINUTES = int(os.environ.get("PAYMENT_OPERATION_STALE_MINUTES", "10"))
 # An online order whose card is not authorised within this time is cancelled (stock released).
 ONLINE_PAYMENT_TIMEOUT_MINUTES = int(os.environ.get("ONLINE_PAYMENT_TIMEOUT_MINUTES", "30"))
 

@@ -244,6 +244,9 @@ class Payment(models.Model):
     # The provider operation in flight ("capture", "cancel", "refund:…"), set under the row
     # lock before the network call and cleared when its answer is recorded: one at a time.
     pending_operation = models.CharField(max_length=80, blank=True)
+    # When that operation was claimed: one still pending long after is a call whose answer was
+    # lost (a crash, a timeout) and is settled by asking the provider.
+    pending_since = models.DateTimeField(null=True, blank=True)
     currency = models.CharField(max_length=3)
     amount_authorised = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     amount_captured = models.DecimalField(max_digits=12, decimal_places=2, default=0)

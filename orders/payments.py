@@ -87,6 +87,8 @@ class PaymentProvider(Protocol):
 
     def status(self, payment: Payment) -> ProviderState: ...
 
+    def refunded(self, payment: Payment) -> Decimal: ...
+
 
 class InStoreProvider:
     """The counter: the clerk takes card or cash on the store's terminal; we only record it."""
@@ -107,6 +109,9 @@ class InStoreProvider:
 
     def status(self, payment: Payment) -> ProviderState:
         return ProviderState(status=payment.status, amount_captured=payment.amount_captured)
+
+    def refunded(self, payment: Payment) -> Decimal:
+        return payment.amount_refunded
 
 
 # PaymentIntent status → our payment status.
@@ -274,6 +279,22 @@ class StripeProvider:
     def status(self, payment: Payment) -> ProviderState:
         intent = self._call(self.client.v1.payment_intents.retrieve, payment.provider_reference)
         return self._state(intent, payment.currency)
+
+    def refunded(self, payment: Payment) -> Decimal:
+        """The total refunded on the payment so far, as the provider counts it (the refunds
+        made for the intent; localstripe also lists the uncaptured rest of a partial capture,
+        without an intent, which is not money given back)."""
+        refunds = self._call(
+            self.client.v1.refunds.list,
+            params={"payment_intent": payment.provider_reference, "limit": 100},
+        )
+        total = sum(
+            refund["amount"]
+            for refund in refunds.get("data", [])
+            if refund.get("payment_intent") == payment.provider_reference
+            and refund.get("status") in ("succeeded", "pending")
+        )
+        return from_minor_units(total, payment.currency)
 
     def retrieve(self, reference: str) -> dict[str, Any]:
         """The raw PaymentIntent (for reconciliation and tests)."""

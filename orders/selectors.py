@@ -53,6 +53,66 @@ def _detail():
     )
 
 
+# Card holds are released by us this long before the card network would let them lapse.
+AUTHORISATION_MARGIN = timedelta(hours=2)
+
+
+def authorisation_deadline(payment: Payment) -> datetime:
+    """When we release an authorised card hold that was not captured (the networks allow
+    CARD_AUTHORISATION_DAYS; we stop a little before)."""
+    return (
+        payment.created_at
+        + timedelta(days=settings.CARD_AUTHORISATION_DAYS)
+        - (AUTHORISATION_MARGIN)
+    )
+
+
+@dataclass(frozen=True)
+class CardPayment:
+    """Where an online order's card payment stands, for the tablet and the shopper."""
+
+    status: str  # a PaymentStatus value; "unpaid" when there is no authorisation at all
+    amount_authorised: Decimal
+    amount_captured: Decimal
+    # The authorisation is released at this time if it has not been captured by then.
+    releases_at: datetime | None
+    # No usable card hold (never authorised, released, or lapsed): the clerk takes payment at
+    # the counter when the order is collected.
+    counter_pays: bool
+    # The hold on the goods lasts longer than the card authorisation.
+    lapses_during_hold: bool
+
+
+def card_payment(order: Order) -> CardPayment | None:
+    """The card payment of an online order (None for orders paid at the counter). Uses
+    ``order.payments.all()``, so a prefetch makes it free."""
+    if order.payment_method != PaymentMethod.ONLINE:
+        return None
+    attempts = [
+        p
+        for p in order.payments.all()
+        if p.provider == Payment.Provider.STRIPE
+        and p.refund_of_id is None
+        and p.status != PaymentStatus.UNPAID
+    ]
+    payment = max(attempts, key=lambda p: p.pk) if attempts else None
+    if payment is None:
+        return CardPayment(PaymentStatus.UNPAID, ZERO, ZERO, None, True, False)
+    releases_at = (
+        authorisation_deadline(payment) if payment.status == PaymentStatus.AUTHORISED else None
+    )
+    return CardPayment(
+        status=payment.status,
+        amount_authorised=payment.amount_authorised,
+        amount_captured=payment.amount_captured,
+        releases_at=releases_at,
+        counter_pays=payment.status not in (PaymentStatus.AUTHORISED, PaymentStatus.PAID),
+        lapses_during_hold=bool(
+            releases_at and order.hold_until and order.hold_until > releases_at
+        ),
+    )
+
+
 def _visible_to(customer):
     """Orders a logged-in customer may see: their own, and guest orders under their email
     only once the address is verified (anyone can type an email at a guest checkout)."""
@@ -133,7 +193,19 @@ def store_queue(*, store, now: datetime | None = None) -> dict[str, list[Order]]
             store=store,
             status__in=[OrderStatus.PLACED, OrderStatus.PREPARING, OrderStatus.READY],
         )
-        .annotate(item_count=Sum("lines__quantity"), line_count=Count("lines"))
+        .annotate(
+            item_count=Sum("lines__quantity"),
+            line_count=Count("lines"),
+            # Online orders: is a card hold there to capture, or must the clerk take payment?
+            card_held=Exists(
+                Payment.objects.filter(
+                    order=OuterRef("pk"),
+                    provider=Payment.Provider.STRIPE,
+                    refund_of__isnull=True,
+                    status__in=[PaymentStatus.AUTHORISED, PaymentStatus.PAID],
+                )
+            ),
+        )
         .order_by(F("arrived_at").asc(nulls_last=True), "slot_start", "created_at")
     )
     columns: dict[str, list[Order]] = {name: [] for name in QUEUE_COLUMNS}

@@ -48,6 +48,7 @@ from orders.payments import (
     provider_for,
     to_minor_units,
 )
+from orders.selectors import AUTHORISATION_MARGIN, card_payment
 from shop.models import Cart, CartLine
 from shop.services import empty_cart
 from stores.errors import StoreError
@@ -812,6 +813,13 @@ def _capture_for_collection(
     capture_payment(payment=payment, amount=total, provider=provider)
 
 
+def _counter_pays(order: Order) -> bool:
+    """Payment is taken at the counter: the order was placed to pay there, or its card hold is
+    gone (see ``selectors.card_payment``)."""
+    card = card_payment(order)
+    return card is None or card.counter_pays
+
+
 def _online_payment(order: Order) -> Payment | None:
     return (
         order.payments.filter(provider=Payment.Provider.STRIPE, refund_of__isnull=True)
@@ -860,7 +868,9 @@ def collect_order(
 
     ``quantities`` maps each line's sku to the units handed over (0 = refused). Records the
     payment for exactly what was collected and the proof of handover. An online order's card
-    is charged exactly the collected total first (see ``_capture_for_collection``).
+    is charged exactly the collected total first (see ``_capture_for_collection``); one whose
+    card hold is gone (never authorised, released, lapsed) is paid at the counter instead,
+    like an order placed to pay there.
     """
     now = now or timezone.now()
     if verified_by not in Handover.Verification.values:
@@ -869,7 +879,7 @@ def collect_order(
         )
     if collector not in Handover.Collector.values:
         raise OrderError("bad_collector", _("Say who is collecting the order."), status=400)
-    if order.payment_method == PaymentMethod.ONLINE:
+    if order.payment_method == PaymentMethod.ONLINE and not _counter_pays(order):
         _capture_for_collection(
             order=order,
             user=user,
@@ -883,7 +893,17 @@ def collect_order(
             order, user=user, quantities=quantities, collector=collector
         )
         reference = (reference or "").strip()[:120]
-        if order.payment_method == PaymentMethod.IN_STORE:
+        counter_pays = _counter_pays(order)
+        if order.payment_method == PaymentMethod.ONLINE and not counter_pays:
+            payment = _online_payment(order)
+            if payment.status != PaymentStatus.PAID or payment.pending_operation:
+                # Authorised after the check above (a late webhook): capture it first.
+                raise OrderError(
+                    "payment_changed",
+                    _("The card payment changed meanwhile. Please confirm the handover again."),
+                    current=payment.status,
+                )
+        if counter_pays:
             if payment_method not in Payment.Method.values:
                 raise OrderError("bad_payment", _("Choose card or cash."), status=400)
             if payment_method == Payment.Method.CARD and not reference:
@@ -902,7 +922,7 @@ def collect_order(
                 quantity=line.quantity - line.collected_quantity,
             )
         OrderLine.objects.bulk_update(lines, ["collected_quantity"])
-        if order.payment_method == PaymentMethod.IN_STORE:
+        if counter_pays:
             Payment.objects.create(
                 order=order,
                 provider=Payment.Provider.IN_STORE,
@@ -913,6 +933,7 @@ def collect_order(
                 amount_captured=collected_total,
                 status=PaymentStatus.PAID,
                 created_at=now,
+                captured_at=now,
             )
             order.payment_status = PaymentStatus.PAID
         Handover.objects.create(
@@ -964,10 +985,27 @@ def _lock_payment(payment: Payment) -> Payment:
     return Payment.objects.select_for_update().select_related("order").get(pk=payment.pk)
 
 
+# Card payment changes the customer sees on their timeline (refunds record their own).
+_PAYMENT_TOUCHPOINTS = {
+    PaymentStatus.AUTHORISED: "payment_authorised",
+    PaymentStatus.PAID: "payment_captured",
+    PaymentStatus.VOIDED: "payment_voided",
+}
+
+
 def _set_order_payment_status(order: Order, status: str) -> None:
+    """Keep the order's payment status in step with its payment (in the caller's
+    transaction), and put the change on the customer's timeline."""
     if order.payment_status != status:
         order.payment_status = status
         order.save(update_fields=["payment_status", "updated_at"])
+        if status in _PAYMENT_TOUCHPOINTS:
+            record_touchpoint(
+                customer=order.customer,
+                channel=Channel.STORE if status == PaymentStatus.PAID else order.channel,
+                kind=_PAYMENT_TOUCHPOINTS[status],
+                payload={"order": order.number},
+            )
 
 
 def _apply_provider_state(payment: Payment, state: ProviderState) -> bool:
@@ -981,6 +1019,8 @@ def _apply_provider_state(payment: Payment, state: ProviderState) -> bool:
         payment.amount_authorised = state.amount_authorised
     if state.status == PaymentStatus.PAID and state.amount_captured is not None:
         payment.amount_captured = state.amount_captured
+    if state.status == PaymentStatus.PAID and payment.captured_at is None:
+        payment.captured_at = timezone.now()
     return True
 
 
@@ -1014,7 +1054,8 @@ def _claim(payment: Payment, operation: str, *, allowed: set[str]) -> Payment:
 
 def _mark_pending(payment: Payment, operation: str) -> None:
     payment.pending_operation = operation
-    payment.save(update_fields=["pending_operation"])
+    payment.pending_since = timezone.now() if operation else None
+    payment.save(update_fields=["pending_operation", "pending_since"])
 
 
 def _release_claim(payment: Payment, operation: str) -> None:
@@ -1110,7 +1151,7 @@ def capture_payment(
     state = _call_claimed(locked, operation, lambda: provider.capture(locked, amount))
     if state.amount_captured is None:
         state = ProviderState(status=state.status, amount_captured=amount)
-    return _record_state(locked, state, fields=["status", "amount_captured"])
+    return _record_state(locked, state, fields=["status", "amount_captured", "captured_at"])
 
 
 def cancel_payment(*, payment: Payment, provider: PaymentProvider | None = None) -> Payment:
@@ -1422,7 +1463,9 @@ def refresh_payment(*, payment: Payment, provider: PaymentProvider | None = None
     with transaction.atomic():
         payment = _lock_payment(payment)
         if _apply_provider_state(payment, state):
-            payment.save(update_fields=["status", "amount_authorised", "amount_captured"])
+            payment.save(
+                update_fields=["status", "amount_authorised", "amount_captured", "captured_at"]
+            )
             _set_order_payment_status(payment.order, payment.status)
     return payment
 
@@ -1474,6 +1517,13 @@ def pay_online(
             order=order, payment_method=payment_method, provider=provider
         )
     except OrderError as error:
+        if error.status == 402:
+            record_touchpoint(
+                customer=order.customer,
+                channel=channel,
+                kind="payment_failed",
+                payload={"order": order.number, "code": error.code},
+            )
         if cancel_on_decline and error.code in (
             "card_declined",
             "bad_payment_method",
@@ -1607,6 +1657,117 @@ def void_leftover_authorisations() -> int:
     return released
 
 
+def release_lapsing_authorisations(
+    *, now: datetime | None = None, provider: PaymentProvider | None = None
+) -> int:
+    """Card holds that would soon pass the card networks' limit (CARD_AUTHORISATION_DAYS)
+    without being captured are released now, while we still know their state. The order
+    stays as it is; with no card hold left it is paid at the counter on collection, and the
+    tablet shows it (``selectors.card_payment``). Returns how many were released."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.CARD_AUTHORISATION_DAYS) + AUTHORISATION_MARGIN
+    released = 0
+    for payment in Payment.objects.filter(
+        provider=Payment.Provider.STRIPE,
+        status=PaymentStatus.AUTHORISED,
+        refund_of__isnull=True,
+        pending_operation="",
+        created_at__lte=cutoff,
+    ).exclude(provider_reference=""):
+        try:
+            payment = cancel_payment(payment=payment, provider=provider)
+        except OrderError:
+            logger.warning("could not release lapsing authorisation %s", payment.pk)
+            continue
+        if payment.status == PaymentStatus.VOIDED:
+            with transaction.atomic():
+                order = _lock(payment.order)
+                _note_event(
+                    order, note="card hold lapsed", actor=Actor.SYSTEM, channel=order.channel
+                )
+            released += 1
+    return released
+
+
+def settle_payment_operation(*, payment: Payment, provider: PaymentProvider | None = None):
+    """A capture or cancel whose answer was lost (a crash, a timeout) still holds its claim and
+    blocks the payment: ask the provider where the payment stands, record what did happen, and
+    give the claim back. A refund is judged by the provider's refunded total."""
+    operation = payment.pending_operation
+    if not operation:
+        return payment
+    provider = provider or provider_for(payment)
+    is_refund = operation.startswith("refund:")
+    if is_refund:
+        refunded = provider.refunded(payment)
+    else:
+        state = provider.status(payment)
+    with transaction.atomic():
+        locked = _lock_payment(payment)
+        if locked.pending_operation != operation:
+            return locked  # answered meanwhile
+        if is_refund:
+            _settle_refund(locked, operation, refunded)
+        else:
+            if operation.startswith("capture:") and state.amount_captured is None:
+                state = ProviderState(
+                    status=state.status,
+                    amount_captured=Decimal(operation.removeprefix("capture:")),
+                )
+            if _apply_provider_state(locked, state):
+                _set_order_payment_status(locked.order, locked.status)
+        locked.pending_operation = ""
+        locked.pending_since = None
+        locked.save(
+            update_fields=[
+                "status",
+                "amount_authorised",
+                "amount_captured",
+                "captured_at",
+                "pending_operation",
+                "pending_since",
+            ]
+        )
+    return locked
+
+
+def _settle_refund(payment: Payment, operation: str, refunded: Decimal) -> None:
+    """A refund claimed as ``refund:<refunded before>:<amount>``: if the provider's refunded
+    total shows it went through, record it (the money; which lines it was for went with the
+    lost answer, so the refund row says it was settled); if not, nothing is recorded."""
+    _prefix, before, amount = operation.split(":")
+    before, amount = Decimal(before), Decimal(amount)
+    if refunded >= before + amount and payment.amount_refunded < before + amount:
+        _record_refund(
+            payment,
+            before=before,
+            refund=Refund(reference="", amount=amount),
+            note="settled after its answer was lost",
+        )
+
+
+def settle_stale_payment_operations(
+    *, now: datetime | None = None, provider: PaymentProvider | None = None
+) -> int:
+    """Settle every payment operation left pending longer than PAYMENT_OPERATION_STALE_MINUTES.
+    Returns how many were settled."""
+    now = now or timezone.now()
+    stale = now - timedelta(minutes=settings.PAYMENT_OPERATION_STALE_MINUTES)
+    settled = 0
+    for payment in (
+        Payment.objects.filter(provider=Payment.Provider.STRIPE, refund_of__isnull=True)
+        .exclude(pending_operation="")
+        .filter(Q(pending_since__lte=stale) | Q(pending_since__isnull=True))
+    ):
+        try:
+            settle_payment_operation(payment=payment, provider=provider)
+        except OrderError:
+            logger.warning("could not settle payment %s", payment.pk)
+            continue
+        settled += 1
+    return settled
+
+
 # --- Stripe webhooks --------------------------------------------------------------------------
 #
 # Stripe may deliver an event more than once and in any order. Each event id is stored once
@@ -1673,7 +1834,7 @@ def _apply_intent_event(payment: Payment, to: str, intent: dict) -> bool:
         payment.amount_authorised = received
         fields.add("amount_authorised")
     if to != PaymentStatus.UNPAID and _apply_provider_state(payment, state):
-        fields |= {"status", "amount_captured"}
+        fields |= {"status", "amount_captured", "captured_at"}
     if fields:
         payment.save(update_fields=sorted(fields))
         _set_order_payment_status(payment.order, payment.status)

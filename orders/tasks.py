@@ -5,7 +5,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from orders.models import Order, OrderStatus
-from orders.services import cancel_unpaid_order, expire_order, void_leftover_authorisations
+from orders.services import (
+    cancel_unpaid_order,
+    expire_order,
+    release_lapsing_authorisations,
+    settle_stale_payment_operations,
+    void_leftover_authorisations,
+)
 
 
 @shared_task(acks_late=True)
@@ -33,3 +39,13 @@ def expire_unpaid_orders() -> int:
             cancelled += 1
     void_leftover_authorisations()
     return cancelled
+
+
+@shared_task(acks_late=True)
+def settle_card_payments() -> dict[str, int]:
+    """Card holds near the networks' time limit are released (the order is then paid at the
+    counter), and provider calls whose answer was lost are settled. Idempotent."""
+    return {
+        "released": release_lapsing_authorisations(),
+        "settled": settle_stale_payment_operations(),
+    }

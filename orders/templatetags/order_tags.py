@@ -12,6 +12,9 @@ SYSTEM_NOTES = {
     "customer arrived": gettext_lazy("customer arrived"),
     "cancelled by the customer": gettext_lazy("cancelled by the customer"),
     "card authorised": gettext_lazy("card authorised"),
+    "card hold lapsed": gettext_lazy(
+        "card hold released before it lapsed: take payment at the counter"
+    ),
     "pay at the counter": gettext_lazy("switched to paying at the counter"),
     "payment not completed in time": gettext_lazy("payment not completed in time"),
 }

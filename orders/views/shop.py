@@ -157,7 +157,8 @@ def _order_for_viewer(request, number):
 @require_safe
 def order_detail(request, number):
     order = _order_for_viewer(request, number)
-    return render(request, "orders/order_detail.html", {"order": order})
+    context = {"order": order, "card": selectors.card_payment(order)}
+    return render(request, "orders/order_detail.html", context)
 
 
 def _pay_page(request, order, *, status=200, error=None, action_secret=""):
