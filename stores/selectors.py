@@ -61,6 +61,17 @@ def store_for_staff(user, code: str) -> Store:
     return store
 
 
+def managed_stores(user):
+    """Active stores the user manages (their reports and reconciliation); every active store
+    for a superuser."""
+    if not user.is_authenticated:
+        return Store.objects.none()
+    stores = active_stores().order_by("code")
+    if user.is_superuser:
+        return stores
+    return stores.filter(staff__user=user, staff__role=StaffMembership.Role.MANAGER).distinct()
+
+
 def is_manager(user, store: Store | None = None) -> bool:
     if not user.is_authenticated:
         return False

@@ -658,6 +658,30 @@ def test_the_tablet_home_links_managers_to_the_reconciliation(madrid, new_york):
     assert link not in text(clerk.get("/store/"))
 
 
+def test_a_single_store_manager_finds_the_link_on_the_queue(madrid):
+    manager = UserFactory()
+    StaffMembershipFactory(user=manager, store=madrid, role=StaffMembership.Role.MANAGER)
+    clerk = UserFactory()
+    StaffMembershipFactory(user=clerk, store=madrid, role=StaffMembership.Role.CLERK)
+    link = f'href="{URL}?store={madrid.code}"'
+
+    # One store: /store/ goes straight to its queue, which carries the link.
+    assert text(_client(manager).get(f"/store/{madrid.code}/")).count(link) == 1
+    assert link not in text(_client(clerk).get(f"/store/{madrid.code}/"))
+
+
+def test_orders_at_stores_the_user_does_not_work_at_open_in_the_admin(madrid, new_york):
+    boss = UserFactory(is_superuser=True, is_staff=True)
+    StaffMembershipFactory(user=boss, store=madrid, role=StaffMembership.Role.MANAGER)
+    here = make_order(madrid, ("10.00", 1, 1), status=OrderStatus.COLLECTED)
+    there = make_order(new_york, ("10.00", 1, 1), status=OrderStatus.COLLECTED)
+
+    page = text(_client(boss).get(URL))
+
+    assert f'href="/store/{madrid.code}/orders/{here.number}/"' in page
+    assert f'href="/admin/orders/order/{there.pk}/change/"' in page
+
+
 # --- Query count -------------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from orders import selectors, services
 from orders.errors import OrderError
 from orders.forms import CancelForm, CodeForm, CollectForm, RefundForm, ScanForm, StatusForm
 from orders.models import Actor, Handover, OrderStatus, Payment
-from stores.selectors import is_manager, staff_stores, store_for_staff
+from stores.selectors import is_manager, managed_stores, staff_stores, store_for_staff
 
 DEVICE_COOKIE = "oc_device"
 SESSION_VERIFIED = "counter_verified"
@@ -77,7 +77,8 @@ def home(request):
         raise PermissionDenied
     if len(stores) == 1:
         return redirect("counter:queue", code=stores[0].code)
-    return render(request, "counter/home.html", {"stores": stores})
+    manages = managed_stores(request.user).exists()
+    return render(request, "counter/home.html", {"stores": stores, "manages": manages})
 
 
 def _queue_context(request, store, **extra):
@@ -94,7 +95,8 @@ def _queue_context(request, store, **extra):
 def queue(request, store):
     if request.htmx:
         return render(request, "counter/partials/queue_board.html", _queue_context(request, store))
-    return render(request, "counter/queue.html", _queue_context(request, store))
+    manages = managed_stores(request.user).filter(pk=store.pk).exists()
+    return render(request, "counter/queue.html", _queue_context(request, store, manages=manages))
 
 
 @counter_view

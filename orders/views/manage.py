@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_safe
 
 from orders import selectors
-from stores.models import StaffMembership, Store
+from stores.selectors import managed_stores, staff_stores
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 366
@@ -31,16 +31,6 @@ CSV_COLUMNS = [
     "net",
     "orders_collected",
 ]
-
-
-def managed_stores(user):
-    """Active stores the user manages; every active store for a superuser."""
-    if not user.is_authenticated:
-        return Store.objects.none()
-    stores = Store.objects.filter(is_active=True).order_by("code")
-    if user.is_superuser:
-        return stores
-    return stores.filter(staff__user=user, staff__role=StaffMembership.Role.MANAGER).distinct()
 
 
 class ReconciliationForm(forms.Form):
@@ -113,6 +103,9 @@ def reconciliation(request):
             raise Http404("No such store")
     context = {
         "stores": stores,
+        # Orders at stores the user works at open on the tablet; others (a superuser's view of
+        # every store) in the admin.
+        "staff_store_ids": set(staff_stores(request.user).values_list("pk", flat=True)),
         "chosen": chosen,
         "from_value": request.GET.get("from", "")[:10],
         "to_value": request.GET.get("to", "")[:10],
