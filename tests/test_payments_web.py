@@ -9,7 +9,15 @@ from django.test import Client
 from orders.models import Order, OrderStatus, Payment, PaymentMethod, PaymentStatus
 from orders.payments import StripeProvider
 from tests.factories import CustomerFactory, UserFactory
-from tests.web_helpers import add_to_cart, checkout, checkout_page, slot_bookings, stock_of, text
+from tests.web_helpers import (
+    add_to_cart,
+    checkout,
+    checkout_page,
+    slot_bookings,
+    stock_of,
+    tags,
+    text,
+)
 
 pytest_plugins = ["tests.web_fixtures", "tests.payments_fixtures"]
 
@@ -28,6 +36,10 @@ def shopper_client(shopper):
     client = Client()
     client.force_login(shopper.user)
     return client
+
+
+def inputs_in(html: str) -> list[dict]:
+    return [tag.attrs for tag in tags(html) if tag.name == "input"]
 
 
 def place_online(client, shop):
@@ -79,6 +91,20 @@ def test_online_checkout_holds_the_stock_and_shows_the_card_page(shop, shopper_c
     detail = shopper_client.get(f"/orders/{order.number}/")
     assert f"/orders/{order.number}/pay/" in detail.content.decode()
     assert "qr.svg" not in detail.content.decode()
+
+
+def test_the_card_page_posts_no_card_field_of_its_own(shop, shopper_client, stripe_web):
+    """The card inputs are Stripe.js's, mounted in #card-element; our form carries only the
+    pm_… id it makes (and the CSRF token and 3-D Secure check flag)."""
+    page = shopper_client.get(place_online(shopper_client, shop))
+
+    pay_form = page.content.decode().split('id="pay-form"')[1].split("</form>")[0]
+    assert sorted(attrs["name"] for attrs in inputs_in(pay_form)) == [
+        "check",
+        "csrfmiddlewaretoken",
+        "payment_method",
+    ]
+    assert '<div id="card-element" class="card-element"></div>' in pay_form
 
 
 def test_an_authorised_card_places_the_order(shop, shopper_client, stripe_web):
