@@ -321,6 +321,11 @@ def _by_timezone(stores) -> dict[str, list[Store]]:
     return groups
 
 
+def _money(value) -> Decimal:
+    """A summed amount to the cent (SQLite sums decimals as floats: 19.9500000000000)."""
+    return (value or ZERO).quantize(Decimal("0.01"))
+
+
 def payment_reconciliation(*, stores, start: date, end: date) -> Reconciliation:
     """Money taken and given back per store and local day, from ``start`` to ``end`` included.
 
@@ -369,9 +374,9 @@ def payment_reconciliation(*, stores, start: date, end: date) -> Reconciliation:
         )
         for item in taken:
             target = row(item["order__store_id"], item["day"], item["currency"])
-            target.online_captured += item["online"] or ZERO
-            target.in_store_card += item["card"] or ZERO
-            target.in_store_cash += item["cash"] or ZERO
+            target.online_captured += _money(item["online"])
+            target.in_store_card += _money(item["card"])
+            target.in_store_cash += _money(item["cash"])
 
         refunds = (
             Payment.objects.filter(order__store__in=group, refund_of__isnull=False)
@@ -386,8 +391,8 @@ def payment_reconciliation(*, stores, start: date, end: date) -> Reconciliation:
         )
         for item in refunds:
             target = row(item["order__store_id"], item["day"], item["currency"])
-            target.refunded_online += item["online"] or ZERO
-            target.refunded_counter += item["counter"] or ZERO
+            target.refunded_online += _money(item["online"])
+            target.refunded_counter += _money(item["counter"])
 
         collected = (
             Handover.objects.filter(order__store__in=group, order__status=OrderStatus.COLLECTED)
