@@ -186,13 +186,9 @@ class OrderAdmin(admin.ModelAdmin):
                     refund = services.refund_order(
                         order=order,
                         user=request.user,
-                        quantities=form.quantities(),
-                        reason=form.cleaned_data["reason"],
                         # The back office is a web page, not the store's counter.
                         channel=Channel.WEB,
-                        method=form.cleaned_data["payment_method"],
-                        reference=form.cleaned_data["reference"],
-                        restock=form.cleaned_data["restock"],
+                        **form.refund_arguments(),
                     )
                 except OrderError as exc:
                     error, status = exc.message, exc.status

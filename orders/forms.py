@@ -144,6 +144,17 @@ class RefundForm(forms.Form):
             return None
         return {line.sku: self.cleaned_data.get(f"refund_{line.sku}") or 0 for line in self.lines}
 
+    def refund_arguments(self) -> dict:
+        """What ``services.refund_order`` needs from the form (valid forms only)."""
+        data = self.cleaned_data
+        return {
+            "quantities": self.quantities(),
+            "reason": data["reason"],
+            "method": data["payment_method"],
+            "reference": data["reference"],
+            "restock": data["restock"],
+        }
+
     def line_fields(self):
         return [
             (line, line.collected_quantity - line.refunded_quantity, self[f"refund_{line.sku}"])

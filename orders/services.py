@@ -802,13 +802,7 @@ def _capture_for_collection(
             )
         operation = f"capture:{total}"
         payment = _claim(payment, operation, allowed={PaymentStatus.AUTHORISED})
-        if total > payment.amount_authorised:
-            raise OrderError(
-                "capture_too_large",
-                _("At most %(amount)s %(currency)s was authorised.")
-                % {"amount": payment.amount_authorised, "currency": payment.currency},
-                status=400,
-            )
+        _capture_ceiling(payment, total)
         _mark_pending(payment, operation)
     capture_payment(payment=payment, amount=total, provider=provider)
 
@@ -1139,13 +1133,7 @@ def capture_payment(
     operation = f"capture:{amount}"
     with transaction.atomic():
         locked = _claim(payment, operation, allowed={PaymentStatus.AUTHORISED})
-        if amount > locked.amount_authorised:
-            raise OrderError(
-                "capture_too_large",
-                _("At most %(amount)s %(currency)s was authorised.")
-                % {"amount": locked.amount_authorised, "currency": locked.currency},
-                status=400,
-            )
+        _capture_ceiling(locked, amount)
         _mark_pending(locked, operation)
     provider = provider or provider_for(locked)
     state = _call_claimed(locked, operation, lambda: provider.capture(locked, amount))
@@ -1165,6 +1153,16 @@ def cancel_payment(*, payment: Payment, provider: PaymentProvider | None = None)
     provider = provider or provider_for(locked)
     state = _call_claimed(locked, operation, lambda: provider.cancel(locked))
     return _record_state(locked, state, fields=["status"])
+
+
+def _capture_ceiling(payment: Payment, amount: Decimal) -> None:
+    if amount > payment.amount_authorised:
+        raise OrderError(
+            "capture_too_large",
+            _("At most %(amount)s %(currency)s was authorised.")
+            % {"amount": payment.amount_authorised, "currency": payment.currency},
+            status=400,
+        )
 
 
 def _refund_ceiling(payment: Payment, amount: Decimal) -> None:

@@ -72,6 +72,21 @@ def stripe_provider(localstripe, settings, stripe_http):
 
 
 @pytest.fixture
+def online(localstripe, customer_api, filled_cart, checkout_body):
+    """The shopper's order through the API (2 lamps, 1 mug: 29.00 EUR), paid online with
+    ``pm_card_visa``: placed, the card authorised on localstripe. Needs the web and order API
+    fixtures loaded too."""
+    from tests.order_api_helpers import CHECKOUT
+
+    body = {**checkout_body, "payment": "online", "payment_method": "pm_card_visa"}
+    response = customer_api.post(CHECKOUT, body, key="online-authorised")
+    assert response.status_code == 201, response.content
+    order = Order.objects.get(number=response.json()["number"])
+    assert order.status == OrderStatus.PLACED
+    return order
+
+
+@pytest.fixture
 def online_order(place, variant, stock):
     """An online order of 2 × 14.50 EUR (29.00) waiting for payment, its stock reserved."""
     variant.price = Decimal("14.50")

@@ -19,6 +19,7 @@ from orders.models import Order, OrderStatus, Payment, PaymentStatus
 from orders.payments import StripeProvider
 from orders.tasks import expire_unpaid_orders
 from tests.order_api_helpers import CHECKOUT
+from tests.payment_helpers import three_d_secure_card
 from tests.web_helpers import slot_bookings, stock_of
 
 pytest_plugins = [
@@ -31,21 +32,6 @@ pytest_plugins = [
 @pytest.fixture
 def online_body(checkout_body):
     return {**checkout_body, "payment": "online", "payment_method": "pm_card_visa"}
-
-
-def three_d_secure_card() -> str:
-    """A card needing authentication, tokenised the way Stripe's SDK would."""
-    token = StripeProvider().client.v1.tokens.create(
-        params={
-            "card": {
-                "number": "4000002500003155",
-                "exp_month": "12",
-                "exp_year": "2030",
-                "cvc": "123",
-            }
-        }
-    )
-    return token.card.id
 
 
 def intent_on_localstripe(payment) -> dict:

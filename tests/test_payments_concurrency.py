@@ -15,12 +15,12 @@ from orders.services import (
     authorise_payment,
     cancel_payment,
     capture_payment,
-    collect_order,
     confirm_online_order,
     expire_order,
 )
 from tests.factories import UserFactory
 from tests.threads import race
+from tests.web_helpers import hand_over
 
 pytest_plugins = ["tests.payments_fixtures"]
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.concurrency]
@@ -90,17 +90,7 @@ def test_collect_and_hold_expiry_racing_on_an_online_order_one_wins(
 
     results = race(
         [
-            lambda: collect_order(
-                order=online_order,
-                user=clerk,
-                quantities={},
-                payment_method="",
-                reference="",
-                collector="customer",
-                verified_by="qr",
-                device="test",
-                provider=capture_with,
-            ),
+            lambda: hand_over(online_order, clerk, provider=capture_with),
             lambda: expire_order(order=online_order, now=now),
         ]
     )

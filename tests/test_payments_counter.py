@@ -11,10 +11,11 @@ from django.utils import timezone
 from orders.errors import OrderError
 from orders.models import Order, OrderStatus, Payment, PaymentStatus
 from orders.payments import StripeProvider
-from orders.services import cancel_order, capture_payment, collect_order, expire_order
+from orders.services import cancel_order, capture_payment, expire_order
 from orders.tasks import expire_holds
-from tests.order_api_helpers import CHECKOUT, order_url, ready, store_url
-from tests.web_helpers import slot_bookings, stock_of
+from tests.order_api_helpers import order_url, ready, store_url
+from tests.payment_helpers import intent
+from tests.web_helpers import hand_over, slot_bookings, stock_of
 
 pytest_plugins = [
     "tests.web_fixtures",
@@ -23,34 +24,8 @@ pytest_plugins = [
 ]
 
 
-@pytest.fixture
-def online(localstripe, customer_api, filled_cart, checkout_body):
-    """The shopper's online order (2 lamps, 1 mug: 29.00 EUR), its card authorised."""
-    body = {**checkout_body, "payment": "online", "payment_method": "pm_card_visa"}
-    response = customer_api.post(CHECKOUT, body, key="counter-online")
-    assert response.status_code == 201, response.content
-    order = Order.objects.get(number=response.json()["number"])
-    assert order.status == OrderStatus.PLACED
-    return order
-
-
-def intent(order) -> dict:
-    payment = Payment.objects.get(order=order)
-    return StripeProvider().retrieve(payment.provider_reference)
-
-
 def collect(order, clerk, provider=None, **quantities):
-    return collect_order(
-        provider=provider,
-        order=order,
-        user=clerk,
-        quantities=quantities,
-        payment_method="",
-        reference="",
-        collector="customer",
-        verified_by="qr",
-        device="test",
-    )
+    return hand_over(order, clerk, quantities=quantities, provider=provider)
 
 
 def test_collecting_in_full_captures_the_total(shop, clerk, online):

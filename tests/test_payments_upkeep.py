@@ -13,9 +13,11 @@ from customers.models import Touchpoint
 from orders.errors import OrderError
 from orders.models import Order, OrderStatus, Payment, PaymentStatus
 from orders.payments import StripeProvider
-from orders.services import collect_order, settle_stale_payment_operations
+from orders.services import settle_stale_payment_operations
 from orders.tasks import settle_card_payments
 from tests.order_api_helpers import CHECKOUT, ready
+from tests.payment_helpers import card_payment_of, intent
+from tests.web_helpers import hand_over
 
 pytest_plugins = [
     "tests.web_fixtures",
@@ -24,40 +26,12 @@ pytest_plugins = [
 ]
 
 
-@pytest.fixture
-def online(localstripe, customer_api, filled_cart, checkout_body):
-    """The shopper's online order (29.00 EUR), its card authorised."""
-    body = {**checkout_body, "payment": "online", "payment_method": "pm_card_visa"}
-    response = customer_api.post(CHECKOUT, body, key="upkeep-online")
-    assert response.status_code == 201, response.content
-    order = Order.objects.get(number=response.json()["number"])
-    assert order.status == OrderStatus.PLACED
-    return order
-
-
-def card(order) -> Payment:
-    return Payment.objects.get(order=order, refund_of__isnull=True, provider="stripe")
-
-
-def intent(order) -> dict:
-    return StripeProvider().retrieve(card(order).provider_reference)
-
-
 def age(order, days):
     Payment.objects.filter(order=order).update(created_at=timezone.now() - timedelta(days=days))
 
 
 def collect(order, clerk, *, method="", reference=""):
-    return collect_order(
-        order=order,
-        user=clerk,
-        quantities={},
-        payment_method=method,
-        reference=reference,
-        collector="customer",
-        verified_by="qr",
-        device="test",
-    )
+    return hand_over(order, clerk, method=method, reference=reference)
 
 
 def kinds(order):
@@ -77,7 +51,7 @@ def test_a_hold_near_seven_days_is_released_and_the_order_flagged(shop, clerk, o
     result = settle_card_payments()
 
     assert result == {"released": 1, "settled": 0}
-    payment = card(online)
+    payment = card_payment_of(online)
     assert payment.status == PaymentStatus.VOIDED
     assert intent(online)["status"] == "canceled"
     online.refresh_from_db()
@@ -92,7 +66,7 @@ def test_a_recent_hold_is_left_alone(shop, clerk, online):
     age(online, 6)
 
     assert settle_card_payments() == {"released": 0, "settled": 0}
-    assert card(online).status == PaymentStatus.AUTHORISED
+    assert card_payment_of(online).status == PaymentStatus.AUTHORISED
     assert intent(online)["status"] == "requires_capture"
 
 
@@ -116,7 +90,7 @@ def test_an_order_whose_hold_lapsed_is_paid_at_the_counter(shop, clerk, online):
     assert counter.captured_at is not None
     # The released card was not charged.
     assert intent(online)["status"] == "canceled"
-    assert card(online).amount_captured == 0
+    assert card_payment_of(online).amount_captured == 0
 
 
 def test_the_tablet_says_to_take_payment_when_the_hold_is_gone(shop, clerk, online):
@@ -157,7 +131,7 @@ def test_a_hold_ending_before_the_order_is_collected_is_announced(shop, clerk, o
 
 
 def claim(order, operation, minutes_ago):
-    Payment.objects.filter(pk=card(order).pk).update(
+    Payment.objects.filter(pk=card_payment_of(order).pk).update(
         pending_operation=operation, pending_since=timezone.now() - timedelta(minutes=minutes_ago)
     )
 
@@ -167,12 +141,12 @@ def test_a_capture_that_happened_is_recorded_and_the_handover_finishes(shop, cle
     # The capture reached Stripe but the process died before recording it.
     claim(online, "capture:29.00", minutes_ago=11)
     StripeProvider().client.v1.payment_intents.capture(
-        card(online).provider_reference, params={"amount_to_capture": 2900}
+        card_payment_of(online).provider_reference, params={"amount_to_capture": 2900}
     )
 
     assert settle_stale_payment_operations() == 1
 
-    payment = card(online)
+    payment = card_payment_of(online)
     assert (payment.status, payment.amount_captured, payment.pending_operation) == (
         PaymentStatus.PAID,
         Decimal("29.00"),
@@ -191,20 +165,20 @@ def test_a_capture_that_never_happened_gives_the_claim_back(shop, clerk, online)
 
     assert settle_stale_payment_operations() == 1
 
-    payment = card(online)
+    payment = card_payment_of(online)
     assert (payment.status, payment.pending_operation) == (PaymentStatus.AUTHORISED, "")
     assert intent(online)["status"] == "requires_capture"
     collect(online, clerk)
-    assert card(online).amount_captured == Decimal("29.00")
+    assert card_payment_of(online).amount_captured == Decimal("29.00")
 
 
 def test_a_lost_cancel_is_settled(shop, clerk, online):
     claim(online, "cancel", minutes_ago=30)
-    StripeProvider().client.v1.payment_intents.cancel(card(online).provider_reference)
+    StripeProvider().client.v1.payment_intents.cancel(card_payment_of(online).provider_reference)
 
     settle_card_payments()
 
-    payment = card(online)
+    payment = card_payment_of(online)
     assert (payment.status, payment.pending_operation) == (PaymentStatus.VOIDED, "")
 
 
@@ -212,7 +186,7 @@ def test_a_recent_operation_is_not_touched(shop, clerk, online):
     claim(online, "capture:29.00", minutes_ago=2)
 
     assert settle_stale_payment_operations() == 0
-    assert card(online).pending_operation == "capture:29.00"
+    assert card_payment_of(online).pending_operation == "capture:29.00"
 
 
 def test_a_lost_refund_that_went_through_is_recorded_once(shop, clerk, online):
@@ -220,13 +194,13 @@ def test_a_lost_refund_that_went_through_is_recorded_once(shop, clerk, online):
     collect(online, clerk)
     claim(online, "refund:0.00:10.00", minutes_ago=15)
     StripeProvider().client.v1.refunds.create(
-        params={"payment_intent": card(online).provider_reference, "amount": 1000}
+        params={"payment_intent": card_payment_of(online).provider_reference, "amount": 1000}
     )
 
     assert settle_stale_payment_operations() == 1
     assert settle_stale_payment_operations() == 0
 
-    payment = card(online)
+    payment = card_payment_of(online)
     assert (payment.amount_refunded, payment.pending_operation) == (Decimal("10.00"), "")
     refund = Payment.objects.get(refund_of=payment)
     assert refund.amount_refunded == Decimal("10.00")
@@ -239,7 +213,7 @@ def test_a_lost_refund_that_never_happened_records_nothing(shop, clerk, online):
 
     assert settle_stale_payment_operations() == 1
 
-    payment = card(online)
+    payment = card_payment_of(online)
     assert (payment.amount_refunded, payment.pending_operation) == (Decimal("0.00"), "")
     assert not Payment.objects.filter(refund_of=payment).exists()
 

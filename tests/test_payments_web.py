@@ -9,6 +9,7 @@ from django.test import Client
 from orders.models import Order, OrderStatus, Payment, PaymentMethod, PaymentStatus
 from orders.payments import StripeProvider
 from tests.factories import CustomerFactory, UserFactory
+from tests.payment_helpers import three_d_secure_card
 from tests.web_helpers import (
     add_to_cart,
     checkout,
@@ -197,18 +198,7 @@ def test_a_card_needing_authentication_is_checked_after_the_challenge(
     shop, shopper_client, stripe_web
 ):
     pay_url = place_online(shopper_client, shop)
-    token = StripeProvider().client.v1.tokens.create(
-        params={
-            "card": {
-                "number": "4000002500003155",
-                "exp_month": "12",
-                "exp_year": "2030",
-                "cvc": "123",
-            }
-        }
-    )
-
-    challenge = shopper_client.post(pay_url, {"payment_method": token.card.id})
+    challenge = shopper_client.post(pay_url, {"payment_method": three_d_secure_card()})
 
     assert challenge.status_code == 200
     payment = Payment.objects.get()

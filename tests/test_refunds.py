@@ -13,12 +13,12 @@ from customers.models import Touchpoint
 from orders.errors import OrderError
 from orders.models import Order, OrderLine, OrderStatus, Payment, PaymentStatus
 from orders.payments import StripeProvider
-from orders.services import collect_order, handle_stripe_event, refund_order
+from orders.services import handle_stripe_event, refund_order
 from stores.models import StaffMembership
 from tests.factories import StaffMembershipFactory, UserFactory
-from tests.order_api_helpers import CHECKOUT, ready
+from tests.order_api_helpers import ready
 from tests.threads import race
-from tests.web_helpers import collect_in_full, place_at, stock_of, text, written
+from tests.web_helpers import collect_in_full, hand_over, place_at, stock_of, text, written
 
 pytest_plugins = [
     "tests.web_fixtures",
@@ -96,28 +96,15 @@ def unreachable_stripe() -> StripeProvider:
 
 
 @pytest.fixture
-def card_order(localstripe, shop, clerk, customer_api, filled_cart, checkout_body):
+def card_order(shop, clerk, online):
     """The shopper's online order (2 lamps at 12.50, 1 mug at 4.00: 29.00 EUR), paid by card
     and collected in full: 29.00 captured on localstripe."""
-    body = {**checkout_body, "payment": "online", "payment_method": "pm_card_visa"}
-    response = customer_api.post(CHECKOUT, body, key="refund-online")
-    assert response.status_code == 201, response.content
-    order = Order.objects.get(number=response.json()["number"])
-    ready(order, clerk)
-    collect_order(
-        order=order,
-        user=clerk,
-        quantities={},
-        payment_method="",
-        reference="",
-        collector="customer",
-        verified_by="qr",
-        device="test",
-    )
-    order.refresh_from_db()
-    assert (order.status, order.payment_status) == (OrderStatus.COLLECTED, PaymentStatus.PAID)
-    assert original(order).amount_captured == Decimal("29.00")
-    return order
+    ready(online, clerk)
+    hand_over(online, clerk)
+    online.refresh_from_db()
+    assert (online.status, online.payment_status) == (OrderStatus.COLLECTED, PaymentStatus.PAID)
+    assert original(online).amount_captured == Decimal("29.00")
+    return online
 
 
 @pytest.fixture

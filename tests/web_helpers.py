@@ -202,17 +202,25 @@ def place_at(store, *lines, customer=None, slot_index=1, pickup_person=""):
     )
 
 
-def collect_in_full(order, clerk):
-    """Hand the whole order over at the counter, paid cash, checked by QR."""
+def hand_over(order, clerk, *, quantities=None, method="", reference="", provider=None):
+    """Hand ``order`` over to the customer at the counter, checked by QR: ``quantities`` maps
+    skus to units (default: everything); ``method`` is card or cash where the counter takes
+    the payment."""
     from orders.services import collect_order
 
     return collect_order(
         order=order,
         user=clerk,
-        quantities={},
-        payment_method="cash",
-        reference="",
+        quantities=quantities or {},
+        payment_method=method,
+        reference=reference,
         collector="customer",
         verified_by="qr",
         device="test",
+        provider=provider,
     )
+
+
+def collect_in_full(order, clerk):
+    """Hand the whole order over at the counter, paid cash, checked by QR."""
+    return hand_over(order, clerk, method="cash")

@@ -299,14 +299,7 @@ def refund(request, store, number):
         return _refund_section(request, store, order, status=400, refund_form=form)
     try:
         refunded = services.refund_order(
-            order=order,
-            user=request.user,
-            quantities=form.quantities(),
-            reason=form.cleaned_data["reason"],
-            channel=Channel.STORE,
-            method=form.cleaned_data["payment_method"],
-            reference=form.cleaned_data["reference"],
-            restock=form.cleaned_data["restock"],
+            order=order, user=request.user, channel=Channel.STORE, **form.refund_arguments()
         )
     except OrderError as error:
         if order.status != OrderStatus.COLLECTED:
