@@ -1840,20 +1840,38 @@ def _apply_intent_event(payment: Payment, to: str, intent: dict) -> bool:
 
 
 def _apply_refund_event(payment: Payment, charge: dict) -> bool:
+    """A refund Stripe tells us about: one made here (already or about to be recorded by its
+    own step) or one made elsewhere, e.g. in Stripe's dashboard, recorded now as a refund row
+    for what the total grew by."""
     refunded = charge.get("amount_refunded")
     if payment.status not in (PaymentStatus.PAID, PaymentStatus.REFUNDED):
         return False
     if not isinstance(refunded, int):
         return False
+    if payment.pending_operation.startswith("refund:"):
+        # Our own refund is in flight: its record step counts it, with its lines.
+        return False
     # Amounts on the charge are totals so far: a repeat or a late event cannot add twice.
     total = min(from_minor_units(refunded, payment.currency), payment.amount_captured)
     if total <= payment.amount_refunded:
         return False
-    payment.amount_refunded = total
-    if total >= payment.amount_captured:
-        payment.status = PaymentStatus.REFUNDED
-    payment.save(update_fields=["amount_refunded", "status"])
-    _set_order_payment_status(payment.order, payment.status)
+    refund = _record_refund(
+        payment,
+        before=payment.amount_refunded,
+        refund=Refund(reference="", amount=total - payment.amount_refunded),
+        note="refunded in Stripe",
+    )
+    record_touchpoint(
+        customer=payment.order.customer,
+        channel=payment.order.channel,
+        kind="payment_refunded",
+        payload={
+            "order": payment.order.number,
+            "amount": str(refund.amount_refunded),
+            "currency": refund.currency,
+            "lines": {},
+        },
+    )
     return True
 
 

@@ -10,6 +10,7 @@ import stripe
 from django.test import Client, override_settings
 from pytest_django.live_server_helper import LiveServer
 
+from customers.models import Touchpoint
 from orders.models import Order, Payment, PaymentStatus, StripeEvent
 from orders.services import authorise_payment, capture_payment
 
@@ -166,6 +167,39 @@ def test_a_repeated_refund_event_is_counted_once(payment):
     assert deliver(refund_event(amount_refunded=2900)).status_code == 200
     assert state(payment)[0] == PaymentStatus.REFUNDED
     assert state(payment)[4] == PaymentStatus.REFUNDED
+
+
+def test_a_refund_made_in_stripe_is_recorded_as_a_refund_row(payment):
+    Payment.objects.filter(pk=payment.pk).update(
+        status=PaymentStatus.PAID, amount_authorised=Decimal("29.00"), amount_captured=29
+    )
+
+    deliver(refund_event(amount_refunded=1000))
+    deliver(refund_event(amount_refunded=1000))
+    deliver(refund_event(amount_refunded=2900))
+
+    rows = Payment.objects.filter(refund_of=payment).order_by("pk")
+    assert [(r.amount_refunded, r.status, r.note) for r in rows] == [
+        (Decimal("10.00"), PaymentStatus.REFUNDED, "refunded in Stripe"),
+        (Decimal("19.00"), PaymentStatus.REFUNDED, "refunded in Stripe"),
+    ]
+    assert state(payment)[3:] == (Decimal("29.00"), PaymentStatus.REFUNDED)
+    touchpoints = Touchpoint.objects.filter(kind="payment_refunded").order_by("pk")
+    assert [t.payload["amount"] for t in touchpoints] == ["10.00", "19.00"]
+
+
+def test_a_refund_event_while_our_refund_is_in_flight_is_left_to_it(payment):
+    Payment.objects.filter(pk=payment.pk).update(
+        status=PaymentStatus.PAID,
+        amount_authorised=Decimal("29.00"),
+        amount_captured=29,
+        pending_operation="refund:0.00:10.00",
+    )
+
+    assert deliver(refund_event(amount_refunded=1000)).status_code == 200
+
+    assert state(payment)[3] == Decimal("0.00")
+    assert not Payment.objects.filter(refund_of=payment).exists()
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,10 @@ SYSTEM_NOTES = {
         "card hold released before it lapsed: take payment at the counter"
     ),
     "pay at the counter": gettext_lazy("switched to paying at the counter"),
+    "refunded in Stripe": gettext_lazy("refunded in Stripe's dashboard"),
+    "settled after its answer was lost": gettext_lazy(
+        "refund confirmed by Stripe after its answer was lost"
+    ),
     "payment not completed in time": gettext_lazy("payment not completed in time"),
 }
 
