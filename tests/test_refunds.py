@@ -643,3 +643,13 @@ def test_admin_refund_is_refused_to_a_clerk_and_errors_write_nothing(
     assert no_method.status_code == 400
     assert "Choose card or cash." in text(no_method)
     assert state() == before
+
+
+def test_the_customer_sees_the_refund_on_the_order_page(clerk, card_order):
+    refund_order(order=card_order, user=clerk, quantities={"MUG-01": 1}, reason="Chipped")
+    web = Client()
+    web.force_login(card_order.customer.user)
+
+    page = text(web.get(f"/orders/{card_order.number}/"))
+
+    assert "4.00 EUR given back on" in page
