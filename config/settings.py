@@ -269,6 +269,36 @@ EMAIL_BACKEND = (
     else "django.core.mail.backends.console.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "Omnicollect <no-reply@localhost>")
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "20"))
+
+# --- Messages to customers (DESIGN §6) ------------------------------------------------------
+# The address links in messages point at (the order page, the survey).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# SMS and WhatsApp: "console" (printed to the log: the demo), "http" (a provider at
+# TEXT_MESSAGE_URL with TEXT_MESSAGE_TOKEN), or empty (email only).
+_TEXT_BACKENDS = {
+    "console": "customers.messaging.ConsoleBackend",
+    "http": "customers.messaging.HttpBackend",
+}
+TEXT_MESSAGE_BACKEND = _TEXT_BACKENDS.get(
+    os.environ.get("TEXT_MESSAGE_BACKEND", "console" if DEBUG else ""), ""
+)
+TEXT_MESSAGE_URL = os.environ.get("TEXT_MESSAGE_URL", "")
+TEXT_MESSAGE_TOKEN = os.environ.get("TEXT_MESSAGE_TOKEN", "")
+# A failed send is retried with exponential back-off from NOTIFICATION_RETRY_SECONDS, then
+# marked failed after NOTIFICATION_MAX_ATTEMPTS.
+NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATION_MAX_ATTEMPTS", "5"))
+NOTIFICATION_RETRY_SECONDS = int(os.environ.get("NOTIFICATION_RETRY_SECONDS", "30"))
+# A message still "being sent" this long after its worker started is taken as lost (a killed
+# worker) and sent again. Longer than a send can take (EMAIL_TIMEOUT, the SMS timeout).
+NOTIFICATION_SEND_TIMEOUT_SECONDS = int(os.environ.get("NOTIFICATION_SEND_TIMEOUT_SECONDS", "120"))
+# Non-transactional messages (the survey): at most this many per customer per window.
+NOTIFICATION_CAP = (
+    int(os.environ.get("NOTIFICATION_CAP_COUNT", "1")),
+    int(os.environ.get("NOTIFICATION_CAP_DAYS", "7")),
+)
+# The satisfaction survey goes out this long after a collection.
+NPS_DELAY_MINUTES = int(os.environ.get("NPS_DELAY_MINUTES", "120"))
 
 # --- Celery ---------------------------------------------------------------------------------
 # Without Redis: "safefs", kombu's filesystem transport with atomic message writes
@@ -290,7 +320,26 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
+# Publishing a task must not hang a request when the broker is down: a few quick tries, then
+# the caller logs it and the outbox sweep sends the message once the broker is back.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # An unacknowledged task (acks_late) goes to another worker after this long: well over
+    # the longest a task may run (CELERY_TASK_TIME_LIMIT). No task is queued with a countdown
+    # (those would be redelivered past it): messages due later are sent by the minute sweep.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+    }
 CELERY_BEAT_SCHEDULE = {
+    "send-due-messages": {"task": "customers.tasks.sweep_notifications", "schedule": 60.0},
     "expire-holds": {"task": "orders.tasks.expire_holds", "schedule": 60.0},
     "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 60.0},
     "settle-card-payments": {"task": "orders.tasks.settle_card_payments", "schedule": 300.0},

@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import Customer, Touchpoint, User
+from customers.models import Customer, Notification, NpsAnswer, Touchpoint, User
+from customers.services import send_again
 
 
 @admin.register(User)
@@ -44,3 +45,54 @@ class TouchpointAdmin(admin.ModelAdmin):
     search_fields = ["customer__email"]
     raw_id_fields = ["customer"]
     date_hierarchy = "created_at"
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """The outbox: what was sent to whom, what waits, and what failed (with why)."""
+
+    list_display = [
+        "created_at",
+        "kind",
+        "order_number",
+        "customer",
+        "channel",
+        "status",
+        "attempts",
+        "scheduled_for",
+        "reason",
+    ]
+    list_filter = ["status", "kind", "channel"]
+    search_fields = ["order_number", "customer__email", "dedupe_key"]
+    raw_id_fields = ["customer"]
+    readonly_fields = [
+        "customer",
+        "order_number",
+        "kind",
+        "context",
+        "origin",
+        "channel",
+        "dedupe_key",
+        "status",
+        "scheduled_for",
+        "attempts",
+        "sending_since",
+        "sent_at",
+        "provider_id",
+        "reason",
+        "created_at",
+    ]
+    actions = ["send_again_action"]
+
+    @admin.action(description=_("Send the selected failed messages again"))
+    def send_again_action(self, request, queryset):
+        count = sum(1 for n in queryset if send_again(notification=n))
+        self.message_user(request, _("%(count)d messages queued again.") % {"count": count})
+
+
+@admin.register(NpsAnswer)
+class NpsAnswerAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "order_number", "customer", "score", "comment"]
+    list_filter = ["score"]
+    search_fields = ["order_number", "customer__email"]
+    readonly_fields = ["customer", "order_number", "score", "comment", "created_at"]

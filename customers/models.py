@@ -1,5 +1,8 @@
+import zoneinfo
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -20,6 +23,16 @@ class ContactChannel(models.TextChoices):
     EMAIL = "email", _("Email")
     SMS = "sms", _("SMS")
     WHATSAPP = "whatsapp", _("WhatsApp")
+
+
+def validate_timezone(value: str) -> None:
+    if value:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValidationError(
+                _("Unknown time zone: %(value)s"), params={"value": value}
+            ) from None
 
 
 class UserManager(BaseUserManager):
@@ -81,6 +94,11 @@ class Customer(models.Model):
     preferred_channels = models.JSONField(_("preferred channels"), default=list, blank=True)
     quiet_hours_start = models.TimeField(_("quiet hours start"), null=True, blank=True)
     quiet_hours_end = models.TimeField(_("quiet hours end"), null=True, blank=True)
+    # Quiet hours are in this time zone (IANA name); blank: the time zone of the store the
+    # message is about, else the site's.
+    timezone = models.CharField(
+        _("time zone"), max_length=64, blank=True, validators=[validate_timezone]
+    )
     marketing_opt_in = models.BooleanField(_("marketing opt-in"), default=False)
     # Set once the person proved they own the address; guest orders under this email are
     # shown to the account only after that.
@@ -125,6 +143,11 @@ TOUCHPOINT_KINDS = {
     "payment_captured": _("Card charged"),
     "payment_voided": _("Card hold released"),
     "payment_refunded": _("Money refunded"),
+    "notification_sent": _("Message sent"),
+    "notification_deferred": _("Message held until quiet hours end"),
+    "notification_suppressed": _("Message not sent"),
+    "notification_failed": _("Message could not be sent"),
+    "nps_answered": _("Answered the satisfaction survey"),
 }
 
 
@@ -149,3 +172,100 @@ class Touchpoint(models.Model):
     @property
     def kind_label(self) -> str:
         return str(TOUCHPOINT_KINDS.get(self.kind, self.kind))
+
+
+class NotificationKind(models.TextChoices):
+    """What a message is about (DESIGN §6)."""
+
+    CONFIRMED = "order_confirmed", _("Order confirmed")
+    READY = "order_ready", _("Ready for pickup")
+    REMINDER = "pickup_reminder", _("Pickup reminder")
+    HOLD_EXPIRING = "hold_expiring", _("Hold ending soon")
+    EXPIRED = "order_expired", _("Not collected in time")
+    CANCELLED = "order_cancelled", _("Order cancelled")
+    REFUND = "refund", _("Refund")
+    NPS = "nps_survey", _("Satisfaction survey")
+
+
+# Messages about an order the customer placed: they need no consent and are never capped.
+# Everything else is capped per customer; marketing kinds (none yet) also need the opt-in.
+TRANSACTIONAL_KINDS = frozenset(
+    {
+        NotificationKind.CONFIRMED,
+        NotificationKind.READY,
+        NotificationKind.REMINDER,
+        NotificationKind.HOLD_EXPIRING,
+        NotificationKind.EXPIRED,
+        NotificationKind.CANCELLED,
+        NotificationKind.REFUND,
+    }
+)
+MARKETING_KINDS: frozenset[str] = frozenset()
+
+
+class Notification(models.Model):
+    """An outbox row: written in the same transaction as the change that causes it, delivered
+    by a Celery task after commit, re-sent by the sweep if that task was lost."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting to be sent")
+        SENDING = "sending", _("Being sent")
+        SENT = "sent", _("Sent")
+        SUPPRESSED = "suppressed", _("Not sent (contact rules)")
+        FAILED = "failed", _("Failed")
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="notifications")
+    # The order it is about, by number (customers knows nothing of orders).
+    order_number = models.CharField(max_length=16, blank=True, db_index=True)
+    kind = models.CharField(max_length=24, choices=NotificationKind.choices)
+    # What the message says: store, pickup time, code, amounts... rendered when it is sent,
+    # in the customer's language at that time.
+    context = models.JSONField(default=dict, blank=True)
+    # Where the interaction that caused it happened (web, mobile, store): its touchpoints' channel.
+    origin = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
+    # The channel it went (or goes) out on, decided by the contact policy at send time.
+    channel = models.CharField(max_length=10, choices=ContactChannel.choices, blank=True)
+    # One message per (order, kind): a retried or repeated trigger finds the row.
+    dedupe_key = models.CharField(max_length=120, unique=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    # Not before this time (quiet hours, a retry's back-off, a survey sent later).
+    scheduled_for = models.DateTimeField(default=timezone.now, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Set while a worker is sending; one still set long after is a send that died.
+    sending_since = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    provider_id = models.CharField(max_length=255, blank=True)
+    # Why it was not sent, or the last delivery error.
+    reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "scheduled_for"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.customer_id} ({self.status})"
+
+
+class NpsAnswer(models.Model):
+    """A customer's answer to the satisfaction survey sent after a collection (one per order)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="nps_answers")
+    order_number = models.CharField(max_length=16, unique=True)
+    score = models.PositiveSmallIntegerField()
+    comment = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("survey answer")
+        verbose_name_plural = _("survey answers")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(score__lte=10), name="nps_score_0_10")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_number}: {self.score}"

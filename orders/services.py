@@ -21,8 +21,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from customers.models import Channel, Customer
-from customers.services import customer_for_contact, record_touchpoint
+from customers.models import Channel, Customer, NotificationKind
+from customers.services import customer_for_contact, notify, nps_token, record_touchpoint
 from orders.errors import OrderError
 from orders.models import (
     TRANSITIONS,
@@ -323,6 +323,8 @@ def _place(
         kind="order_placed",
         payload={"order": order.number, "store": store.code, "total": str(order.total)},
     )
+    # Online orders are confirmed once their card is authorised (the move to "placed").
+    _notify_transition(order, now=now)
     empty_cart(cart=cart)
     return order
 
@@ -402,7 +404,74 @@ def _transition(
         kind=f"order_{to}",
         payload={"order": order.number, "from": previous},
     )
+    _notify_transition(order, now=now or timezone.now())
     return order
+
+
+# --- Messages to the customer (sent by customers.services.notify, DESIGN §6) ------------------
+
+# The message each new status sends.
+_STATUS_MESSAGES = {
+    OrderStatus.PLACED: NotificationKind.CONFIRMED,
+    OrderStatus.READY: NotificationKind.READY,
+    OrderStatus.CANCELLED: NotificationKind.CANCELLED,
+    OrderStatus.EXPIRED: NotificationKind.EXPIRED,
+}
+
+
+def _message_context(order: Order, **extra) -> dict:
+    """What a message about ``order`` shows (JSON: times as ISO strings)."""
+    store = order.store
+    return {
+        "order_number": order.number,
+        "order_url": f"{settings.SITE_URL}/orders/{order.number}/",
+        "store_name": store.name,
+        "store_address": f"{store.address}, {store.city}",
+        "timezone": store.timezone,
+        "slot_start": order.slot_start.isoformat(),
+        "slot_end": order.slot_end.isoformat(),
+        "hold_until": order.hold_until.isoformat() if order.hold_until else "",
+        "total": str(order.total),
+        "currency": order.currency,
+        "paid_online": order.payment_method == PaymentMethod.ONLINE,
+        "pickup_person": order.pickup_person,
+        **extra,
+    }
+
+
+def _notify(order: Order, kind: str, *, key: str = "", send_at=None, **extra) -> None:
+    """Queue a message about ``order`` (in the caller's transaction); one per (order, kind)
+    unless ``key`` tells two apart (each refund, a resent ready message)."""
+    notify(
+        customer=order.customer,
+        kind=kind,
+        context=_message_context(order, **extra),
+        dedupe_key=f"{order.number}:{kind}{':' + key if key else ''}",
+        order_number=order.number,
+        origin=order.channel,
+        send_at=send_at,
+    )
+
+
+def _notify_transition(order: Order, *, now: datetime) -> None:
+    if order.status == OrderStatus.READY:
+        _notify(
+            order,
+            NotificationKind.READY,
+            pickup_code=order.pickup_code,
+            pickup_token=order.pickup_token,
+        )
+    elif order.status == OrderStatus.CANCELLED:
+        _notify(order, NotificationKind.CANCELLED, reason=order.cancel_reason)
+    elif order.status == OrderStatus.COLLECTED:
+        _notify(
+            order,
+            NotificationKind.NPS,
+            send_at=now + timedelta(minutes=settings.NPS_DELAY_MINUTES),
+            survey_url=f"{settings.SITE_URL}/survey/{nps_token(order_number=order.number)}/",
+        )
+    elif order.status in _STATUS_MESSAGES:
+        _notify(order, _STATUS_MESSAGES[order.status])
 
 
 @transaction.atomic
@@ -1361,6 +1430,7 @@ def _write_refund_lines(
 def _note_refund(
     order: Order, refund: Payment, picked: list[tuple[OrderLine, int]], *, channel: str
 ) -> None:
+    """The refund on the customer's timeline, and a message telling them."""
     record_touchpoint(
         customer=order.customer,
         channel=channel,
@@ -1371,6 +1441,13 @@ def _note_refund(
             "currency": refund.currency,
             "lines": {line.sku: units for line, units in picked},
         },
+    )
+    _notify(
+        order,
+        NotificationKind.REFUND,
+        key=str(refund.pk),
+        amount=str(refund.amount_refunded),
+        to_card=refund.provider == Payment.Provider.STRIPE,
     )
 
 
@@ -1861,17 +1938,7 @@ def _apply_refund_event(payment: Payment, charge: dict) -> bool:
         refund=Refund(reference="", amount=total - payment.amount_refunded),
         note="refunded in Stripe",
     )
-    record_touchpoint(
-        customer=payment.order.customer,
-        channel=payment.order.channel,
-        kind="payment_refunded",
-        payload={
-            "order": payment.order.number,
-            "amount": str(refund.amount_refunded),
-            "currency": refund.currency,
-            "lines": {},
-        },
-    )
+    _note_refund(payment.order, refund, [], channel=payment.order.channel)
     return True
 
 

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 
 from django.db.models import Sum
 
-from customers.models import Customer, Touchpoint, User
+from customers.models import Customer, Notification, Touchpoint, User
 from orders.models import Handover, Order, OrderEvent, OrderLine, Payment
 from orders.services import place_order
 from shop.models import Cart, CartLine
@@ -34,6 +34,7 @@ def written() -> dict:
             Customer.objects.values_list("pk", "email", "name", "phone", "user_id")
         ),
         "touchpoints": Touchpoint.objects.count(),
+        "notifications": Notification.objects.count(),
         "carts": sorted(Cart.objects.values_list("pk", "customer_id", "store_id")),
         "cart_lines": sorted(
             CartLine.objects.values_list("pk", "cart_id", "variant_id", "quantity")
