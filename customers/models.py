@@ -225,6 +225,8 @@ class Notification(models.Model):
     origin = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
     # The channel it went (or goes) out on, decided by the contact policy at send time.
     channel = models.CharField(max_length=10, choices=ContactChannel.choices, blank=True)
+    # Channels that refused this message for good (a bad number): the policy skips them.
+    refused_channels = models.JSONField(default=list, blank=True)
     # One message per (order, kind): a retried or repeated trigger finds the row.
     dedupe_key = models.CharField(max_length=120, unique=True)
     status = models.CharField(

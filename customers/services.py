@@ -375,7 +375,7 @@ def _apply_policy(notification: Notification, now) -> policy.Decision:
         transactional=notification.kind in TRANSACTIONAL_KINDS,
         marketing=notification.kind in MARKETING_KINDS,
         now=now,
-        available=messaging.available_channels(),
+        available=messaging.available_channels() - set(notification.refused_channels),
         recent_capped=_recently_capped(notification.customer, now),
         cap=settings.NOTIFICATION_CAP[0],
     )
@@ -480,6 +480,7 @@ def _record_failure(notification: Notification, error, *, fallbacks) -> str:
         if error.permanent and fallbacks:
             outcome = "fallback"
             notification.status = Notification.Status.PENDING
+            notification.refused_channels = [*notification.refused_channels, notification.channel]
             notification.channel = fallbacks[0]
             notification.scheduled_for = timezone.now()
         elif not error.permanent and notification.attempts < settings.NOTIFICATION_MAX_ATTEMPTS:
@@ -491,7 +492,14 @@ def _record_failure(notification: Notification, error, *, fallbacks) -> str:
             outcome = "failed"
             notification.status = Notification.Status.FAILED
         notification.save(
-            update_fields=["status", "channel", "scheduled_for", "sending_since", "reason"]
+            update_fields=[
+                "status",
+                "channel",
+                "refused_channels",
+                "scheduled_for",
+                "sending_since",
+                "reason",
+            ]
         )
         _message_touchpoint(
             notification,
