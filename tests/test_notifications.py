@@ -7,6 +7,7 @@ and broker are real in tests/test_notifications_worker.py."""
 
 from datetime import time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
@@ -381,3 +382,27 @@ def test_quiet_hours_use_the_customers_own_time_zone(shop, clerk):
     )
     assert local_end.time() == customer.quiet_hours_end
     assert time(0) <= local_end.time()
+
+
+def test_a_message_at_night_before_the_clocks_change_waits_until_local_morning(shop, clerk):
+    """Time frozen at 23:00 in Madrid on 28 March 2026, the night clocks go forward: the
+    confirmation waits until 08:00 local, which that morning is 06:00 UTC (not 07:00)."""
+    order = place_at(shop.store, (shop.lamp, 1))
+    customer = order.customer
+    customer.timezone = "Europe/Madrid"
+    customer.quiet_hours_start, customer.quiet_hours_end = time(22, 0), time(8, 0)
+    customer.save()
+    night = timezone.datetime(2026, 3, 28, 23, 0, tzinfo=ZoneInfo("Europe/Madrid"))
+    note = Notification.objects.get(order_number=order.number)
+    Notification.objects.filter(pk=note.pk).update(scheduled_for=night)
+
+    assert deliver_notification(notification_id=note.pk, now=night) == "deferred"
+
+    note.refresh_from_db()
+    assert note.scheduled_for == timezone.datetime(2026, 3, 29, 6, 0, tzinfo=ZoneInfo("UTC"))
+    assert deliver_notification(notification_id=note.pk, now=night.replace(hour=23, minute=59)) == (
+        "later"
+    )
+    morning = note.scheduled_for
+    assert deliver_notification(notification_id=note.pk, now=morning) == "sent"
+    assert len(mail.outbox) == 1
