@@ -45,6 +45,10 @@ elif [ -z "${STRIPE_SECRET_KEY:-}" ]; then
     echo "No Stripe keys and no localstripe: the shop offers paying at the counter only."
 fi
 
+# Messages go to the console (emails and SMS/WhatsApp in the Celery log) and the survey after
+# a collection comes two minutes later instead of two hours, so the demo shows every step.
+export NPS_DELAY_MINUTES="${NPS_DELAY_MINUTES:-2}"
+
 log="$log_dir/celery.log"
 echo "Celery worker and beat run in the background, logging to $log"
 .venv/bin/celery -A config worker -B --pool=solo --loglevel=INFO >>"$log" 2>&1 &
