@@ -406,3 +406,25 @@ def test_a_message_at_night_before_the_clocks_change_waits_until_local_morning(s
     morning = note.scheduled_for
     assert deliver_notification(notification_id=note.pk, now=morning) == "sent"
     assert len(mail.outbox) == 1
+
+
+def test_the_expiry_job_expires_once_releases_stock_and_tells_the_customer(shop, clerk):
+    from orders.models import Order
+    from orders.tasks import expire_holds
+    from tests.web_helpers import stock_of
+
+    order = ready_order(shop, clerk)
+    Order.objects.filter(pk=order.pk).update(hold_until=timezone.now() - timedelta(minutes=1))
+    assert stock_of(shop.store, shop.lamp) == (10, 1)
+
+    assert expire_holds() == 1
+    assert expire_holds() == 0
+
+    order.refresh_from_db()
+    assert order.status == "expired"
+    assert stock_of(shop.store, shop.lamp) == (10, 0)
+    assert messages_of(order)[-1] == ("order_expired", "pending")
+    assert Notification.objects.filter(order_number=order.number, kind="order_expired").count() == 1
+    outcome, _note = deliver(order, "order_expired")
+    assert outcome == "sent"
+    assert order.number in mail.outbox[0].subject
