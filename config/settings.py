@@ -343,6 +343,7 @@ CELERY_BEAT_SCHEDULE = {
     "expire-holds": {"task": "orders.tasks.expire_holds", "schedule": 60.0},
     "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 60.0},
     "settle-card-payments": {"task": "orders.tasks.settle_card_payments", "schedule": 300.0},
+    "send-reminders": {"task": "orders.tasks.send_reminders", "schedule": 300.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 

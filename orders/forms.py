@@ -73,6 +73,10 @@ class StatusForm(forms.Form):
     status = forms.ChoiceField(choices=[("preparing", "preparing"), ("ready", "ready")])
 
 
+class ExtendHoldForm(forms.Form):
+    hours = forms.IntegerField(label=_("Extend by (hours)"), min_value=1, max_value=168, initial=24)
+
+
 class ScanForm(forms.Form):
     q = forms.CharField(max_length=100, strip=True)
 

@@ -10,19 +10,25 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import DurationField, ExpressionWrapper, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from customers.models import Channel, Customer, NotificationKind
-from customers.services import customer_for_contact, notify, nps_token, record_touchpoint
+from customers.models import Channel, Customer, Notification, NotificationKind
+from customers.services import (
+    customer_for_contact,
+    notify,
+    nps_token,
+    record_touchpoint,
+    send_again,
+)
 from orders.errors import OrderError
 from orders.models import (
     TRANSITIONS,
@@ -636,6 +642,156 @@ def _expire(*, order: Order, now: datetime) -> Order | None:
     )
     _release_all(order)
     return order
+
+
+# --- The no-show policy: reminders, a longer hold, the ready message again -------------------
+
+# Each store sets how long a ready order is held (``hold_hours``) and when its customer is
+# reminded: ``reminder_minutes`` before the pickup slot starts and ``hold_reminder_hours``
+# before the hold ends (0 turns a reminder off). Staff may extend one order's hold or send its
+# ready message again.
+
+HOLD_EXTENSION_HOURS = (1, 168)
+# How many times the ready message may be sent again (on top of the first one).
+READY_RESENDS = 3
+
+
+def _hold_key(hold_until: datetime) -> str:
+    """The hold reminder's dedupe key part: an extended hold may be reminded of again."""
+    return hold_until.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
+
+
+def _pickup_extra(order: Order) -> dict:
+    return {"pickup_code": order.pickup_code, "pickup_token": order.pickup_token}
+
+
+def send_reminders(*, now: datetime | None = None) -> dict:
+    """Queue the due reminders of ready orders: one ``pickup_reminder`` once the slot is less
+    than the store's ``reminder_minutes`` away (and has not started), one ``hold_expiring``
+    per hold end once it is less than ``hold_reminder_hours`` away. Safe to run twice:
+    reminders already queued are skipped. Three queries, plus the inserts of new messages."""
+    now = now or timezone.now()
+    ready = Order.objects.filter(status=OrderStatus.READY).select_related("store", "customer")
+    pickups = list(
+        ready.filter(
+            store__reminder_minutes__gt=0,
+            slot_start__gt=now,
+            slot_start__lte=now
+            + ExpressionWrapper(
+                F("store__reminder_minutes") * timedelta(minutes=1),
+                output_field=DurationField(),
+            ),
+        )
+    )
+    holds = list(
+        ready.filter(
+            store__hold_reminder_hours__gt=0,
+            hold_until__gt=now,
+            hold_until__lte=now
+            + ExpressionWrapper(
+                F("store__hold_reminder_hours") * timedelta(hours=1),
+                output_field=DurationField(),
+            ),
+        )
+    )
+    numbers = {order.number for order in pickups + holds}
+    queued = set(
+        Notification.objects.filter(
+            order_number__in=numbers,
+            kind__in=[NotificationKind.REMINDER, NotificationKind.HOLD_EXPIRING],
+        ).values_list("dedupe_key", flat=True)
+    )
+    due = [(order, NotificationKind.REMINDER, "") for order in pickups]
+    due += [(order, NotificationKind.HOLD_EXPIRING, _hold_key(order.hold_until)) for order in holds]
+    due = [
+        (order, kind, key)
+        for order, kind, key in due
+        if f"{order.number}:{kind}{':' + key if key else ''}" not in queued
+    ]
+    sent = {NotificationKind.REMINDER.value: 0, NotificationKind.HOLD_EXPIRING.value: 0}
+    if due:
+        with transaction.atomic():
+            for order, kind, key in due:
+                _notify(order, kind, key=key, **_pickup_extra(order))
+                sent[kind] += 1
+    return sent
+
+
+def _check_ready(order: Order, message: str) -> None:
+    """Refuse (409) unless ``order`` is ready; ``message`` gets its number and status."""
+    if order.status != OrderStatus.READY:
+        raise OrderError(
+            "not_ready",
+            message % {"number": order.number, "status": OrderStatus(order.status).label},
+            current=order.status,
+        )
+
+
+@transaction.atomic
+def extend_hold(*, order: Order, hours: int, user, now: datetime | None = None) -> Order:
+    """Staff: keep a ready order ``hours`` longer (1–168), counted from the current hold end,
+    or from now if that has already passed."""
+    low, high = HOLD_EXTENSION_HOURS
+    if isinstance(hours, bool) or not isinstance(hours, int) or not low <= hours <= high:
+        raise OrderError(
+            "invalid_hours",
+            _("A hold can be extended by %(low)d to %(high)d hours.") % {"low": low, "high": high},
+            status=400,
+        )
+    now = now or timezone.now()
+    order = _lock(order)
+    _check_ready(order, _("Order %(number)s is %(status)s: only a ready order's hold can change."))
+    order.hold_until = max(order.hold_until or now, now) + timedelta(hours=hours)
+    order.save(update_fields=["hold_until", "updated_at"])
+    _note_event(order, note=f"hold extended by {hours} h", user=user, at=now)
+    return order
+
+
+@transaction.atomic
+def resend_ready_message(*, order: Order, user) -> Order:
+    """Staff: send the "ready for pickup" message again (the customer lost it), at most
+    ``READY_RESENDS`` times per order."""
+    order = _lock(order)
+    _check_ready(
+        order,
+        _("Order %(number)s is %(status)s: the ready message goes only to a ready order."),
+    )
+    sent = Notification.objects.filter(
+        customer_id=order.customer_id, order_number=order.number, kind=NotificationKind.READY
+    ).count()
+    if sent > READY_RESENDS:
+        raise OrderError(
+            "resend_limit",
+            ngettext(
+                "The ready message was already sent again %(count)d time: no more resends.",
+                "The ready message was already sent again %(count)d times: no more resends.",
+                READY_RESENDS,
+            )
+            % {"count": READY_RESENDS},
+            current=order.status,
+        )
+    _notify(order, NotificationKind.READY, key=f"again-{sent}", **_pickup_extra(order))
+    _note_event(order, note="ready message sent again", user=user)
+    return order
+
+
+@transaction.atomic
+def send_order_message_again(*, order: Order, message_id: int, user) -> Notification:
+    """Staff: try a failed message about ``order`` again. Only that order's messages to its
+    customer are found (404 for any other)."""
+    message = Notification.objects.filter(
+        pk=message_id, order_number=order.number, customer_id=order.customer_id
+    ).first()
+    if message is None:
+        raise OrderError("unknown_message", _("No such message for this order."), status=404)
+    if not send_again(notification=message):
+        raise OrderError(
+            "message_not_failed",
+            _("Only a failed message can be sent again."),
+        )
+    _note_event(order, note="message sent again", user=user)
+    message.refresh_from_db()
+    return message
 
 
 # --- The counter --------------------------------------------------------------------------

@@ -12,6 +12,9 @@ from orders.services import (
     settle_stale_payment_operations,
     void_leftover_authorisations,
 )
+from orders.services import (
+    send_reminders as queue_reminders,
+)
 
 
 @shared_task(acks_late=True)
@@ -49,3 +52,9 @@ def settle_card_payments() -> dict[str, int]:
         "released": release_lapsing_authorisations(),
         "settled": settle_stale_payment_operations(),
     }
+
+
+@shared_task(acks_late=True)
+def send_reminders() -> dict[str, int]:
+    """Queue the pickup and hold-ending reminders that are due (each once; safe to overlap)."""
+    return queue_reminders()

@@ -15,6 +15,13 @@ urlpatterns = [
     path("<slug:code>/orders/<str:number>/cancel/", counter.cancel, name="cancel"),
     path("<slug:code>/orders/<str:number>/unlock/", counter.unlock_code, name="unlock"),
     path("<slug:code>/orders/<str:number>/refund/", counter.refund, name="refund"),
+    path("<slug:code>/orders/<str:number>/extend/", counter.extend_hold, name="extend"),
+    path("<slug:code>/orders/<str:number>/resend/", counter.resend_ready, name="resend"),
+    path(
+        "<slug:code>/orders/<str:number>/messages/<int:message_id>/again/",
+        counter.message_again,
+        name="message_again",
+    ),
     # The customer view and assisted sale.
     path("<slug:code>/customers/", assisted.customers, name="customers"),
     path("<slug:code>/customers/new/", assisted.customer_create, name="customer_create"),

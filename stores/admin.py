@@ -30,6 +30,9 @@ class StoreAdmin(admin.ModelAdmin):
         "timezone",
         "slot_minutes",
         "slot_capacity",
+        "hold_hours",
+        "reminder_minutes",
+        "hold_reminder_hours",
         "is_active",
     ]
     search_fields = ["code", "name", "city"]

@@ -26,6 +26,17 @@ class Store(models.Model):
         _("preparation lead time (minutes)"), default=60
     )
     hold_hours = models.PositiveSmallIntegerField(_("hold ready orders for (hours)"), default=48)
+    # The no-show policy's reminders to the customer of a ready order (0 turns one off).
+    reminder_minutes = models.PositiveSmallIntegerField(
+        _("pickup reminder before the slot (minutes)"),
+        default=60,
+        help_text=_("0: no reminder."),
+    )
+    hold_reminder_hours = models.PositiveSmallIntegerField(
+        _("hold ending reminder before the hold ends (hours)"),
+        default=6,
+        help_text=_("0: no reminder."),
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:

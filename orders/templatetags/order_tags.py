@@ -1,6 +1,8 @@
+import re
+
 from django import template
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 register = template.Library()
 
@@ -21,7 +23,11 @@ SYSTEM_NOTES = {
         "refund confirmed by Stripe after its answer was lost"
     ),
     "payment not completed in time": gettext_lazy("payment not completed in time"),
+    "ready message sent again": gettext_lazy("ready message sent again"),
+    "message sent again": gettext_lazy("failed message sent again"),
 }
+# "hold extended by 24 h" (written by orders.services.extend_hold).
+HOLD_EXTENDED = re.compile(r"^hold extended by (\d+) h$")
 
 
 @register.filter
@@ -29,6 +35,11 @@ def event_note(note: str) -> str:
     """An order event's note in the reader's language (staff-typed reasons stay as typed)."""
     if note in SYSTEM_NOTES:
         return str(SYSTEM_NOTES[note])
+    if extended := HOLD_EXTENDED.match(note):
+        hours = int(extended.group(1))
+        return ngettext(
+            "hold extended by %(hours)d hour", "hold extended by %(hours)d hours", hours
+        ) % {"hours": hours}
     if note.startswith("payment refused: "):
         return _("card payment refused")
     if note.startswith("refused: "):

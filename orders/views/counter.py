@@ -8,13 +8,23 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from customers.models import Channel
+from customers.models import Channel, Notification, NotificationKind
 from orders import selectors, services
 from orders.errors import OrderError
-from orders.forms import CancelForm, CodeForm, CollectForm, RefundForm, ScanForm, StatusForm
+from orders.forms import (
+    CancelForm,
+    CodeForm,
+    CollectForm,
+    ExtendHoldForm,
+    RefundForm,
+    ScanForm,
+    StatusForm,
+)
 from orders.models import Actor, Handover, OrderStatus, Payment
 from stores.selectors import is_manager, managed_stores, staff_stores, store_for_staff
 
@@ -153,7 +163,24 @@ def _order_context(request, store, order, **extra):
         "cancel_form": CancelForm(),
         "code_form": CodeForm(),
         **_refund_context(order, extra.pop("refund_form", None)),
+        **_messages_context(order),
         **extra,
+    }
+
+
+def _messages_context(order) -> dict:
+    """The messages section: the order's outbox rows to its customer, oldest first (one
+    query), and on a ready order the hold and resend controls."""
+    rows = list(
+        Notification.objects.filter(
+            order_number=order.number, customer_id=order.customer_id
+        ).order_by("created_at", "pk")
+    )
+    ready_sent = sum(1 for row in rows if row.kind == NotificationKind.READY)
+    return {
+        "order_messages": rows,
+        "extend_form": ExtendHoldForm(),
+        "resends_left": max(0, services.READY_RESENDS + 1 - ready_sent),
     }
 
 
@@ -320,3 +347,50 @@ def refund(request, store, number):
         return _refund_section(request, store, order, refund_done=done)
     messages.success(request, done)
     return redirect("counter:order", code=store.code, number=order.number)
+
+
+# --- The no-show policy: a longer hold, the ready message again, a failed message again ------
+
+
+def _messages_done(request, store, number, done: str):
+    """After a change from the messages section: that section (htmx, with the hold end
+    updated in place) or, without JavaScript, back to the order page."""
+    if not request.htmx:
+        messages.success(request, done)
+        return redirect("counter:order", code=store.code, number=number)
+    order = selectors.order_for_store(store=store, number=number)
+    context = {"store": store, "order": order, "messages_done": done, "oob": True}
+    return render(
+        request, "counter/partials/messages.html", {**context, **_messages_context(order)}
+    )
+
+
+@counter_view
+@require_POST
+def extend_hold(request, store, number):
+    order = selectors.order_for_store(store=store, number=number)
+    form = ExtendHoldForm(request.POST)
+    if not form.is_valid():
+        raise _form_error(form)
+    order = services.extend_hold(order=order, hours=form.cleaned_data["hours"], user=request.user)
+    done = _("Hold extended: kept until %(when)s.") % {
+        "when": date_format(localtime(order.hold_until, store.tz), "D j M, H:i")
+    }
+    return _messages_done(request, store, number, done)
+
+
+@counter_view
+@require_POST
+def resend_ready(request, store, number):
+    order = selectors.order_for_store(store=store, number=number)
+    services.resend_ready_message(order=order, user=request.user)
+    return _messages_done(request, store, number, _("Ready message sent again."))
+
+
+@counter_view
+@require_POST
+def message_again(request, store, number, message_id):
+    """Try one failed message of this order again (found by order and customer, not by id)."""
+    order = selectors.order_for_store(store=store, number=number)
+    services.send_order_message_again(order=order, message_id=message_id, user=request.user)
+    return _messages_done(request, store, number, _("The message is being sent again."))
