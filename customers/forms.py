@@ -81,3 +81,24 @@ class CustomerContactForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=150)
     email = forms.EmailField(label=_("Email"))
     phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
+
+
+SCORE_MESSAGE = _("Choose a score from 0 to 10.")
+
+
+class SurveyForm(forms.Form):
+    """The NPS question: a score from 0 to 10 and an optional comment."""
+
+    score = forms.TypedChoiceField(
+        label=_("How likely are you to recommend us to a friend?"),
+        choices=[(str(n), str(n)) for n in range(11)],
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": SCORE_MESSAGE, "invalid_choice": SCORE_MESSAGE},
+    )
+    comment = forms.CharField(
+        label=_("Anything you would like to tell us? (optional)"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )

@@ -9,6 +9,7 @@ urlpatterns = [
     path("orders/<str:number>/", shop.order_detail, name="detail"),
     path("orders/<str:number>/qr.svg", shop.order_qr, name="qr"),
     path("orders/<str:number>/pay/", shop.pay, name="pay"),
+    path("orders/<str:number>/arrived/", shop.order_arrived, name="arrived"),
     path("orders/<str:number>/pay/counter/", shop.pay_counter, name="pay_counter"),
     path("account/", shop.account, name="account"),
     path("account/preferences/", shop.account_preferences, name="preferences"),

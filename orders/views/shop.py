@@ -8,6 +8,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.formats import time_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
@@ -25,6 +27,7 @@ from orders.payments import is_test_mode, online_payments_enabled
 from orders.services import (
     Contact,
     check_online_payment,
+    mark_arrived,
     pay_at_counter_instead,
     pay_online,
     place_order,
@@ -157,8 +160,79 @@ def _order_for_viewer(request, number):
 @require_safe
 def order_detail(request, number):
     order = _order_for_viewer(request, number)
-    context = {"order": order, "card": selectors.card_payment(order)}
+    context = {
+        "order": order,
+        "card": selectors.card_payment(order),
+        "offer_arrival": arrival_offered(order),
+    }
     return render(request, "orders/order_detail.html", context)
+
+
+# "I'm here" tells the counter the customer is standing in the store, so it is offered only
+# when that can be true: a ready order (it waits for them, until it is collected or expires),
+# or an order still being prepared once its pickup slot is about to start (a few minutes'
+# grace for an early arrival). Before that the store cannot act on the cue, and an order that
+# is collected, cancelled, expired or still waiting for its card payment has nothing to pick up.
+ARRIVAL_GRACE = timedelta(minutes=15)
+
+
+def arrival_offered(order, *, now=None) -> bool:
+    if order.status == OrderStatus.READY:
+        return True
+    if order.status in (OrderStatus.PLACED, OrderStatus.PREPARING):
+        return (now or timezone.now()) >= order.slot_start - ARRIVAL_GRACE
+    return False
+
+
+def _local_time(order, moment) -> str:
+    return time_format(timezone.localtime(moment, order.store.tz), "H:i")
+
+
+@require_POST
+def order_arrived(request, number):
+    """The shopper's "I'm here" button: the store's queue shows the order first, flagged.
+
+    Pressing twice is harmless (the first time is kept and shown); works without JavaScript.
+    """
+    order = _order_for_viewer(request, number)
+    if order.arrived_at is not None and order.is_open:
+        messages.info(
+            request,
+            _("We already told the store at %(time)s.")
+            % {"time": _local_time(order, order.arrived_at)},
+        )
+        return redirect("orders:detail", number=order.number)
+    if not arrival_offered(order):
+        messages.error(
+            request,
+            _(
+                "You can tell the store you are here once your order is ready or your pickup time "
+                "has come."
+            ),
+        )
+        return redirect("orders:detail", number=order.number)
+    now = timezone.now()
+    user = request.user if request.user.is_authenticated else None
+    try:
+        order = mark_arrived(order=order, channel=Channel.WEB, user=user, now=now)
+    except OrderError as error:
+        messages.error(request, error.message)
+        return redirect("orders:detail", number=order.number)
+    if order.arrived_at == now:
+        messages.success(
+            request,
+            _(
+                "Thank you: the store knows you are here. Please go to the counter with your "
+                "pickup code."
+            ),
+        )
+    else:  # pressed twice at once: the other press told the store first
+        messages.info(
+            request,
+            _("We already told the store at %(time)s.")
+            % {"time": _local_time(order, order.arrived_at)},
+        )
+    return redirect("orders:detail", number=order.number)
 
 
 def _pay_page(request, order, *, status=200, error=None, action_secret=""):
