@@ -542,6 +542,16 @@ def sweep_notifications(*, now=None, limit: int = 500) -> int:
     return queued
 
 
+def withdraw_messages(*, order_number: str, kinds, reason: str) -> int:
+    """Messages about an order that no longer apply (a reminder for an order just collected)
+    and have not gone out yet are suppressed with ``reason``. Returns how many."""
+    return Notification.objects.filter(
+        order_number=order_number,
+        kind__in=list(kinds),
+        status=Notification.Status.PENDING,
+    ).update(status=Notification.Status.SUPPRESSED, reason=reason[:255])
+
+
 # --- Satisfaction survey (NPS) ----------------------------------------------------------------
 
 NPS_SALT = "customers.nps"

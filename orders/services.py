@@ -16,7 +16,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import DurationField, ExpressionWrapper, F, Q
+from django.db.models import DurationField, ExpressionWrapper, F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -28,6 +28,7 @@ from customers.services import (
     nps_token,
     record_touchpoint,
     send_again,
+    withdraw_messages,
 )
 from orders.errors import OrderError
 from orders.models import (
@@ -478,6 +479,13 @@ def _notify_transition(order: Order, *, now: datetime) -> None:
         )
     elif order.status in _STATUS_MESSAGES:
         _notify(order, _STATUS_MESSAGES[order.status])
+    if order.status in (OrderStatus.COLLECTED, OrderStatus.CANCELLED, OrderStatus.EXPIRED):
+        # Reminders queued a moment ago (or waiting for quiet hours) no longer apply.
+        withdraw_messages(
+            order_number=order.number,
+            kinds=[NotificationKind.REMINDER, NotificationKind.HOLD_EXPIRING],
+            reason=f"order {order.status}",
+        )
 
 
 @transaction.atomic
@@ -672,15 +680,21 @@ def send_reminders(*, now: datetime | None = None) -> dict:
     reminders already queued are skipped. Three queries, plus the inserts of new messages."""
     now = now or timezone.now()
     ready = Order.objects.filter(status=OrderStatus.READY).select_related("store", "customer")
+    reminder_window = ExpressionWrapper(
+        F("store__reminder_minutes") * timedelta(minutes=1), output_field=DurationField()
+    )
+    # An order that became ready inside the window was just told so: no reminder on top.
+    ready_at = (
+        OrderEvent.objects.filter(order=OuterRef("pk"), to_status=OrderStatus.READY)
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
     pickups = list(
-        ready.filter(
+        ready.annotate(ready_at=Subquery(ready_at)).filter(
             store__reminder_minutes__gt=0,
             slot_start__gt=now,
-            slot_start__lte=now
-            + ExpressionWrapper(
-                F("store__reminder_minutes") * timedelta(minutes=1),
-                output_field=DurationField(),
-            ),
+            slot_start__lte=now + reminder_window,
+            ready_at__lt=F("slot_start") - reminder_window,
         )
     )
     holds = list(

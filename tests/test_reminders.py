@@ -548,3 +548,32 @@ def test_the_reminder_task_queues_what_is_due_now(shop, clerk):
 
     assert task() == HOLD
     assert task() == NONE
+
+
+def test_an_order_ready_inside_the_window_gets_no_reminder_on_top(shop, clerk):
+    order = _ready(shop, clerk, reminder_minutes=60)
+    # Marked ready 30 minutes before its slot: the ready message was the reminder.
+    OrderEvent.objects.filter(order=order, to_status=OrderStatus.READY).update(
+        created_at=order.slot_start - timedelta(minutes=30)
+    )
+
+    sent = send_reminders(now=order.slot_start - timedelta(minutes=20))
+
+    assert sent == NONE
+    assert "pickup_reminder" not in _kinds(order)
+
+
+def test_reminders_waiting_to_go_out_are_withdrawn_once_the_order_is_collected(shop, clerk):
+    from tests.web_helpers import collect_in_full
+
+    order = _ready(shop, clerk, reminder_minutes=60)
+    send_reminders(now=order.slot_start - timedelta(minutes=30))
+    reminder = Notification.objects.get(order_number=order.number, kind="pickup_reminder")
+    assert reminder.status == "pending"
+
+    collect_in_full(order, clerk)
+
+    reminder.refresh_from_db()
+    assert (reminder.status, reminder.reason) == ("suppressed", "order collected")
+    ready = Notification.objects.get(order_number=order.number, kind="order_ready")
+    assert ready.status == "pending"  # only reminders are withdrawn
