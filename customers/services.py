@@ -545,11 +545,23 @@ def sweep_notifications(*, now=None, limit: int = 500) -> int:
 def withdraw_messages(*, order_number: str, kinds, reason: str) -> int:
     """Messages about an order that no longer apply (a reminder for an order just collected)
     and have not gone out yet are suppressed with ``reason``. Returns how many."""
-    return Notification.objects.filter(
-        order_number=order_number,
-        kind__in=list(kinds),
-        status=Notification.Status.PENDING,
-    ).update(status=Notification.Status.SUPPRESSED, reason=reason[:255])
+    withdrawn = 0
+    with transaction.atomic():
+        for notification in (
+            Notification.objects.select_for_update(of=("self",))
+            .filter(
+                order_number=order_number,
+                kind__in=list(kinds),
+                status=Notification.Status.PENDING,
+            )
+            .select_related("customer")
+        ):
+            notification.status = Notification.Status.SUPPRESSED
+            notification.reason = reason[:255]
+            notification.save(update_fields=["status", "reason"])
+            _message_touchpoint(notification, "notification_suppressed", reason=notification.reason)
+            withdrawn += 1
+    return withdrawn
 
 
 # --- Satisfaction survey (NPS) ----------------------------------------------------------------

@@ -575,5 +575,10 @@ def test_reminders_waiting_to_go_out_are_withdrawn_once_the_order_is_collected(s
 
     reminder.refresh_from_db()
     assert (reminder.status, reminder.reason) == ("suppressed", "order collected")
+    from customers.models import Touchpoint
+
+    withdrawn = Touchpoint.objects.get(customer=order.customer, kind="notification_suppressed")
+    assert withdrawn.payload["message"] == "pickup_reminder"
+    assert withdrawn.payload["reason"] == "order collected"
     ready = Notification.objects.get(order_number=order.number, kind="order_ready")
     assert ready.status == "pending"  # only reminders are withdrawn
