@@ -23,6 +23,7 @@ from config.api import (
     LocalTimeField,
     error_response,
 )
+from customers.forms import validate_time_zone
 from customers.models import Channel, ContactChannel, Touchpoint, User
 from customers.services import (
     customer_for_user,
@@ -43,6 +44,13 @@ class PreferencesSerializer(serializers.Serializer):
     quiet_hours_start = LocalTimeField(required=False, allow_null=True)
     quiet_hours_end = LocalTimeField(required=False, allow_null=True)
     language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False)
+    timezone = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        validators=[validate_time_zone],
+        help_text='IANA time zone name, e.g. "Europe/Madrid"; blank means the store\'s.',
+    )
     marketing_opt_in = serializers.BooleanField(required=False)
 
 
@@ -182,7 +190,9 @@ class MeView(APIView):
         request=CustomerSerializer,
         responses={
             200: CustomerSerializer,
-            400: error_response("invalid, bad_channels, bad_quiet_hours"),
+            400: error_response(
+                "invalid (an unknown time zone too), bad_channels, bad_quiet_hours"
+            ),
             401: UNAUTHENTICATED,
             415: NOT_JSON,
         },

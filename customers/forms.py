@@ -1,14 +1,44 @@
+import zoneinfo
+from functools import cache
+
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import ContactChannel
+from stores.models import Store
 
 CHANNEL_RANKS = (
     ("channel_1", _("1st choice")),
     ("channel_2", _("2nd choice")),
     ("channel_3", _("3rd choice")),
 )
+
+
+@cache
+def time_zones() -> tuple[str, ...]:
+    """Every IANA time zone name this server knows, sorted."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def validate_time_zone(value: str) -> None:
+    """A customer's time zone: an IANA name, or blank for the store's."""
+    if value and value not in time_zones():
+        raise ValidationError(_("Unknown time zone: %(value)s"), params={"value": value})
+
+
+def time_zone_choices() -> list:
+    """Blank (the store's zone) first, then our stores' zones and UTC, then all of them."""
+    ours = sorted(
+        {"UTC", *Store.objects.filter(is_active=True).values_list("timezone", flat=True)}
+        & set(time_zones())
+    )
+    return [
+        ("", _("The store's time zone")),
+        (_("Our stores"), [(name, name) for name in ours]),
+        (_("All time zones"), [(name, name) for name in time_zones()]),
+    ]
 
 
 class PreferencesForm(forms.Form):
@@ -32,6 +62,11 @@ class PreferencesForm(forms.Form):
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
     )
     language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+    timezone = forms.ChoiceField(
+        label=_("Time zone"),
+        required=False,
+        help_text=_("For quiet hours and the times in our messages."),
+    )
     marketing_opt_in = forms.BooleanField(
         label=_("Send me offers and news"),
         required=False,
@@ -42,6 +77,7 @@ class PreferencesForm(forms.Form):
         choices = [("", "—"), *ContactChannel.choices]
         for name, _label in CHANNEL_RANKS:
             self.fields[name].choices = choices
+        self.fields["timezone"].choices = time_zone_choices()
 
     @staticmethod
     def initial_for(customer) -> dict:
@@ -52,6 +88,7 @@ class PreferencesForm(forms.Form):
             "quiet_hours_start": customer.quiet_hours_start,
             "quiet_hours_end": customer.quiet_hours_end,
             "language": customer.language,
+            "timezone": customer.timezone,
             "marketing_opt_in": customer.marketing_opt_in,
         }
         for (name, _label), channel in zip(CHANNEL_RANKS, channels, strict=False):
@@ -71,6 +108,7 @@ class PreferencesForm(forms.Form):
             "quiet_hours_start": data["quiet_hours_start"],
             "quiet_hours_end": data["quiet_hours_end"],
             "language": data["language"],
+            "timezone": data["timezone"],
             "marketing_opt_in": data["marketing_opt_in"],
         }
 

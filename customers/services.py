@@ -129,6 +129,7 @@ PREFERENCE_FIELDS = (
     "quiet_hours_end",
     "language",
     "marketing_opt_in",
+    "timezone",
 )
 
 

@@ -32,6 +32,7 @@ DEFAULT_PREFERENCES = {
     "quiet_hours_end": None,
     "language": "es",
     "marketing_opt_in": False,
+    "timezone": "",
 }
 
 
@@ -386,6 +387,7 @@ def test_patch_preferences_round_trips_and_records_the_change(shopper, shopper_a
         "quiet_hours_end": "08:00",
         "language": "en",
         "marketing_opt_in": True,
+        "timezone": "America/Mexico_City",
     }
 
     response = shopper_api.patch(ME, {"preferences": preferences})
@@ -406,6 +408,7 @@ def test_patch_preferences_round_trips_and_records_the_change(shopper, shopper_a
             "quiet_hours_start",
             "quiet_hours_end",
             "language",
+            "timezone",
             "marketing_opt_in",
         ]
     }
