@@ -473,7 +473,10 @@ class OrderArrivedView(APIView):
             200: OrderSerializer,
             401: UNAUTHENTICATED,
             404: NOT_FOUND,
-            409: error_response("arrival_not_allowed: collected, cancelled or expired"),
+            409: error_response(
+                "arrival_not_allowed: collected, cancelled or expired; too_early: not ready and "
+                "the pickup slot starts more than 15 minutes from now"
+            ),
         },
     )
     def post(self, request, number):

@@ -1,4 +1,5 @@
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -50,6 +51,14 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 HOLDING_STOCK = frozenset(
     {OrderStatus.PENDING_PAYMENT, OrderStatus.PLACED, OrderStatus.PREPARING, OrderStatus.READY}
 )
+
+
+# "I'm here" tells the counter the customer is standing in the store, so it is open only when
+# that can be true: a ready order (it waits for them until collected or expired), or an order
+# still being prepared once its pickup slot is about to start (grace for an early arrival).
+# Before that the store cannot act on the cue; a collected, cancelled, expired or unpaid
+# order has nothing to pick up.
+ARRIVAL_GRACE = timedelta(minutes=15)
 
 
 class PaymentMethod(models.TextChoices):
@@ -154,6 +163,14 @@ class Order(models.Model):
     @property
     def code_locked(self) -> bool:
         return self.code_locked_at is not None
+
+    def check_in_open(self, now=None) -> bool:
+        """Whether "I'm here" makes sense now (see ``ARRIVAL_GRACE``)."""
+        if self.status == OrderStatus.READY:
+            return True
+        if self.status in (OrderStatus.PLACED, OrderStatus.PREPARING):
+            return (now or timezone.now()) >= self.slot_start - ARRIVAL_GRACE
+        return False
 
 
 class OrderLine(models.Model):

@@ -591,6 +591,7 @@ def mark_arrived(*, order: Order, channel: str, user=None, now: datetime | None 
     Records an event on the order (same status before and after, note "customer arrived")
     and a ``customer_arrived`` touchpoint; the tablet shows arrived orders first.
     """
+    now = now or timezone.now()
     order = _lock(order)
     if order.status not in ARRIVAL_STATES:
         raise OrderError(
@@ -601,7 +602,16 @@ def mark_arrived(*, order: Order, channel: str, user=None, now: datetime | None 
         )
     if order.arrived_at is not None:
         return order
-    order.arrived_at = now or timezone.now()
+    if not order.check_in_open(now):
+        raise OrderError(
+            "too_early",
+            _(
+                "You can tell the store you are here once your order is ready or your pickup "
+                "time has come."
+            ),
+            current=order.status,
+        )
+    order.arrived_at = now
     order.save(update_fields=["arrived_at", "updated_at"])
     _note_event(
         order,

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from config.qr import qr_svg
 from customers.models import Touchpoint
-from orders.models import OrderEvent, OrderStatus
+from orders.models import Order, OrderEvent, OrderStatus
 from orders.services import (
     cancel_order,
     collect_order,
@@ -261,7 +261,15 @@ def test_a_bad_cancel_reason_is_refused(customer_api, shopper_order, data):
 # --- "I'm here" ------------------------------------------------------------------------------
 
 
+def pickup_time_has_come(order):
+    """Move the order's slot to start in five minutes: "I'm here" is open."""
+    start = timezone.now() + timedelta(minutes=5)
+    Order.objects.filter(pk=order.pk).update(slot_start=start, slot_end=start + timedelta(hours=1))
+    order.refresh_from_db()
+
+
 def test_i_am_here_checks_the_customer_in_once(shop, shopper, customer_api, shopper_order):
+    pickup_time_has_come(shopper_order)
     first = customer_api.post(order_url(shopper_order, "arrived"))
     after_first = written()
     again = customer_api.post(order_url(shopper_order, "arrived"))
@@ -322,20 +330,30 @@ def test_i_am_here_for_an_order_that_is_over_is_refused(customer_api, shopper_or
 
 def test_arrived_orders_come_first_on_the_tablet_with_their_time(shop, clerk):
     # given three new orders, the latest slot's customer is at the counter
-    orders = [place_at(shop.store, (shop.lamp, 1), slot_index=i) for i in range(3)]
+    orders = [ready(place_at(shop.store, (shop.lamp, 1), slot_index=i), clerk) for i in range(3)]
     arrived = mark_arrived(order=orders[2], channel="mobile")
     tablet = Client()
     tablet.force_login(clerk)
 
     board = text(tablet.get(f"/store/{shop.store.code}/"))
 
-    placed = column(board, "placed")
-    numbers = re.findall(r"<strong>(CC-\w+)</strong>", placed)
+    ready_column = column(board, "ready")
+    numbers = re.findall(r"<strong>(CC-\w+)</strong>", ready_column)
     assert numbers == [orders[2].number, orders[0].number, orders[1].number]
+    assert ready_column.count('class="arrived"') == 1
     local = arrived.arrived_at.astimezone(shop.store.tz).strftime("%H:%M")
-    assert placed.count('class="arrived"') == 1
-    assert f'<span class="arrived">Arrived {local}</span>' in placed
-    assert 'class="ticket ticket-arrived"' in placed
+    assert f'<span class="arrived">Arrived {local}</span>' in ready_column
+    assert "ticket-arrived" in ready_column
+
+
+def test_i_am_here_long_before_the_pickup_time_is_refused(customer_api, shopper_order):
+    before = written()
+
+    response = customer_api.post(order_url(shopper_order, "arrived"))
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "too_early"
+    assert written() == before
 
 
 # --- The pickup QR ---------------------------------------------------------------------------

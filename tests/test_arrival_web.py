@@ -8,9 +8,8 @@ import pytest
 from django.utils import timezone
 
 from customers.models import Touchpoint
-from orders.models import Order, OrderEvent
+from orders.models import ARRIVAL_GRACE, Order, OrderEvent
 from orders.services import cancel_order, mark_preparing, mark_ready
-from orders.views.shop import ARRIVAL_GRACE, arrival_offered
 from tests.web_helpers import place_at, written
 
 pytest_plugins = ["tests.web_fixtures"]
@@ -153,5 +152,5 @@ def test_when_the_button_is_offered(status, minutes_to_slot, offered):
     now = timezone.now()
     order = Order(status=status, slot_start=now + timedelta(minutes=minutes_to_slot))
 
-    assert arrival_offered(order, now=now) is offered
+    assert order.check_in_open(now) is offered
     assert timedelta(minutes=15) == ARRIVAL_GRACE

@@ -163,25 +163,9 @@ def order_detail(request, number):
     context = {
         "order": order,
         "card": selectors.card_payment(order),
-        "offer_arrival": arrival_offered(order),
+        "offer_arrival": order.check_in_open(),
     }
     return render(request, "orders/order_detail.html", context)
-
-
-# "I'm here" tells the counter the customer is standing in the store, so it is offered only
-# when that can be true: a ready order (it waits for them, until it is collected or expires),
-# or an order still being prepared once its pickup slot is about to start (a few minutes'
-# grace for an early arrival). Before that the store cannot act on the cue, and an order that
-# is collected, cancelled, expired or still waiting for its card payment has nothing to pick up.
-ARRIVAL_GRACE = timedelta(minutes=15)
-
-
-def arrival_offered(order, *, now=None) -> bool:
-    if order.status == OrderStatus.READY:
-        return True
-    if order.status in (OrderStatus.PLACED, OrderStatus.PREPARING):
-        return (now or timezone.now()) >= order.slot_start - ARRIVAL_GRACE
-    return False
 
 
 def _local_time(order, moment) -> str:
@@ -200,15 +184,6 @@ def order_arrived(request, number):
             request,
             _("We already told the store at %(time)s.")
             % {"time": _local_time(order, order.arrived_at)},
-        )
-        return redirect("orders:detail", number=order.number)
-    if not arrival_offered(order):
-        messages.error(
-            request,
-            _(
-                "You can tell the store you are here once your order is ready or your pickup time "
-                "has come."
-            ),
         )
         return redirect("orders:detail", number=order.number)
     now = timezone.now()
