@@ -315,6 +315,11 @@ if CELERY_BROKER_URL.startswith(("safefs://", "filesystem://")):
         "polling_interval": 0.1,
     }
 CELERY_TASK_IGNORE_RESULT = True
+# No task needs its result; set one to inspect results (e.g. redis://…/1).
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
+# Keep sending what is in progress when the broker connection drops: acks_late and the
+# message sweep already cover a send that is cut short (Celery 6 changes this default).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -6,6 +6,7 @@ A channel returns the provider's id for the message, or raises ``DeliveryError``
 nothing to the database.
 """
 
+import hashlib
 import json
 import logging
 import urllib.error
@@ -13,9 +14,11 @@ import urllib.request
 from datetime import datetime
 from email.mime.image import MIMEImage
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.utils import DNS_NAME
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
@@ -59,13 +62,20 @@ def render(kind: str, context: dict, language: str) -> dict[str, str]:
         }
 
 
+def message_id(key: str) -> str:
+    """The same Message-ID for every attempt at one message, so a mail system that gets it
+    twice (a worker killed after the server accepted it) can tell it is one message."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    domain = DNS_NAME.get_fqdn() if not settings.SITE_URL else urlsplit(settings.SITE_URL).hostname
+    return f"<{digest}@{domain or 'localhost'}>"
+
+
 def send_email(*, to: str, message: dict[str, str], qr_token: str = "", key: str = "") -> str:
-    """HTML + text email; the pickup QR, when given, travels inline as a PNG."""
+    """HTML + text email; the pickup QR, when given, travels inline as a PNG. Returns the
+    Message-ID."""
+    headers = {"X-Omnicollect-Message": key, "Message-ID": message_id(key)} if key else None
     email = EmailMultiAlternatives(
-        subject=message["subject"],
-        body=message["text"],
-        to=[to],
-        headers={"X-Omnicollect-Message": key} if key else None,
+        subject=message["subject"], body=message["text"], to=[to], headers=headers
     )
     email.attach_alternative(message["html"], "text/html")
     if qr_token:
@@ -78,7 +88,7 @@ def send_email(*, to: str, message: dict[str, str], qr_token: str = "", key: str
         email.send()
     except (OSError, ValueError) as exc:  # smtplib errors are OSErrors
         raise DeliveryError(f"email: {exc}") from exc
-    return email.extra_headers.get("Message-ID", "") or key
+    return email.extra_headers.get("Message-ID", "")
 
 
 class TextBackend(Protocol):

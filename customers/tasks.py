@@ -1,12 +1,25 @@
 from celery import shared_task
+from django.conf import settings
 
 from customers import services
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=60, time_limit=90)
-def deliver_notification(notification_id: int) -> str:
-    """Send one outbox message (idempotent: a repeat finds it sent or being sent)."""
-    return services.deliver_notification(notification_id=notification_id)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=60,
+    time_limit=90,
+    max_retries=3,
+)
+def deliver_notification(self, notification_id: int) -> str:
+    """Send one outbox message (idempotent: a repeat finds it sent or being sent). Redelivered
+    right after its worker died, it finds the message "being sent" and comes back once that
+    claim has timed out, instead of waiting for the sweep."""
+    outcome = services.deliver_notification(notification_id=notification_id)
+    if outcome == "busy":
+        raise self.retry(countdown=settings.NOTIFICATION_SEND_TIMEOUT_SECONDS + 1)
+    return outcome
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=60, time_limit=90)

@@ -428,3 +428,39 @@ def test_the_expiry_job_expires_once_releases_stock_and_tells_the_customer(shop,
     outcome, _note = deliver(order, "order_expired")
     assert outcome == "sent"
     assert order.number in mail.outbox[0].subject
+
+
+def test_every_attempt_at_one_email_carries_the_same_message_id(shop, clerk):
+    from customers.messaging import message_id
+
+    order = ready_order(shop, clerk)
+    deliver(order, "order_ready")
+    key = f"{order.number}:order_ready"
+
+    [email] = mail.outbox
+    assert email.extra_headers["Message-ID"] == message_id(key)
+    assert message_id(key) == message_id(key) != message_id(f"{order.number}:order_confirmed")
+    assert message_id(key).endswith("@127.0.0.1>")
+    note = Notification.objects.get(order_number=order.number, kind="order_ready")
+    assert note.provider_id == message_id(key)
+
+
+def test_a_task_finding_the_message_being_sent_comes_back_after_the_claim_times_out(
+    shop, clerk, settings
+):
+    from celery.exceptions import Retry
+
+    from customers.tasks import deliver_notification as task
+
+    settings.NOTIFICATION_SEND_TIMEOUT_SECONDS = 60
+    order = place_at(shop.store, (shop.lamp, 1))
+    note = Notification.objects.get(order_number=order.number)
+    Notification.objects.filter(pk=note.pk).update(
+        status="sending", sending_since=timezone.now(), attempts=1
+    )
+
+    with pytest.raises(Retry) as retry:
+        task.apply(args=[note.pk], throw=True)
+
+    assert retry.value.when == 61
+    assert mail.outbox == []
