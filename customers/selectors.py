@@ -5,7 +5,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Replace
 from django.http import Http404
 
-from customers.models import Customer, Touchpoint
+from customers.models import Customer, Notification, Touchpoint
 
 SEARCH_LIMIT = 20
 
@@ -64,3 +64,10 @@ def search_customers(query: str):
             .order_by("name", "email", "pk")[:SEARCH_LIMIT]
         )
     return Customer.objects.filter(match).order_by("name", "email", "pk")[:SEARCH_LIMIT]
+
+
+def messages_about(*, customer: Customer, order_number: str):
+    """The messages sent (or queued) to ``customer`` about one order, oldest first."""
+    return Notification.objects.filter(customer=customer, order_number=order_number).order_by(
+        "created_at", "pk"
+    )

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from customers.models import Channel, Customer, Notification, NotificationKind
+from customers.selectors import messages_about
 from customers.services import (
     customer_for_contact,
     notify,
@@ -780,9 +781,11 @@ def resend_ready_message(*, order: Order, user) -> Order:
         order,
         _("Order %(number)s is %(status)s: the ready message goes only to a ready order."),
     )
-    sent = Notification.objects.filter(
-        customer_id=order.customer_id, order_number=order.number, kind=NotificationKind.READY
-    ).count()
+    sent = (
+        messages_about(customer=order.customer, order_number=order.number)
+        .filter(kind=NotificationKind.READY)
+        .count()
+    )
     if sent > READY_RESENDS:
         raise OrderError(
             "resend_limit",
@@ -803,9 +806,11 @@ def resend_ready_message(*, order: Order, user) -> Order:
 def send_order_message_again(*, order: Order, message_id: int, user) -> Notification:
     """Staff: try a failed message about ``order`` again. Only that order's messages to its
     customer are found (404 for any other)."""
-    message = Notification.objects.filter(
-        pk=message_id, order_number=order.number, customer_id=order.customer_id
-    ).first()
+    message = (
+        messages_about(customer=order.customer, order_number=order.number)
+        .filter(pk=message_id)
+        .first()
+    )
     if message is None:
         raise OrderError("unknown_message", _("No such message for this order."), status=404)
     if not send_again(notification=message):

@@ -13,7 +13,8 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from customers.models import Channel, Notification, NotificationKind
+from customers.models import Channel, NotificationKind
+from customers.selectors import messages_about
 from orders import selectors, services
 from orders.errors import OrderError
 from orders.forms import (
@@ -171,11 +172,7 @@ def _order_context(request, store, order, **extra):
 def _messages_context(order) -> dict:
     """The messages section: the order's outbox rows to its customer, oldest first (one
     query), and on a ready order the hold and resend controls."""
-    rows = list(
-        Notification.objects.filter(
-            order_number=order.number, customer_id=order.customer_id
-        ).order_by("created_at", "pk")
-    )
+    rows = list(messages_about(customer=order.customer, order_number=order.number))
     ready_sent = sum(1 for row in rows if row.kind == NotificationKind.READY)
     return {
         "order_messages": rows,
