@@ -54,7 +54,7 @@ class PayForm(forms.Form):
     never the card itself; or, after 3-D Secure on the page, a request to check the result."""
 
     payment_method = forms.RegexField(
-        regex=r"^(pm|card)_[A-Za-z0-9_]{1,120}$", max_length=124, required=False
+        regex=r"\A(pm|card)_[A-Za-z0-9_]{1,120}\Z", max_length=124, required=False
     )
     check = forms.BooleanField(required=False)
 

@@ -1226,7 +1226,9 @@ _PAYMENT_RANK = {
     PaymentStatus.REFUNDED: 3,
 }
 
-PAYMENT_METHOD_ID = re.compile(r"^(pm|card)_[A-Za-z0-9_]{1,120}$")
+# A Stripe PaymentMethod (pm_…) or card (card_…) id, and nothing else: \Z, not $, which would
+# let a trailing newline through into the idempotency header.
+PAYMENT_METHOD_ID = re.compile(r"\A(pm|card)_[A-Za-z0-9_]{1,120}\Z")
 
 
 def _lock_payment(payment: Payment) -> Payment:

@@ -72,7 +72,16 @@ def test_no_model_stores_card_data():
 
 @pytest.mark.parametrize(
     "value",
-    ["4242424242424242", "4242 4242 4242 4242", "tok_visa", "pm_", "pm_bad id", "card"],
+    [
+        "4242424242424242",
+        "4242 4242 4242 4242",
+        "tok_visa",
+        "pm_",
+        "pm_bad id",
+        "card",
+        "pm_card_visa\n",
+        "\npm_card_visa",
+    ],
 )
 def test_a_card_number_is_not_a_payment_method(value):
     from orders.forms import PayForm

@@ -152,6 +152,7 @@ def test_a_declined_card_keeps_the_order_waiting_for_another_card(shop, shopper_
         {"payment_method": "tok_visa"},
         {"payment_method": "pm_" + "x" * 200},
         {"payment_method": ""},
+        {"payment_method": "pm_card_visa\n"},
         {},
     ],
 )
@@ -250,3 +251,11 @@ def test_a_guest_pays_online_in_the_same_browser(shop, stripe_web):
 
     assert response.status_code == 302
     assert Order.objects.get().status == "placed"
+
+
+def test_the_card_page_answers_only_get_head_and_post(shop, shopper_client, stripe_web):
+    pay_url = place_online(shopper_client, shop)
+
+    for method in ("put", "patch", "delete", "options"):
+        assert getattr(shopper_client, method)(pay_url).status_code == 405
+    assert StripeProvider().client.v1.setup_intents.list().data == []

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.formats import time_format
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from config.errors import DomainError
 from config.qr import qr_svg
@@ -231,6 +231,7 @@ def _pay_page(request, order, *, status=200, error=None, action_secret=""):
     return render(request, "orders/pay.html", context, status=status)
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 def pay(request, number):
     """Pay an online order waiting for its card: GET shows the card form, POST authorises the
     ``pm_…`` Stripe.js made (or, after 3-D Secure, checks the result)."""
