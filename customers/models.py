@@ -173,6 +173,21 @@ class Touchpoint(models.Model):
     def kind_label(self) -> str:
         return str(TOUCHPOINT_KINDS.get(self.kind, self.kind))
 
+    @property
+    def message_detail(self) -> str:
+        """For a message's touchpoint: which message, on which channel, and why it was held,
+        not sent or failed ("Ready for pickup · SMS · quiet hours")."""
+        payload = self.payload or {}
+        if "message" not in payload:
+            return ""
+        parts = [str(dict(NotificationKind.choices).get(payload["message"], payload["message"]))]
+        if payload.get("channel"):
+            parts.append(str(dict(ContactChannel.choices).get(payload["channel"], "")))
+        reason = payload.get("reason") or ""
+        if reason:
+            parts.append(str(MESSAGE_REASONS.get(reason, reason)))
+        return " · ".join(part for part in parts if part)
+
 
 class NotificationKind(models.TextChoices):
     """What a message is about (DESIGN §6)."""
@@ -186,6 +201,17 @@ class NotificationKind(models.TextChoices):
     REFUND = "refund", _("Refund")
     NPS = "nps_survey", _("Satisfaction survey")
 
+
+# Why a message was held or not sent, as the contact policy and the order lifecycle say it.
+MESSAGE_REASONS = {
+    "quiet_hours": _("held for quiet hours"),
+    "frequency_cap": _("too many messages lately"),
+    "no_reachable_channel": _("no way to reach the customer"),
+    "no_marketing_consent": _("no marketing consent"),
+    "order collected": _("order already collected"),
+    "order cancelled": _("order cancelled"),
+    "order expired": _("order not collected in time"),
+}
 
 # Messages about an order the customer placed: they need no consent and are never capped.
 # Everything else is capped per customer; marketing kinds (none yet) also need the opt-in.

@@ -464,3 +464,22 @@ def test_a_task_finding_the_message_being_sent_comes_back_after_the_claim_times_
 
     assert retry.value.when == 61
     assert mail.outbox == []
+
+
+def test_the_timeline_says_which_message_and_why_it_was_held(shop, clerk):
+    from django.test import Client
+
+    order = place_at(shop.store, (shop.lamp, 1))
+    customer = order.customer
+    now = timezone.now().astimezone(shop.store.tz)
+    customer.quiet_hours_start = (now - timedelta(hours=1)).time().replace(microsecond=0)
+    customer.quiet_hours_end = (now + timedelta(hours=1)).time().replace(second=0, microsecond=0)
+    customer.save()
+    deliver(order, "order_confirmed")
+    tablet = Client()
+    tablet.force_login(clerk)
+
+    page = tablet.get(f"/store/{shop.store.code}/customers/{customer.pk}/").content.decode()
+
+    assert "Message held until quiet hours end" in page
+    assert "(Order confirmed · Email · held for quiet hours)" in page
