@@ -334,6 +334,9 @@ def test_the_tablet_extends_a_hold_with_htmx(shop, clerk):
     assert 'id="held-until" hx-swap-oob="true"' in html
     assert 'id="messages-done"' in html
     assert "<html" not in html
+    # The history below is swapped too, with the new event on it.
+    assert '<ol class="events" id="order-history" hx-swap-oob="true">' in html
+    assert "hold extended by 5 hours" in html
     order.refresh_from_db()
     assert order.hold_until == first_end + timedelta(hours=5)
 
