@@ -12,21 +12,21 @@ import pytest
 from shop.services import cart_for_customer
 from stores.models import StaffMembership
 from stores.selectors import pickup_slots
+from tests.api_client import Api
 from tests.factories import CartLineFactory, CustomerFactory, StaffMembershipFactory, UserFactory
-from tests.order_api_helpers import JsonApi
 from tests.web_helpers import place_at
 
 
 @pytest.fixture
 def api_as():
     """``api_as(user)``: a JSON client with a fresh token for ``user`` (None: no token)."""
-    return JsonApi
+    return Api
 
 
 @pytest.fixture
 def customer_api(shopper):
     """The ``shopper`` on their phone."""
-    return JsonApi(shopper.user)
+    return Api(shopper.user)
 
 
 @pytest.fixture
@@ -38,13 +38,13 @@ def stranger(db):
 
 @pytest.fixture
 def stranger_api(stranger):
-    return JsonApi(stranger.user)
+    return Api(stranger.user)
 
 
 @pytest.fixture
 def clerk_api(clerk):
     """The clerk of the shop's store on the counter app."""
-    return JsonApi(clerk)
+    return Api(clerk)
 
 
 @pytest.fixture

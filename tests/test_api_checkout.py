@@ -19,8 +19,9 @@ from orders.models import Order, OrderEvent
 from shop.models import CartLine
 from shop.services import cart_for_customer
 from stores.models import SlotBooking
+from tests.api_client import Api, token_for
 from tests.factories import CartLineFactory
-from tests.order_api_helpers import CHECKOUT, JsonApi, order_url, token_for
+from tests.order_api_helpers import CHECKOUT, order_url
 from tests.web_helpers import slot_bookings, stock_of, text, written
 
 pytest_plugins = ["tests.web_fixtures", "tests.order_api_fixtures"]
@@ -249,7 +250,7 @@ def test_ten_simultaneous_submits_with_one_key_place_one_order(
     def submit():
         try:
             connection.ensure_connection()
-            api = JsonApi(token=token)
+            api = Api(token=token)
             barrier.wait(timeout=30)
             return api.post(CHECKOUT, checkout_body, key="double-tap")
         finally:
@@ -446,7 +447,7 @@ def test_bad_bodies_get_a_json_error_and_write_nothing(
 def test_checkout_needs_a_token(db, filled_cart, checkout_body):
     before = written()
 
-    for api in [JsonApi(), JsonApi(token="not-a-real-token")]:
+    for api in [Api(), Api(token="not-a-real-token")]:
         response = api.post(CHECKOUT, checkout_body, key="anon")
         assert response.status_code == 401
         assert response.json()["code"] in {"not_authenticated", "authentication_failed"}

@@ -22,7 +22,8 @@ from orders.services import (
     mark_arrived,
     mark_preparing,
 )
-from tests.order_api_helpers import ORDERS, JsonApi, order_url, ready
+from tests.api_client import Api
+from tests.order_api_helpers import ORDERS, order_url, ready
 from tests.web_helpers import (
     collect_in_full,
     column,
@@ -146,7 +147,7 @@ def test_a_customer_never_reaches_another_customers_order(
 
 
 def test_order_endpoints_need_a_token(shopper_order):
-    anonymous = JsonApi()
+    anonymous = Api()
 
     responses = [
         anonymous.get(ORDERS),

@@ -19,8 +19,9 @@ from orders.services import (
     pickup_verification,
 )
 from stores.models import StaffMembership
+from tests.api_client import Api
 from tests.factories import StaffMembershipFactory, UserFactory
-from tests.order_api_helpers import JsonApi, ready, store_url
+from tests.order_api_helpers import ready, store_url
 from tests.web_helpers import collect_in_full, place_at, stock_of, text, written
 
 pytest_plugins = ["tests.web_fixtures", "tests.order_api_fixtures"]
@@ -287,7 +288,7 @@ def test_a_customer_token_gets_no_counter(shop, customer_api, order):
 
 
 def test_the_counter_needs_a_token(shop, order):
-    anonymous = JsonApi()
+    anonymous = Api()
 
     responses = [
         _lookup(anonymous, shop.store, token=order.pickup_token),
@@ -398,7 +399,7 @@ def test_the_verification_lives_in_the_shared_cache_not_on_the_device(
 def test_collect_without_a_lookup_by_this_clerk_is_refused(shop, clerk_api, ready_order):
     colleague = UserFactory()
     StaffMembershipFactory(user=colleague, store=shop.store, role=StaffMembership.Role.CLERK)
-    _lookup(JsonApi(colleague), shop.store, token=ready_order.pickup_token)
+    _lookup(Api(colleague), shop.store, token=ready_order.pickup_token)
     before = written()
 
     response = _collect(clerk_api, ready_order)

@@ -16,8 +16,9 @@ from django.test import Client
 
 from orders.models import Order
 from shop.services import cart_for_customer
+from tests.api_client import Api, token_for
 from tests.factories import CartLineFactory, UserFactory
-from tests.order_api_helpers import CHECKOUT, JsonApi, store_url, token_for
+from tests.order_api_helpers import CHECKOUT, store_url
 from tests.web_helpers import place_at
 
 pytest_plugins = ["tests.web_fixtures", "tests.order_api_fixtures"]
@@ -107,7 +108,7 @@ def counter_race(shop, clerk):
     url = store_url(shop.store, "pickups/lookup/")
 
     def attempt(i):
-        api = JsonApi(token=token)
+        api = Api(token=token)
         code = f"WRONG{i:03d}".replace("0", "X").replace("1", "Y")
         return lambda: api.post(url, {"code": code})
 
