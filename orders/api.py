@@ -659,10 +659,9 @@ class OrderStatusView(APIView):
         order = selectors.order_for_store(store=store, number=number)
         data = StatusSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        if data.validated_data["status"] == OrderStatus.PREPARING:
-            services.mark_preparing(order=order, user=request.user, channel=Channel.STORE)
-        else:
-            services.mark_ready(order=order, user=request.user, channel=Channel.STORE)
+        services.advance_order(
+            order=order, to=data.validated_data["status"], user=request.user, channel=Channel.STORE
+        )
         order = selectors.order_for_store(store=store, number=number)
         return Response(StaffOrderSerializer(order).data)
 

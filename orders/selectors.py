@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
+from customers.models import NotificationKind
 from customers.selectors import timeline
 from orders.models import (
     Handover,
@@ -49,7 +50,7 @@ def _detail():
             "events",
             queryset=OrderEvent.objects.select_related("user").order_by("created_at", "pk"),
         ),
-        "payments",
+        Prefetch("payments", queryset=Payment.objects.select_related("user")),
     )
 
 
@@ -111,6 +112,52 @@ def card_payment(order: Order) -> CardPayment | None:
             releases_at and order.hold_until and order.hold_until > releases_at
         ),
     )
+
+
+def paid_payment(order: Order) -> Payment | None:
+    """The payment the money for ``order`` was taken on at collection (card or till; an
+    online order may end up paid at the counter), which a refund gives back from. Uses
+    ``order.payments.all()``, so a prefetch makes it free."""
+    taken = [
+        p
+        for p in order.payments.all()
+        if p.refund_of_id is None and p.status in (PaymentStatus.PAID, PaymentStatus.REFUNDED)
+    ]
+    return max(taken, key=lambda p: p.pk) if taken else None
+
+
+@dataclass(frozen=True)
+class RefundSummary:
+    refunds: list  # the refund rows, oldest first
+    refundable: Decimal  # collected and not refunded yet
+    at_till: bool  # the money was taken at the till, so it goes back there
+
+
+def refund_summary(order: Order) -> RefundSummary:
+    """A collected order's refunds so far and what is left (from prefetched lines/payments)."""
+    payments = list(order.payments.all())
+    taken = paid_payment(order)
+    return RefundSummary(
+        refunds=sorted((p for p in payments if p.refund_of_id), key=lambda p: (p.created_at, p.pk)),
+        refundable=sum(
+            (
+                ln.unit_price * ((ln.collected_quantity or 0) - ln.refunded_quantity)
+                for ln in order.lines.all()
+            ),
+            ZERO,
+        ),
+        at_till=taken is not None and taken.provider == Payment.Provider.IN_STORE,
+    )
+
+
+# A ready message may be sent again this many times (the customer lost it).
+READY_RESENDS = 3
+
+
+def ready_resends_left(messages) -> int:
+    """How many more times the ready message may go, given the order's messages so far."""
+    sent = sum(1 for message in messages if message.kind == NotificationKind.READY)
+    return max(0, READY_RESENDS + 1 - sent)
 
 
 def _visible_to(customer):

@@ -56,7 +56,13 @@ from orders.payments import (
     provider_for,
     to_minor_units,
 )
-from orders.selectors import AUTHORISATION_MARGIN, card_payment
+from orders.selectors import (
+    AUTHORISATION_MARGIN,
+    READY_RESENDS,
+    card_payment,
+    paid_payment,
+    ready_resends_left,
+)
 from shop.models import Cart, CartLine
 from shop.services import empty_cart
 from stores.errors import StoreError
@@ -516,6 +522,15 @@ def mark_ready(
     )
 
 
+def advance_order(*, order: Order, to: str, user, channel: str = Channel.STORE) -> Order:
+    """Staff move an order along at the store: start preparing it, or mark it ready."""
+    if to == OrderStatus.PREPARING:
+        return mark_preparing(order=order, user=user, channel=channel)
+    if to == OrderStatus.READY:
+        return mark_ready(order=order, user=user, channel=channel)
+    raise ValueError(f"staff do not move orders to {to!r}")
+
+
 def _release_all(order: Order) -> None:
     # Same lock order as checkout (slot row, then stock rows by variant) so a cancellation
     # and a checkout on the same slot and items can never deadlock.
@@ -671,8 +686,6 @@ def _expire(*, order: Order, now: datetime) -> Order | None:
 # ready message again.
 
 HOLD_EXTENSION_HOURS = (1, 168)
-# How many times the ready message may be sent again (on top of the first one).
-READY_RESENDS = 3
 
 
 def _hold_key(hold_until: datetime) -> str:
@@ -781,12 +794,8 @@ def resend_ready_message(*, order: Order, user) -> Order:
         order,
         _("Order %(number)s is %(status)s: the ready message goes only to a ready order."),
     )
-    sent = (
-        messages_about(customer=order.customer, order_number=order.number)
-        .filter(kind=NotificationKind.READY)
-        .count()
-    )
-    if sent > READY_RESENDS:
+    messages = list(messages_about(customer=order.customer, order_number=order.number))
+    if not ready_resends_left(messages):
         raise OrderError(
             "resend_limit",
             ngettext(
@@ -797,6 +806,7 @@ def resend_ready_message(*, order: Order, user) -> Order:
             % {"count": READY_RESENDS},
             current=order.status,
         )
+    sent = sum(1 for message in messages if message.kind == NotificationKind.READY)
     _notify(order, NotificationKind.READY, key=f"again-{sent}", **_pickup_extra(order))
     _note_event(order, note="ready message sent again", user=user)
     return order
@@ -1581,15 +1591,8 @@ def _check_refundable(order: Order) -> None:
 
 
 def _refundable_payment(order: Order) -> Payment:
-    """The payment a refund of ``order`` gives money back from (not locked): what was taken at
-    collection, on the card or at the till (an online order may end up paid at the counter)."""
-    payment = (
-        order.payments.filter(
-            refund_of__isnull=True, status__in=[PaymentStatus.PAID, PaymentStatus.REFUNDED]
-        )
-        .order_by("-pk")
-        .first()
-    )
+    """The payment a refund of ``order`` gives money back from (not locked)."""
+    payment = paid_payment(order)
     if payment is None:
         raise OrderError(
             "not_paid", _("Nothing was paid for this order, so nothing can be refunded.")

@@ -1,7 +1,6 @@
 """The store tablet: live queue, scan or type a pickup code, prepare, hand over, cancel."""
 
 import secrets
-from decimal import Decimal
 from functools import wraps
 
 from django.contrib import messages
@@ -13,7 +12,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from customers.models import Channel, NotificationKind
+from customers.models import Channel
 from customers.selectors import messages_about
 from orders import selectors, services
 from orders.errors import OrderError
@@ -26,7 +25,7 @@ from orders.forms import (
     ScanForm,
     StatusForm,
 )
-from orders.models import Actor, Handover, OrderStatus, Payment
+from orders.models import Actor, Handover, OrderStatus
 from stores.selectors import is_manager, managed_stores, staff_stores, store_for_staff
 
 DEVICE_COOKIE = "oc_device"
@@ -173,11 +172,10 @@ def _messages_context(order) -> dict:
     """The messages section: the order's outbox rows to its customer, oldest first (one
     query), and on a ready order the hold and resend controls."""
     rows = list(messages_about(customer=order.customer, order_number=order.number))
-    ready_sent = sum(1 for row in rows if row.kind == NotificationKind.READY)
     return {
         "order_messages": rows,
         "extend_form": ExtendHoldForm(),
-        "resends_left": max(0, services.READY_RESENDS + 1 - ready_sent),
+        "resends_left": selectors.ready_resends_left(rows),
     }
 
 
@@ -185,23 +183,12 @@ def _refund_context(order, form=None) -> dict:
     """The refund section of a collected order: the form, the refunds so far, what is left."""
     if order.status != OrderStatus.COLLECTED:
         return {}
-    lines = list(order.lines.all())
+    summary = selectors.refund_summary(order)
     return {
         "refund_form": form or RefundForm(order=order),
-        # Money taken at the till goes back at the till (card or cash, with a reference).
-        "refund_at_till": any(
-            p.provider == Payment.Provider.IN_STORE and not p.refund_of_id
-            for p in order.payments.all()
-        ),
-        "refunds": list(
-            order.payments.filter(refund_of__isnull=False)
-            .select_related("user")
-            .order_by("created_at", "pk")
-        ),
-        "refundable": sum(
-            (ln.unit_price * ((ln.collected_quantity or 0) - ln.refunded_quantity) for ln in lines),
-            Decimal("0.00"),
-        ),
+        "refund_at_till": summary.at_till,
+        "refunds": summary.refunds,
+        "refundable": summary.refundable,
     }
 
 
@@ -219,10 +206,7 @@ def change_status(request, store, number):
     form = StatusForm(request.POST)
     if not form.is_valid():
         raise _form_error(form)
-    if form.cleaned_data["status"] == OrderStatus.PREPARING:
-        services.mark_preparing(order=order, user=request.user)
-    else:
-        services.mark_ready(order=order, user=request.user)
+    services.advance_order(order=order, to=form.cleaned_data["status"], user=request.user)
     if request.htmx:
         return render(request, "counter/partials/queue_board.html", _queue_context(request, store))
     return redirect("counter:order", code=store.code, number=order.number)
