@@ -16,7 +16,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import DurationField, ExpressionWrapper, F, OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -701,37 +701,35 @@ def send_reminders(*, now: datetime | None = None) -> dict:
     """Queue the due reminders of ready orders: one ``pickup_reminder`` once the slot is less
     than the store's ``reminder_minutes`` away (and has not started), one ``hold_expiring``
     per hold end once it is less than ``hold_reminder_hours`` away. Safe to run twice:
-    reminders already queued are skipped. Three queries, plus the inserts of new messages."""
+    reminders already queued are skipped. Four queries, plus the inserts of new messages.
+
+    Each store's windows are turned into constant intervals here (one clause per store) rather
+    than multiplied in SQL: SQLite, the demo's engine, cannot multiply an interval."""
     now = now or timezone.now()
-    ready = Order.objects.filter(status=OrderStatus.READY).select_related("store", "customer")
-    reminder_window = ExpressionWrapper(
-        F("store__reminder_minutes") * timedelta(minutes=1), output_field=DurationField()
-    )
+    windows = list(Store.objects.values_list("pk", "reminder_minutes", "hold_reminder_hours"))
     # An order that became ready inside the window was just told so: no reminder on top.
     ready_at = (
         OrderEvent.objects.filter(order=OuterRef("pk"), to_status=OrderStatus.READY)
         .order_by("-created_at")
         .values("created_at")[:1]
     )
-    pickups = list(
-        ready.annotate(ready_at=Subquery(ready_at)).filter(
-            store__reminder_minutes__gt=0,
-            slot_start__gt=now,
-            slot_start__lte=now + reminder_window,
-            ready_at__lt=F("slot_start") - reminder_window,
-        )
-    )
-    holds = list(
-        ready.filter(
-            store__hold_reminder_hours__gt=0,
-            hold_until__gt=now,
-            hold_until__lte=now
-            + ExpressionWrapper(
-                F("store__hold_reminder_hours") * timedelta(hours=1),
-                output_field=DurationField(),
-            ),
-        )
-    )
+    slot_due = Q(pk__in=[])
+    hold_due = Q(pk__in=[])
+    for store_id, reminder_minutes, hold_reminder_hours in windows:
+        if reminder_minutes > 0:
+            window = timedelta(minutes=reminder_minutes)
+            slot_due |= Q(
+                store_id=store_id,
+                slot_start__lte=now + window,
+                ready_at__lt=F("slot_start") - window,
+            )
+        if hold_reminder_hours > 0:
+            hold_due |= Q(
+                store_id=store_id, hold_until__lte=now + timedelta(hours=hold_reminder_hours)
+            )
+    ready = Order.objects.filter(status=OrderStatus.READY).select_related("store", "customer")
+    pickups = list(ready.annotate(ready_at=Subquery(ready_at)).filter(slot_due, slot_start__gt=now))
+    holds = list(ready.filter(hold_due, hold_until__gt=now))
     numbers = {order.number for order in pickups + holds}
     queued = set(
         Notification.objects.filter(

@@ -158,12 +158,12 @@ def test_reminders_run_a_fixed_number_of_queries(shop, clerk):
     with CaptureQueriesContext(connection) as again:
         assert send_reminders(now=when) == NONE
 
-    # Two reads of orders and one of the messages already queued; then per new message only
-    # its insert (in a savepoint), inside one savepoint for the batch.
-    assert len(again.captured_queries) == 3
+    # One read of the stores, two of orders and one of the messages already queued; then per
+    # new message only its insert (in a savepoint), inside one savepoint for the batch.
+    assert len(again.captured_queries) == 4
     inserts = [q for q in first.captured_queries if q["sql"].startswith("INSERT")]
     assert len(inserts) == 3
-    assert len(first.captured_queries) == 3 + 2 + 3 * 3
+    assert len(first.captured_queries) == 4 + 2 + 3 * 3
 
 
 # --- A longer hold ---------------------------------------------------------------------------
