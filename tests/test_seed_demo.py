@@ -191,11 +191,13 @@ def test_demo_logins_have_their_roles():
     assert not manager.has_perm("customers.change_user")
 
 
-def test_output_names_the_url_and_the_three_logins():
+def test_output_names_the_url_and_the_three_logins(settings):
+    settings.SITE_URL = "http://127.0.0.1:8123"
     out = StringIO()
 
     call_command("seed_demo", stdout=out)
 
     text = out.getvalue()
-    for expected in ("http://127.0.0.1:8000/", PASSWORD, SHOPPER, CLERK, MANAGER):
+    assert "8000" not in text
+    for expected in ("http://127.0.0.1:8123/", PASSWORD, SHOPPER, CLERK, MANAGER):
         assert expected in text

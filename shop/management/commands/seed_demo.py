@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import time
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -22,7 +23,6 @@ from shop.models import Category, Product, Variant
 from stores.models import OpeningHours, StaffMembership, StockLevel, Store
 
 DEMO_PASSWORD = "omnicollect-demo"
-DEMO_URL = "http://127.0.0.1:8000/"
 CURRENCY = "EUR"
 MANAGER_GROUP = "Store managers"
 
@@ -679,6 +679,6 @@ class Command(BaseCommand):
             (MANAGER["email"], f"manager of {codes} (/store/, /admin/)"),
         ]
         width = max(len(email) for email, _ in rows)
-        lines = ["", f"Omnicollect demo: {DEMO_URL}", f"Password for every login: {DEMO_PASSWORD}"]
+        lines = ["", f"Omnicollect demo: {settings.SITE_URL}/", f"Password for every login: {DEMO_PASSWORD}"]
         lines += [f"  {email.ljust(width)}  {role}" for email, role in rows]
         return "\n".join(lines)
