@@ -679,6 +679,10 @@ class Command(BaseCommand):
             (MANAGER["email"], f"manager of {codes} (/store/, /admin/)"),
         ]
         width = max(len(email) for email, _ in rows)
-        lines = ["", f"Omnicollect demo: {settings.SITE_URL}/", f"Password for every login: {DEMO_PASSWORD}"]
+        lines = [
+            "",
+            f"Omnicollect demo: {settings.SITE_URL}/",
+            f"Password for every login: {DEMO_PASSWORD}",
+        ]
         lines += [f"  {email.ljust(width)}  {role}" for email, role in rows]
         return "\n".join(lines)
