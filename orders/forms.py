@@ -1,8 +1,7 @@
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django import forms
 from django.conf import settings
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from orders.models import Handover, Payment, PaymentMethod
@@ -42,10 +41,10 @@ class CheckoutForm(forms.Form):
             start = datetime.fromisoformat(value)
         except ValueError:
             raise forms.ValidationError(_("Choose a pickup time from the list.")) from None
-        now = timezone.now()
-        latest = now + timedelta(days=settings.PICKUP_SLOT_SEARCH_DAYS + 1)
-        if start.tzinfo is None or not now - timedelta(days=1) <= start <= latest:
+        if start.tzinfo is None:
             raise forms.ValidationError(_("Choose a pickup time from the list."))
+        # Whether the store can take it then (past, closed, full, too far) is the service's
+        # answer, which names the store.
         return start
 
 

@@ -1,13 +1,17 @@
 """Shared fixtures: factories, a fixed clock, stores with staff, and a "nothing written" probe.
 
 The suite runs on PostgreSQL and Redis (DESIGN §7). Service tests never read the wall clock:
-they pass ``NOW`` (a Wednesday, 09:00 in Madrid) to every service that takes ``now``.
+they pass ``NOW`` (a Wednesday, 09:00 in Madrid) to every service that takes ``now``. Tests
+that go through views, which do read it, pass at any moment: ``tests.clock.at_awkward_moments``
+runs them at the awkward ones, and ``OMNICOLLECT_TEST_CLOCK`` runs the whole suite at one.
 """
 
+import os
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.cache import cache
 from django.db import connection
 
@@ -62,6 +66,27 @@ def _test_settings(settings):
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def moment():
+    """The instant the wall clock starts from in this test (None: the real time).
+
+    ``at_awkward_moments`` parametrizes it; ``OMNICOLLECT_TEST_CLOCK=2026-03-29T01:55+01:00``
+    sets it for every test of a run."""
+    value = os.environ.get("OMNICOLLECT_TEST_CLOCK")
+    return datetime.fromisoformat(value) if value else None
+
+
+@pytest.fixture(autouse=True)
+def _wall_clock(moment):
+    """Start the wall clock at ``moment`` (it keeps ticking from there) for the whole test,
+    fixtures included: autouse fixtures are set up before the others."""
+    if moment is None:
+        yield
+        return
+    with time_machine.travel(moment, tick=True):
+        yield
 
 
 # --- Factories as fixtures -----------------------------------------------------------------
@@ -126,13 +151,19 @@ def now():
 
 
 @pytest.fixture
-def store(db):
-    return StoreFactory()
+def store_zone():
+    """The time zone of ``store`` and ``other_store`` (``at_awkward_moments`` overrides it)."""
+    return "Europe/Madrid"
 
 
 @pytest.fixture
-def other_store(db):
-    return StoreFactory()
+def store(db, store_zone):
+    return StoreFactory(timezone=store_zone)
+
+
+@pytest.fixture
+def other_store(db, store_zone):
+    return StoreFactory(timezone=store_zone)
 
 
 @pytest.fixture

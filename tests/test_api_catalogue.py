@@ -20,6 +20,7 @@ from customers.models import Touchpoint
 from shop.models import Product, Variant
 from stores.models import OpeningHours, StockLevel
 from stores.selectors import slots_on
+from tests.clock import at_awkward_moments
 from tests.factories import (
     CategoryFactory,
     ProductFactory,
@@ -190,6 +191,7 @@ def test_store_list_queries_do_not_grow_with_the_number_of_stores(db):
 # --- GET /api/v1/stores/{code}/slots/ --------------------------------------------------------
 
 
+@at_awkward_moments
 def test_slots_of_tomorrow_are_the_whole_opening_hours_as_the_selector_says(store):
     tomorrow = local_today(store) + timedelta(days=1)
 
@@ -237,6 +239,7 @@ def test_slots_of_a_closed_day_are_empty(db):
     assert response.json() == []
 
 
+@at_awkward_moments
 def test_remaining_drops_when_an_order_books_a_slot(store, variant, stock):
     order = place_at(store, (variant, 1))
     day = order.slot_start.astimezone(store.tz).date()

@@ -20,6 +20,7 @@ from shop.models import CartLine
 from shop.services import cart_for_customer
 from stores.models import SlotBooking
 from tests.api_client import Api, token_for
+from tests.clock import at_awkward_moments
 from tests.factories import CartLineFactory
 from tests.order_api_helpers import CHECKOUT, order_url
 from tests.web_helpers import slot_bookings, stock_of, text, written
@@ -54,6 +55,7 @@ def _iso(moment) -> str:
 # --- The order is placed --------------------------------------------------------------------
 
 
+@at_awkward_moments
 def test_checkout_places_the_order_from_the_customers_cart(
     shop, shopper, customer_api, filled_cart, checkout_body, slots
 ):
@@ -464,6 +466,7 @@ def test_only_post_is_allowed(customer_api):
 # --- Same truth as the web shop --------------------------------------------------------------
 
 
+@at_awkward_moments
 def test_the_api_order_shows_what_the_web_order_page_shows(
     shop, shopper, customer_api, filled_cart, checkout_body
 ):

@@ -10,6 +10,7 @@ from django.utils import timezone
 from customers.models import Touchpoint
 from orders.models import ARRIVAL_GRACE, Order, OrderEvent
 from orders.services import cancel_order, mark_preparing, mark_ready
+from tests.clock import at_awkward_moments
 from tests.web_helpers import place_at, written
 
 pytest_plugins = ["tests.web_fixtures"]
@@ -36,6 +37,7 @@ def shown_messages(response) -> list[str]:
     return [str(m) for m in response.context["messages"]]
 
 
+@at_awkward_moments
 def test_a_ready_order_offers_the_button(browser, ready):
     html = browser.get(f"/orders/{ready.number}/").content.decode()
 
@@ -91,6 +93,7 @@ def test_somebody_elses_order_is_not_found(client, ready, customer_factory, user
     assert written() == before
 
 
+@at_awkward_moments
 def test_an_order_long_before_its_slot_is_not_offered_and_refused(browser, shop, shopper):
     order = place_at(shop.store, (shop.lamp, 1), customer=shopper, slot_index=3)
     Order.objects.filter(pk=order.pk).update(slot_start=timezone.now() + timedelta(hours=2))
@@ -107,6 +110,7 @@ def test_an_order_long_before_its_slot_is_not_offered_and_refused(browser, shop,
     assert Order.objects.get(pk=order.pk).arrived_at is None
 
 
+@at_awkward_moments
 def test_an_order_being_prepared_in_its_slot_is_offered(browser, shop, shopper, clerk):
     order = place_at(shop.store, (shop.lamp, 1), customer=shopper)
     mark_preparing(order=order, user=clerk)

@@ -14,6 +14,7 @@ from customers.models import Customer, Touchpoint, User
 from orders.models import Order
 from shop.models import Cart, CartLine
 from stores.selectors import pickup_slots
+from tests.clock import at_awkward_moments
 from tests.factories import PASSWORD, CartFactory, CartLineFactory
 from tests.web_helpers import (
     add_to_cart,
@@ -178,6 +179,7 @@ def _local(store, days: int, hour: int, minute: int = 0) -> str:
     return moment.replace(hour=hour, minute=minute, tzinfo=store.tz).isoformat()
 
 
+@at_awkward_moments
 def test_checkout_refuses_a_slot_in_the_past(shop, ready_to_pay):
     browser, key, _ = ready_to_pay
     before = written()
@@ -191,6 +193,7 @@ def test_checkout_refuses_a_slot_in_the_past(shop, ready_to_pay):
     assert written() == before
 
 
+@at_awkward_moments
 def test_checkout_refuses_a_slot_outside_opening_hours(shop, ready_to_pay):
     browser, key, _ = ready_to_pay
     before = written()
@@ -205,6 +208,7 @@ def test_checkout_refuses_a_slot_outside_opening_hours(shop, ready_to_pay):
     assert written() == before
 
 
+@at_awkward_moments
 def test_checkout_refuses_a_slot_off_the_grid(shop, ready_to_pay):
     browser, key, slots = ready_to_pay
     off_grid = (datetime.fromisoformat(slots[1]) + timedelta(minutes=7)).isoformat()
@@ -217,6 +221,7 @@ def test_checkout_refuses_a_slot_off_the_grid(shop, ready_to_pay):
     assert written() == before
 
 
+@at_awkward_moments
 def test_checkout_refuses_a_slot_within_the_lead_time(shop, ready_to_pay):
     browser, key, _ = ready_to_pay
     # Slot starts are on the half hour; the one just started is always before now + lead time.
@@ -345,6 +350,7 @@ def test_checkout_out_of_stock_is_refused_and_writes_nothing(shop):
     assert written() == before
 
 
+@at_awkward_moments
 def test_double_submit_of_the_checkout_makes_one_order(shop, ready_to_pay):
     browser, key, slots = ready_to_pay
     data = checkout_data(shop.store, key, slots[1])
