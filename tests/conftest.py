@@ -69,13 +69,16 @@ def _test_settings(settings):
 
 
 @pytest.fixture
-def moment():
+def moment(request):
     """The instant the wall clock starts from in this test (None: the real time).
 
     ``at_awkward_moments`` parametrizes it; ``OMNICOLLECT_TEST_CLOCK=2026-03-29T01:55+01:00``
-    sets it for every test of a run."""
+    sets it for every test of a run but those marked ``real_clock`` (a Celery worker or a
+    Stripe server in another process keeps the real time, so the two clocks would disagree)."""
     value = os.environ.get("OMNICOLLECT_TEST_CLOCK")
-    return datetime.fromisoformat(value) if value else None
+    if not value or request.node.get_closest_marker("real_clock"):
+        return None
+    return datetime.fromisoformat(value)
 
 
 @pytest.fixture(autouse=True)

@@ -484,16 +484,23 @@ def test_an_order_short_of_stock_is_refused_and_writes_nothing(shop, tablet, luc
 
 
 @pytest.mark.parametrize(
-    "slot", ["", "tomorrow", "2020-01-01T10:00:00+00:00", "2030-01-01T10:00:00"], ids=str
+    ("slot", "message"),
+    [
+        ("", "Pickup time:"),
+        ("tomorrow", "Pickup time:"),
+        ("2030-01-01T10:00:00", "Pickup time:"),
+        ("2020-01-01T10:00:00+00:00", "That pickup time is not available at {store}."),
+    ],
+    ids=["empty", "words", "naive", "past"],
 )
-def test_a_bad_pickup_time_is_refused(shop, tablet, lucia, slot):
+def test_a_bad_pickup_time_is_refused(shop, tablet, lucia, slot, message):
     add_to_cart(cart=cart_for_customer(customer=lucia), sku="LAMP-01", quantity=1, channel="store")
     before = _state()
 
     response, _ = _place(tablet, shop, lucia, slot=slot)
 
     assert response.status_code == 400
-    assert "Pickup time:" in text(response)
+    assert message.format(store=shop.store.name) in text(response)
     assert _state() == before
 
 

@@ -39,7 +39,8 @@ from tests.smtp_server import SmtpServer
 from tests.web_helpers import place_at
 
 pytest_plugins = ["tests.web_fixtures"]
-pytestmark = pytest.mark.django_db(transaction=True)
+# The worker is another process, on the real clock: OMNICOLLECT_TEST_CLOCK leaves these be.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.real_clock]
 
 
 @pytest.fixture

@@ -387,6 +387,7 @@ def live():
             server.stop()
 
 
+@pytest.mark.real_clock  # localstripe signs with the real time, checked against ours
 def test_localstripe_signed_delivery_is_verified_and_applied(
     live, transactional_db, online_order, stripe_provider, localstripe, settings
 ):
