@@ -30,3 +30,11 @@ MOMENTS = [
 ]
 
 at_awkward_moments = pytest.mark.parametrize(("moment", "store_zone"), MOMENTS)
+
+# For a test whose expectation is written in wall-clock arithmetic ("an hour from now") that a
+# clock change would bend: it runs at the other moments, and the rule's behaviour on the nights
+# the clocks change has tests of its own (tests/test_contact_policy.py, tests/test_slots.py).
+at_everyday_moments = pytest.mark.parametrize(
+    ("moment", "store_zone"),
+    [moment for moment in MOMENTS if not moment.id.startswith(("spring-", "fall-"))],
+)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from customers.models import Notification, Touchpoint
 from customers.services import deliver_notification, notify, send_again, sweep_notifications
 from orders.services import cancel_order, mark_preparing, mark_ready
+from tests.clock import at_everyday_moments
 from tests.web_helpers import collect_in_full, place_at
 
 pytest_plugins = ["tests.web_fixtures"]
@@ -183,6 +184,7 @@ def test_without_a_number_an_order_message_falls_back_to_email(shop, clerk):
     assert (outcome, note.channel) == ("sent", "email")
 
 
+@at_everyday_moments
 def test_quiet_hours_defer_to_their_end_never_drop(shop, clerk, settings):
     order = place_at(shop.store, (shop.lamp, 1))
     customer = order.customer
