@@ -113,6 +113,16 @@ class PreferencesForm(forms.Form):
         }
 
 
+class PasswordResetRequestForm(forms.Form):
+    """ "Forgot your password?": the address of the account."""
+
+    email = forms.EmailField(
+        label=_("Email"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+
+
 class CustomerContactForm(forms.Form):
     """A clerk puts a customer on file at the tablet."""
 

@@ -124,6 +124,8 @@ TOUCHPOINT_KINDS = {
     "profile_changed": _("Changed their details or preferences"),
     "verification_sent": _("Email confirmation link sent"),
     "email_verified": _("Confirmed their email address"),
+    "password_reset_requested": _("Asked for a link to choose a new password"),
+    "password_changed": _("Chose a new password"),
     "product_viewed": _("Looked at a product"),
     "cart_changed": _("Changed the cart"),
     "cart_merged": _("Two carts joined into one"),
