@@ -124,11 +124,13 @@ class PasswordResetRequestForm(forms.Form):
 
 
 class CustomerContactForm(forms.Form):
-    """A clerk puts a customer on file at the tablet."""
+    """A clerk puts a customer on file at the tablet. Their messages speak ``language``:
+    the one in use at the tablet unless the clerk picks another."""
 
     name = forms.CharField(label=_("Name"), max_length=150)
     email = forms.EmailField(label=_("Email"))
     phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
+    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES, required=False)
 
 
 SCORE_MESSAGE = _("Choose a score from 0 to 10.")

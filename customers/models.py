@@ -247,8 +247,9 @@ class Notification(models.Model):
     order_number = models.CharField(max_length=16, blank=True, db_index=True)
     kind = models.CharField(max_length=24, choices=NotificationKind.choices)
     # What the message says: store, pickup time, code, amounts... rendered when it is sent,
-    # in the customer's language at that time.
+    # in ``language`` (the order's), else in the customer's language at that time.
     context = models.JSONField(default=dict, blank=True)
+    language = models.CharField(_("language"), max_length=8, blank=True)
     # Where the interaction that caused it happened (web, mobile, store): its touchpoints' channel.
     origin = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
     # The channel it went (or goes) out on, decided by the contact policy at send time.

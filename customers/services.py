@@ -56,11 +56,23 @@ def record_touchpoint(
     )
 
 
-def customer_for_contact(*, email: str, name: str = "", phone: str = "") -> Customer:
-    """The customer this email belongs to, created if new (guest checkout).
+def supported_language(code: str | None) -> str:
+    """``code`` as one of the site's languages ("en-GB" → "en"); the site's default for a
+    language it does not speak or none."""
+    try:
+        return translation.get_supported_language_variant(code or "")
+    except LookupError:
+        return settings.LANGUAGE_CODE
+
+
+def customer_for_contact(
+    *, email: str, name: str = "", phone: str = "", language: str = ""
+) -> Customer:
+    """The customer this email belongs to, created if new (guest checkout, the tablet) with
+    ``language``, the one in use (default: the site's).
 
     An existing customer's details are never changed or revealed by a guest: the order simply
-    attaches to the one record (DESIGN §1, rule 1).
+    attaches to the one record (DESIGN §1, rule 1), and their language stays theirs.
     """
     email = email.strip().lower()
     existing = Customer.objects.filter(email__iexact=email).first()
@@ -68,7 +80,12 @@ def customer_for_contact(*, email: str, name: str = "", phone: str = "") -> Cust
         return existing
     try:
         with transaction.atomic():
-            return Customer.objects.create(email=email, name=name.strip(), phone=phone.strip())
+            return Customer.objects.create(
+                email=email,
+                name=name.strip(),
+                phone=phone.strip(),
+                language=supported_language(language),
+            )
     except IntegrityError:
         # Another request created it a moment ago.
         return Customer.objects.get(email__iexact=email)
@@ -103,10 +120,13 @@ def register_customer(
     password: str,
     name: str,
     phone: str = "",
-    language: str = "es",
+    language: str = "",
     channel: str = Channel.WEB,
 ) -> Customer:
+    """A new login for ``email``; the customer record (new, or the one guest orders made)
+    takes the sign-up's details and ``language``, the one in use (default: the site's)."""
     email = email.strip().lower()
+    language = supported_language(language)
     taken = CustomerError("email_taken", _("An account with this email already exists."))
     if User.objects.filter(email__iexact=email).exists():
         raise taken
@@ -126,9 +146,10 @@ def register_customer(
         customer.user = user
         customer.name = name.strip() or customer.name
         customer.phone = phone.strip() or customer.phone
+        customer.language = language
         # A new login has proven nothing yet, whoever proved the address before.
         customer.email_verified_at = None
-        customer.save(update_fields=["user", "name", "phone", "email_verified_at"])
+        customer.save(update_fields=["user", "name", "phone", "language", "email_verified_at"])
     record_touchpoint(customer=customer, channel=channel, kind="account_created")
     return customer
 
@@ -441,11 +462,13 @@ def notify(
     order_number: str = "",
     origin: str = Channel.WEB,
     send_at=None,
+    language: str = "",
 ) -> Notification | None:
     """Queue a message to ``customer`` in the caller's transaction; it is sent after commit (or
     from ``send_at`` on). ``dedupe_key`` makes it once only: a second call with the same key
     (a retry, a repeated trigger) returns None and queues nothing. ``context`` (JSON) is what
-    the message's templates show."""
+    the message's templates show; ``language`` the one it speaks (default: the customer's
+    when it is sent)."""
     if kind not in NotificationKind.values:
         raise ValueError(f"unknown message kind {kind!r}")
     if origin not in Channel.values:
@@ -460,6 +483,7 @@ def notify(
                 order_number=order_number[:16],
                 origin=origin,
                 scheduled_for=send_at or timezone.now(),
+                language=language,
             )
     except IntegrityError:
         return None
@@ -543,7 +567,9 @@ def _send(notification: Notification) -> str:
     """Render and send on the claimed channel; the provider's id. Raises DeliveryError."""
     customer = notification.customer
     context = {**notification.context, "customer_name": customer.name or customer.email}
-    message = messaging.render(notification.kind, context, customer.language)
+    message = messaging.render(
+        notification.kind, context, notification.language or customer.language
+    )
     if notification.channel == ContactChannel.EMAIL:
         return messaging.send_email(
             to=customer.email,

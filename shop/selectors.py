@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.db.models import F, Min, Prefetch, Q
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from shop.models import Cart, CartHandoff, CartLine, Category, Product, Variant
 from stores.selectors import active_stores, availability, describe_pickup, earliest_pickups
@@ -30,11 +30,15 @@ def catalogue_products(*, search: str = "", category: str = "", store: str = "")
     )
     search = (search or "").strip()[:100]
     if search:
+        # The names in the active language too ("lamp" finds "Lámpara" for an English page).
+        language = (translation.get_language() or settings.LANGUAGE_CODE).split("-")[0]
         products = products.filter(
             Q(name__icontains=search)
+            | Q(**{f"name_translations__{language}__icontains": search})
             | Q(description__icontains=search)
             | Q(variants__sku__iexact=search)
             | Q(category__name__icontains=search)
+            | Q(**{f"category__name_translations__{language}__icontains": search})
         )
     if category:
         products = products.filter(category__slug=category)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from customers.models import Notification, Touchpoint
 from customers.services import deliver_notification, notify, send_again, sweep_notifications
 from orders.services import cancel_order, mark_preparing, mark_ready
+from tests.factories import CustomerFactory
 from tests.web_helpers import collect_in_full, place_at
 
 pytest_plugins = ["tests.web_fixtures"]
@@ -147,13 +148,16 @@ def test_delivering_twice_sends_once(shop, clerk):
     assert len(mail.outbox) == 1
 
 
-def test_messages_are_in_the_customers_language(shop, clerk):
-    order = place_at(shop.store, (shop.lamp, 1))
-    order.customer.language = "en"
-    order.customer.save(update_fields=["language"])
+def test_messages_are_in_the_language_the_order_was_placed_in(shop, clerk):
+    # Placed without a language (as at the tablet): the customer's preference then.
+    customer = CustomerFactory(language="en")
+    order = place_at(shop.store, (shop.lamp, 1), customer=customer)
+    customer.language = "es"
+    customer.save(update_fields=["language"])
 
     deliver(order, "order_confirmed")
 
+    assert order.language == "en"
     assert mail.outbox[0].subject == f"Order {order.number} confirmed"
 
 
