@@ -25,6 +25,11 @@ class ContactChannel(models.TextChoices):
     WHATSAPP = "whatsapp", _("WhatsApp")
 
 
+# A touchpoint happens where the customer acted (web, app, store) or, for a message, on the
+# channel it went out on.
+TOUCHPOINT_CHANNELS = [*Channel.choices, *ContactChannel.choices]
+
+
 def validate_timezone(value: str) -> None:
     if value:
         try:
@@ -134,6 +139,8 @@ TOUCHPOINT_KINDS = {
     "cart_handed_off": _("Cart taken over by another device"),
     "cart_claimed": _("Took over a cart from another device"),
     "order_placed": _("Placed an order"),
+    # An order waiting for its card (or switched to paying at the counter) goes ahead.
+    "order_confirmed": _("Order confirmed"),
     "order_preparing": _("Order being prepared"),
     "order_ready": _("Order ready for pickup"),
     "order_collected": _("Collected an order"),
@@ -157,7 +164,7 @@ class Touchpoint(models.Model):
     """One measured interaction with a customer, on one channel (the 360° timeline)."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="touchpoints")
-    channel = models.CharField(max_length=8, choices=Channel.choices)
+    channel = models.CharField(max_length=8, choices=TOUCHPOINT_CHANNELS)
     kind = models.CharField(max_length=48)
     payload = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -177,14 +184,12 @@ class Touchpoint(models.Model):
 
     @property
     def message_detail(self) -> str:
-        """For a message's touchpoint: which message, on which channel, and why it was held,
-        not sent or failed ("Ready for pickup · SMS · quiet hours")."""
+        """For a message's touchpoint: which message, and why it was held, not sent or failed
+        ("Ready for pickup · quiet hours"); the channel it went on is the touchpoint's."""
         payload = self.payload or {}
         if "message" not in payload:
             return ""
         parts = [str(dict(NotificationKind.choices).get(payload["message"], payload["message"]))]
-        if payload.get("channel"):
-            parts.append(str(dict(ContactChannel.choices).get(payload["channel"], "")))
         reason = payload.get("reason") or ""
         if reason:
             parts.append(str(MESSAGE_REASONS.get(reason, reason)))

@@ -48,8 +48,9 @@ logger = logging.getLogger(__name__)
 def record_touchpoint(
     *, customer: Customer, channel: str, kind: str, payload: dict | None = None
 ) -> Touchpoint:
-    """The one way any app records an interaction on the customer's timeline."""
-    if channel not in Channel.values:
+    """The one way any app records an interaction on the customer's timeline: where the
+    customer acted (web, mobile, store), or for a message the channel it went out on."""
+    if channel not in Channel.values and channel not in ContactChannel.values:
         raise ValueError(f"unknown channel {channel!r}")
     return Touchpoint.objects.create(
         customer=customer, channel=channel, kind=kind, payload=payload or {}
@@ -520,9 +521,11 @@ def _recently_capped(customer: Customer, now) -> int:
 
 
 def _message_touchpoint(notification: Notification, kind: str, **payload) -> None:
+    """On the channel the message went (or goes) out on; one that never got a channel (no
+    way to reach the customer) stays where what caused it happened."""
     record_touchpoint(
         customer=notification.customer,
-        channel=notification.origin,
+        channel=notification.channel or notification.origin,
         kind=kind,
         payload={
             "message": notification.kind,

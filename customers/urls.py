@@ -6,6 +6,7 @@ app_name = "customers"
 
 urlpatterns = [
     path("account/verify/", views.resend, name="resend_verification"),
+    path("account/check-your-email/", views.check_email, name="check_email"),
     path("account/password/reset/", views.password_reset, name="password_reset"),
     path("account/password/reset/sent/", views.password_reset_sent, name="password_reset_sent"),
     path(

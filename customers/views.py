@@ -2,6 +2,7 @@
 new link), choosing a new password, and the NPS survey sent after collection."""
 
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from axes.helpers import get_client_ip_address
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -21,6 +23,7 @@ from customers.errors import CustomerError
 from customers.forms import PasswordResetRequestForm, SurveyForm
 from customers.models import Channel
 from customers.services import (
+    VERIFICATION_MAX_AGE,
     answer_survey,
     customer_for_user,
     request_password_reset,
@@ -45,6 +48,33 @@ def verify(request, token):
     return render(request, "customers/verify.html", {"customer": customer})
 
 
+def _safe_next(request, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return fallback
+
+
+@login_required
+@require_GET
+def check_email(request):
+    """Right after signing up: where the confirmation link went, how to get another, and the
+    way back to what the shopper was doing (``next``)."""
+    customer = customer_for_user(user=request.user)
+    if customer.email_verified_at is not None:
+        return redirect("orders:account")
+    target = _safe_next(request, "")
+    here = reverse("customers:check_email")
+    context = {
+        "customer": customer,
+        "days": VERIFICATION_MAX_AGE.days,
+        "next": target,
+        # Sending the link again comes back here.
+        "here": f"{here}?{urlencode({'next': target})}" if target else here,
+    }
+    return render(request, "customers/check_email.html", context)
+
+
 @login_required
 @require_POST
 def resend(request):
@@ -53,7 +83,7 @@ def resend(request):
     messages.success(
         request, _("We sent a new confirmation link to %(email)s.") % {"email": customer.email}
     )
-    return redirect("orders:account")
+    return redirect(_safe_next(request, reverse("orders:account")))
 
 
 @never_cache

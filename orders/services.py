@@ -428,7 +428,12 @@ def _transition(
     record_touchpoint(
         customer=order.customer,
         channel=channel,
-        kind=f"order_{to}",
+        # Placing was recorded at checkout: a card-paid order going ahead is its confirmation.
+        kind=(
+            "order_confirmed"
+            if (previous, to) == (OrderStatus.PENDING_PAYMENT, OrderStatus.PLACED)
+            else f"order_{to}"
+        ),
         payload={"order": order.number, "from": previous},
     )
     _notify_transition(order, now=now or timezone.now())

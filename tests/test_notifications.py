@@ -486,4 +486,6 @@ def test_the_timeline_says_which_message_and_why_it_was_held(shop, clerk):
     page = tablet.get(f"/store/{shop.store.code}/customers/{customer.pk}/").content.decode()
 
     assert "Message held until quiet hours end" in page
-    assert "(Order confirmed · Email · held for quiet hours)" in page
+    # The channel it is held for is the entry's tag.
+    assert '<span class="tag channel-email">Email</span>' in page
+    assert "(Order confirmed · held for quiet hours)" in page
