@@ -284,6 +284,21 @@ def test_the_catalogue_and_product_page_show_names_in_the_pages_language(spanish
     assert "<h1>Brass Desk Lamp</h1>" in en_page
 
 
+def test_the_catalogue_is_in_the_order_of_the_names_in_the_pages_language(spanish_names):
+    # "Brass Desk Lamp" < "Stoneware Mug", but "Jarra de gres" < "Lámpara…".
+    mug = spanish_names.mug.product
+    mug.name_translations = {"es": "Jarra de gres"}
+    mug.save(update_fields=["name_translations"])
+
+    page = text(Client(HTTP_ACCEPT_LANGUAGE="es").get("/"))
+    spanish = Api().get("/api/v1/products/", HTTP_ACCEPT_LANGUAGE="es").json()["results"]
+    english = Api().get("/api/v1/products/", HTTP_ACCEPT_LANGUAGE="en").json()["results"]
+
+    assert page.index("Jarra de gres") < page.index("Lámpara de escritorio de latón")
+    assert [p["name"] for p in spanish] == ["Jarra de gres", "Lámpara de escritorio de latón"]
+    assert [p["name"] for p in english] == ["Brass Desk Lamp", "Stoneware Mug"]
+
+
 def test_the_catalogue_search_finds_a_translated_name(spanish_names):
     found = text(Client(HTTP_ACCEPT_LANGUAGE="es").get("/", {"q": "lámpara"}))
     base = text(Client(HTTP_ACCEPT_LANGUAGE="es").get("/", {"q": "desk lamp"}))
@@ -416,7 +431,9 @@ def test_the_demo_catalogue_has_english_and_spanish_names():
         {"en": "Organic cotton T-shirt"},
     )
     assert Variant.objects.get(sku="CAMORG-M").title_translations == {"en": "Size M"}
-    assert "Organic cotton T-shirt" in text(Client(HTTP_ACCEPT_LANGUAGE="en").get("/"))
+    english = text(Client(HTTP_ACCEPT_LANGUAGE="en").get("/p/camiseta-algodon-organico/"))
+    assert "<h1>Organic cotton T-shirt</h1>" in english
+    assert "CAMORG-S · Size S</p>" in english
 
 
 pytestmark = pytest.mark.django_db
