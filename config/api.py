@@ -10,7 +10,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
+from django.utils.translation import get_supported_language_variant
 from django.utils.translation import gettext as _
+from django.utils.translation.trans_real import parse_accept_lang_header
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -118,8 +120,25 @@ class Pagination(PageNumberPagination):
         return super().get_paginated_response_schema(schema)
 
 
+def count_attempt(scope: str, ident: str, *, default: tuple[int, int] = (10, 60)) -> float:
+    """Count one attempt by ``ident`` against the limit of ``scope`` (``API_RATE_LIMITS``:
+    ``(limit, window seconds)``, else ``default``) in the current fixed window, on an atomic
+    cache counter (Redis INCR in production). Returns 0 when the attempt is within the limit,
+    otherwise the seconds until the window ends."""
+    limit, window = settings.API_RATE_LIMITS.get(scope, default)
+    now = time.time()
+    key = f"rate:{scope}:{ident}:{int(now // window)}"
+    cache.add(key, 0, timeout=window + 1)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the key expired between add and incr
+        cache.set(key, 1, timeout=window + 1)
+        count = 1
+    return 0 if count <= limit else window - (now % window)
+
+
 class WindowThrottle(BaseThrottle):
-    """Fixed-window rate limit on an atomic cache counter (Redis INCR in production).
+    """Fixed-window rate limit on an atomic cache counter (``count_attempt``).
 
     DRF's own throttles read a history list, append and write it back: under concurrent
     requests they let many more through than the limit. Here every request increments one
@@ -137,17 +156,10 @@ class WindowThrottle(BaseThrottle):
         return f"ip:{self.get_ident(request)}"
 
     def allow_request(self, request, view) -> bool:
-        limit, window = settings.API_RATE_LIMITS.get(self.scope, (self.limit, self.window))
-        bucket = int(time.time() // window)
-        key = f"rate:{self.scope}:{self.ident(request, view)}:{bucket}"
-        cache.add(key, 0, timeout=window + 1)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # the key expired between add and incr
-            cache.set(key, 1, timeout=window + 1)
-            count = 1
-        self._wait = window - (time.time() % window)
-        return count <= limit
+        self._wait = count_attempt(
+            self.scope, self.ident(request, view), default=(self.limit, self.window)
+        )
+        return not self._wait
 
     def wait(self):
         return self._wait
@@ -163,6 +175,26 @@ class CodeLookupThrottle(WindowThrottle):
 
 class CheckoutThrottle(WindowThrottle):
     scope = "checkout"
+
+
+class PasswordResetThrottle(WindowThrottle):
+    """Requests for a password reset link, per caller (the address has its own limit)."""
+
+    scope = "password_reset"
+
+
+def requested_language(request) -> str:
+    """The language an API caller asked for in Accept-Language, if we speak it ("" if they
+    asked for none we speak, or did not say: the customer's own preference applies)."""
+    header = request.META.get("HTTP_ACCEPT_LANGUAGE", "")[:255]
+    for code, _quality in parse_accept_lang_header(header):
+        if code == "*":
+            break
+        try:
+            return get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return ""
 
 
 def api_not_found(request, exception=None):

@@ -12,6 +12,16 @@ v1 = [
     path("auth/register/", customers_api.RegisterView.as_view(), name="register"),
     path("auth/token/", customers_api.TokenView.as_view(), name="token"),
     path("auth/logout/", customers_api.LogoutView.as_view(), name="logout"),
+    path(
+        "auth/password-reset/",
+        customers_api.PasswordResetView.as_view(),
+        name="password_reset",
+    ),
+    path(
+        "auth/password-reset/confirm/",
+        customers_api.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
     path("me/", customers_api.MeView.as_view(), name="me"),
     path("me/timeline/", orders_api.TimelineView.as_view(), name="timeline"),
     path("stores/", stores_api.StoreListView.as_view(), name="stores"),

@@ -147,6 +147,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# A password reset link works once, for this many seconds.
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", str(60 * 60)))
 LOGIN_URL = "shop:login"
 LOGIN_REDIRECT_URL = "shop:catalogue"
 LOGOUT_REDIRECT_URL = "shop:catalogue"
@@ -247,6 +249,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # A timeline entry's channel: where the customer acted, or where a message went.
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelEnum": "customers.models.Channel",
+        "TouchpointChannelEnum": "customers.models.TOUCHPOINT_CHANNELS",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.api.document_common_errors",
@@ -258,6 +265,9 @@ API_RATE_LIMITS = {
     "code_lookup": (20, 60),
     "checkout": (10, 60),
     "handoff_claim": (10, 60),
+    # Password reset links: asked for per caller (address), and sent per email address.
+    "password_reset": (10, 60 * 60),
+    "password_reset_address": (3, 60 * 60),
 }
 
 # --- Email ----------------------------------------------------------------------------------

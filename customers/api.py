@@ -1,5 +1,6 @@
 """Customer API: register, per-device tokens, profile and preferences, the timeline."""
 
+from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
@@ -21,6 +22,7 @@ from config.api import (
     UNAUTHENTICATED,
     AuthThrottle,
     LocalTimeField,
+    PasswordResetThrottle,
     error_response,
 )
 from customers.forms import validate_time_zone
@@ -28,6 +30,8 @@ from customers.models import Channel, ContactChannel, Touchpoint, User
 from customers.services import (
     customer_for_user,
     register_customer,
+    request_password_reset,
+    reset_password,
     send_verification,
     update_customer,
 )
@@ -179,6 +183,87 @@ class LogoutView(KnoxLogoutView):
     def post(self, request, format=None):
         super().post(request, format=format)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordResetRequestSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    uid = serializers.CharField(max_length=64, help_text="The first part of the link's token")
+    token = serializers.CharField(max_length=100, help_text="The second part")
+    password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
+
+
+DetailSerializer = inline_serializer("Detail", {"detail": serializers.CharField()})
+
+
+class PasswordResetView(APIView):
+    """ "Forgot your password?": email the account a link to choose a new one. The answer is
+    202 whether or not the address has an account."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [PasswordResetThrottle]
+
+    @extend_schema(
+        request=PasswordResetRequestSerializer,
+        responses={
+            202: DetailSerializer,
+            400: BAD_INPUT,
+            415: NOT_JSON,
+            429: error_response(
+                "throttled: too many requests from this caller or for this address"
+            ),
+        },
+    )
+    def post(self, request):
+        data = PasswordResetRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        request_password_reset(
+            email=data.validated_data["email"],
+            language=request.LANGUAGE_CODE,
+            channel=Channel.MOBILE,
+        )
+        detail = _(
+            "If an account uses this address, we have sent it a link to choose a new password."
+        )
+        return Response({"detail": detail}, status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmView(APIView):
+    """Choose a new password with the ``uid`` and ``token`` of the emailed link
+    (``…/account/password/reset/<uid>/<token>/``). The link then stops working, and every
+    token and web session of the account ends: log in again."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [AuthThrottle]
+
+    @extend_schema(
+        request=PasswordResetConfirmSerializer,
+        responses={
+            200: DetailSerializer,
+            400: error_response(
+                "invalid, bad_reset_link (not ours, used or expired), weak_password (with "
+                "errors.password)"
+            ),
+            415: NOT_JSON,
+            429: THROTTLED,
+        },
+    )
+    def post(self, request):
+        data = PasswordResetConfirmSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        reset_password(
+            uid=data.validated_data["uid"],
+            token=data.validated_data["token"],
+            password=data.validated_data["password"],
+            channel=Channel.MOBILE,
+            ip_address=get_client_ip_address(request._request) or "",
+        )
+        detail = _("Your new password is saved. Log in with it.")
+        return Response({"detail": detail})
 
 
 class MeView(APIView):

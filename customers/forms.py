@@ -113,12 +113,24 @@ class PreferencesForm(forms.Form):
         }
 
 
+class PasswordResetRequestForm(forms.Form):
+    """ "Forgot your password?": the address of the account."""
+
+    email = forms.EmailField(
+        label=_("Email"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+
+
 class CustomerContactForm(forms.Form):
-    """A clerk puts a customer on file at the tablet."""
+    """A clerk puts a customer on file at the tablet. Their messages speak ``language``:
+    the one in use at the tablet unless the clerk picks another."""
 
     name = forms.CharField(label=_("Name"), max_length=150)
     email = forms.EmailField(label=_("Email"))
     phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
+    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES, required=False)
 
 
 SCORE_MESSAGE = _("Choose a score from 0 to 10.")

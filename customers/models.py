@@ -25,6 +25,11 @@ class ContactChannel(models.TextChoices):
     WHATSAPP = "whatsapp", _("WhatsApp")
 
 
+# A touchpoint happens where the customer acted (web, app, store) or, for a message, on the
+# channel it went out on.
+TOUCHPOINT_CHANNELS = [*Channel.choices, *ContactChannel.choices]
+
+
 def validate_timezone(value: str) -> None:
     if value:
         try:
@@ -124,6 +129,8 @@ TOUCHPOINT_KINDS = {
     "profile_changed": _("Changed their details or preferences"),
     "verification_sent": _("Email confirmation link sent"),
     "email_verified": _("Confirmed their email address"),
+    "password_reset_requested": _("Asked for a link to choose a new password"),
+    "password_changed": _("Chose a new password"),
     "product_viewed": _("Looked at a product"),
     "cart_changed": _("Changed the cart"),
     "cart_merged": _("Two carts joined into one"),
@@ -132,6 +139,8 @@ TOUCHPOINT_KINDS = {
     "cart_handed_off": _("Cart taken over by another device"),
     "cart_claimed": _("Took over a cart from another device"),
     "order_placed": _("Placed an order"),
+    # An order waiting for its card (or switched to paying at the counter) goes ahead.
+    "order_confirmed": _("Order confirmed"),
     "order_preparing": _("Order being prepared"),
     "order_ready": _("Order ready for pickup"),
     "order_collected": _("Collected an order"),
@@ -155,7 +164,7 @@ class Touchpoint(models.Model):
     """One measured interaction with a customer, on one channel (the 360° timeline)."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="touchpoints")
-    channel = models.CharField(max_length=8, choices=Channel.choices)
+    channel = models.CharField(max_length=8, choices=TOUCHPOINT_CHANNELS)
     kind = models.CharField(max_length=48)
     payload = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -175,14 +184,12 @@ class Touchpoint(models.Model):
 
     @property
     def message_detail(self) -> str:
-        """For a message's touchpoint: which message, on which channel, and why it was held,
-        not sent or failed ("Ready for pickup · SMS · quiet hours")."""
+        """For a message's touchpoint: which message, and why it was held, not sent or failed
+        ("Ready for pickup · quiet hours"); the channel it went on is the touchpoint's."""
         payload = self.payload or {}
         if "message" not in payload:
             return ""
         parts = [str(dict(NotificationKind.choices).get(payload["message"], payload["message"]))]
-        if payload.get("channel"):
-            parts.append(str(dict(ContactChannel.choices).get(payload["channel"], "")))
         reason = payload.get("reason") or ""
         if reason:
             parts.append(str(MESSAGE_REASONS.get(reason, reason)))
@@ -245,8 +252,9 @@ class Notification(models.Model):
     order_number = models.CharField(max_length=16, blank=True, db_index=True)
     kind = models.CharField(max_length=24, choices=NotificationKind.choices)
     # What the message says: store, pickup time, code, amounts... rendered when it is sent,
-    # in the customer's language at that time.
+    # in ``language`` (the order's), else in the customer's language at that time.
     context = models.JSONField(default=dict, blank=True)
+    language = models.CharField(_("language"), max_length=8, blank=True)
     # Where the interaction that caused it happened (web, mobile, store): its touchpoints' channel.
     origin = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
     # The channel it went (or goes) out on, decided by the contact policy at send time.

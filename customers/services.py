@@ -1,19 +1,30 @@
 """Every write to customers: identities, logins and the touchpoint record."""
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
 
+from axes.utils import reset as reset_login_failures
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
+from knox.models import AuthToken
 
+from config.api import count_attempt
 from config.tasks import send_after_commit, send_now
 from customers import messaging, policy
 from customers.errors import CustomerError
@@ -37,19 +48,32 @@ logger = logging.getLogger(__name__)
 def record_touchpoint(
     *, customer: Customer, channel: str, kind: str, payload: dict | None = None
 ) -> Touchpoint:
-    """The one way any app records an interaction on the customer's timeline."""
-    if channel not in Channel.values:
+    """The one way any app records an interaction on the customer's timeline: where the
+    customer acted (web, mobile, store), or for a message the channel it went out on."""
+    if channel not in Channel.values and channel not in ContactChannel.values:
         raise ValueError(f"unknown channel {channel!r}")
     return Touchpoint.objects.create(
         customer=customer, channel=channel, kind=kind, payload=payload or {}
     )
 
 
-def customer_for_contact(*, email: str, name: str = "", phone: str = "") -> Customer:
-    """The customer this email belongs to, created if new (guest checkout).
+def supported_language(code: str | None) -> str:
+    """``code`` as one of the site's languages ("en-GB" → "en"); the site's default for a
+    language it does not speak or none."""
+    try:
+        return translation.get_supported_language_variant(code or "")
+    except LookupError:
+        return settings.LANGUAGE_CODE
+
+
+def customer_for_contact(
+    *, email: str, name: str = "", phone: str = "", language: str = ""
+) -> Customer:
+    """The customer this email belongs to, created if new (guest checkout, the tablet) with
+    ``language``, the one in use (default: the site's).
 
     An existing customer's details are never changed or revealed by a guest: the order simply
-    attaches to the one record (DESIGN §1, rule 1).
+    attaches to the one record (DESIGN §1, rule 1), and their language stays theirs.
     """
     email = email.strip().lower()
     existing = Customer.objects.filter(email__iexact=email).first()
@@ -57,7 +81,12 @@ def customer_for_contact(*, email: str, name: str = "", phone: str = "") -> Cust
         return existing
     try:
         with transaction.atomic():
-            return Customer.objects.create(email=email, name=name.strip(), phone=phone.strip())
+            return Customer.objects.create(
+                email=email,
+                name=name.strip(),
+                phone=phone.strip(),
+                language=supported_language(language),
+            )
     except IntegrityError:
         # Another request created it a moment ago.
         return Customer.objects.get(email__iexact=email)
@@ -92,10 +121,13 @@ def register_customer(
     password: str,
     name: str,
     phone: str = "",
-    language: str = "es",
+    language: str = "",
     channel: str = Channel.WEB,
 ) -> Customer:
+    """A new login for ``email``; the customer record (new, or the one guest orders made)
+    takes the sign-up's details and ``language``, the one in use (default: the site's)."""
     email = email.strip().lower()
+    language = supported_language(language)
     taken = CustomerError("email_taken", _("An account with this email already exists."))
     if User.objects.filter(email__iexact=email).exists():
         raise taken
@@ -115,9 +147,10 @@ def register_customer(
         customer.user = user
         customer.name = name.strip() or customer.name
         customer.phone = phone.strip() or customer.phone
+        customer.language = language
         # A new login has proven nothing yet, whoever proved the address before.
         customer.email_verified_at = None
-        customer.save(update_fields=["user", "name", "phone", "email_verified_at"])
+        customer.save(update_fields=["user", "name", "phone", "language", "email_verified_at"])
     record_touchpoint(customer=customer, channel=channel, kind="account_created")
     return customer
 
@@ -281,6 +314,135 @@ def verify_email(*, token: str, channel: str = Channel.WEB) -> Customer:
     return customer
 
 
+# --- Password reset -------------------------------------------------------------------------
+#
+# Asking for a link answers the same whether or not the address has an account, and takes the
+# same time: the request only counts the attempt per address and queues a task; the task looks
+# the account up and sends the email. The link carries Django's token: it stops working when
+# the password changes (single use) and after PASSWORD_RESET_TIMEOUT seconds.
+
+PASSWORD_RESET_TASK = "customers.tasks.send_password_reset"
+
+
+def _address_key(email: str) -> str:
+    """How an address is named in rate-limit keys (no address in clear in the cache)."""
+    return hashlib.sha256(email.encode()).hexdigest()[:32]
+
+
+def request_password_reset(*, email: str, language: str, channel: str = Channel.WEB) -> None:
+    """Someone asks for a link to choose a new password for ``email``.
+
+    Nothing here depends on whether the address has an account. At most
+    ``API_RATE_LIMITS["password_reset_address"]`` requests per address and window, counted for
+    every address (a 429 ``throttled`` says nothing about the account either). The email goes
+    in the account's language, else in ``language`` (the one the request was made in).
+    """
+    if channel not in Channel.values:
+        raise ValueError(f"unknown channel {channel!r}")
+    email = email.strip().lower()
+    if count_attempt("password_reset_address", _address_key(email)):
+        raise CustomerError(
+            "throttled",
+            _("We have already sent several links for this address. Wait an hour and try again."),
+            status=429,
+        )
+    if not send_now(PASSWORD_RESET_TASK, email, language, channel):
+        # The broker is down: send it from here rather than not at all.
+        send_password_reset(email=email, language=language, channel=channel)
+
+
+def password_reset_path(user: User) -> str:
+    """The path of a fresh reset link for ``user`` (the token holds its creation time)."""
+    return reverse(
+        "customers:password_reset_confirm",
+        args=[
+            urlsafe_base64_encode(force_bytes(user.pk)),
+            default_token_generator.make_token(user),
+        ],
+    )
+
+
+def send_password_reset(*, email: str, language: str, channel: str = Channel.WEB) -> bool:
+    """Email the account with this address a link to choose a new password (the task behind
+    ``request_password_reset``). False, sending nothing, when no active account with a
+    password uses the address."""
+    user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
+    if user is None or not user.has_usable_password():
+        return False
+    customer = Customer.objects.filter(user=user).first()
+    # An account message: in the language the customer chose, if they are one.
+    language = (customer.language if customer else "") or language or settings.LANGUAGE_CODE
+    context = {
+        "name": (customer.name if customer else "") or user.name or user.email,
+        "link": settings.SITE_URL + password_reset_path(user),
+        "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
+    }
+    with translation.override(language):
+        subject = " ".join(
+            render_to_string("customers/emails/password_reset.subject.txt", context).split()
+        )
+        body = render_to_string("customers/emails/password_reset.txt", context)
+    send_mail(subject, body, None, [user.email])
+    if customer is not None:
+        record_touchpoint(customer=customer, channel=channel, kind="password_reset_requested")
+    return True
+
+
+def password_reset_user(*, uid: str, token: str, lock: bool = False) -> User:
+    """The account a reset link is for, if the link is still good; ``bad_reset_link`` (400)
+    for a link that is not ours, was used already or has expired."""
+    invalid = CustomerError(
+        "bad_reset_link",
+        _(
+            "This link to choose a new password is not valid: it was used already or has expired. "
+            "Ask for a new one."
+        ),
+        status=400,
+    )
+    try:
+        pk = int(urlsafe_base64_decode(str(uid)[:64]).decode())
+    except (TypeError, ValueError, UnicodeDecodeError, OverflowError):
+        raise invalid from None
+    users = User.objects.filter(pk=pk, is_active=True)
+    user = (users.select_for_update() if lock else users).first()
+    if user is None or not default_token_generator.check_token(user, str(token)[:100]):
+        raise invalid
+    return user
+
+
+def reset_password(
+    *, uid: str, token: str, password: str, channel: str = Channel.WEB, ip_address: str = ""
+) -> User:
+    """Set a new password from a reset link. The link then stops working; every other session
+    and every API token of the account ends; the login lockout for the address at
+    ``ip_address`` (the device resetting) is lifted. A weak password is refused
+    (``weak_password``, 400, with the reasons) and changes nothing."""
+    with transaction.atomic():
+        # Locked and checked again: two submits of one link change the password once.
+        user = password_reset_user(uid=uid, token=token, lock=True)
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise CustomerError(
+                "weak_password",
+                " ".join(exc.messages),
+                status=400,
+                errors={"password": list(exc.messages)},
+            ) from None
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        # Sessions end by themselves (their hash no longer matches the password); tokens not.
+        AuthToken.objects.filter(user=user).delete()
+        customer = Customer.objects.filter(user=user).first()
+        if customer is not None:
+            record_touchpoint(customer=customer, channel=channel, kind="password_changed")
+    try:
+        reset_login_failures(username=user.email, ip=ip_address or None)
+    except Exception:  # the cache is down: the lockout ends by itself after its cool-off
+        logger.warning("could not lift the login lockout of user %s", user.pk, exc_info=True)
+    return user
+
+
 # --- Messages (DESIGN §6) --------------------------------------------------------------------
 #
 # A message is an outbox row written in the transaction of the change that causes it; a Celery
@@ -301,11 +463,13 @@ def notify(
     order_number: str = "",
     origin: str = Channel.WEB,
     send_at=None,
+    language: str = "",
 ) -> Notification | None:
     """Queue a message to ``customer`` in the caller's transaction; it is sent after commit (or
     from ``send_at`` on). ``dedupe_key`` makes it once only: a second call with the same key
     (a retry, a repeated trigger) returns None and queues nothing. ``context`` (JSON) is what
-    the message's templates show."""
+    the message's templates show; ``language`` the one it speaks (default: the customer's
+    when it is sent)."""
     if kind not in NotificationKind.values:
         raise ValueError(f"unknown message kind {kind!r}")
     if origin not in Channel.values:
@@ -320,6 +484,7 @@ def notify(
                 order_number=order_number[:16],
                 origin=origin,
                 scheduled_for=send_at or timezone.now(),
+                language=language,
             )
     except IntegrityError:
         return None
@@ -356,9 +521,11 @@ def _recently_capped(customer: Customer, now) -> int:
 
 
 def _message_touchpoint(notification: Notification, kind: str, **payload) -> None:
+    """On the channel the message went (or goes) out on; one that never got a channel (no
+    way to reach the customer) stays where what caused it happened."""
     record_touchpoint(
         customer=notification.customer,
-        channel=notification.origin,
+        channel=notification.channel or notification.origin,
         kind=kind,
         payload={
             "message": notification.kind,
@@ -403,7 +570,9 @@ def _send(notification: Notification) -> str:
     """Render and send on the claimed channel; the provider's id. Raises DeliveryError."""
     customer = notification.customer
     context = {**notification.context, "customer_name": customer.name or customer.email}
-    message = messaging.render(notification.kind, context, customer.language)
+    message = messaging.render(
+        notification.kind, context, notification.language or customer.language
+    )
     if notification.channel == ContactChannel.EMAIL:
         return messaging.send_email(
             to=customer.email,

@@ -26,3 +26,10 @@ def deliver_notification(self, notification_id: int) -> str:
 def sweep_notifications() -> int:
     """Queue what is due and what a lost task or a killed worker left behind."""
     return services.sweep_notifications()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=60, time_limit=90)
+def send_password_reset(email: str, language: str, channel: str) -> bool:
+    """Email a password reset link if an account uses the address (see
+    ``services.request_password_reset``). Running it twice sends two working links."""
+    return services.send_password_reset(email=email, language=language, channel=channel)

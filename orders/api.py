@@ -32,6 +32,7 @@ from config.api import (
     CheckoutThrottle,
     CodeLookupThrottle,
     error_response,
+    requested_language,
 )
 from config.qr import qr_svg
 from customers.api import TouchpointSerializer
@@ -379,6 +380,7 @@ class CheckoutView(APIView):
             fingerprint=fingerprint,
             user=request.user,
             allow_online=True,
+            language=requested_language(request),
         )
         replayed = getattr(order, "replayed", False)
         client_secret = ""

@@ -95,6 +95,8 @@ class Order(models.Model):
     request_fingerprint = models.CharField(max_length=64, blank=True)
     # Placed without logging in: the email was typed, not proven.
     guest_checkout = models.BooleanField(default=False)
+    # The language the order was placed in: its messages speak it (blank: the customer's).
+    language = models.CharField(_("language"), max_length=8, blank=True)
     channel = models.CharField(max_length=8, choices=Channel.choices)
     status = models.CharField(max_length=16, choices=OrderStatus.choices, db_index=True)
     payment_method = models.CharField(max_length=10, choices=PaymentMethod.choices)

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Q, Subquery
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -29,6 +29,7 @@ from customers.services import (
     nps_token,
     record_touchpoint,
     send_again,
+    supported_language,
     withdraw_messages,
 )
 from orders.errors import OrderError
@@ -142,8 +143,13 @@ def place_order(
     user=None,
     now: datetime | None = None,
     allow_online: bool = False,
+    language: str = "",
 ) -> Order:
     """Turn the cart into an order at ``store`` for the slot starting at ``slot_start``.
+
+    ``language`` is the one the order is placed in (the page's, or what the app asked for);
+    its messages speak it. Without one, the customer's preference. A new guest customer gets
+    it too.
 
     Reserves every line with one conditional UPDATE, books a place in the slot, writes the
     order, its lines, the first event and a touchpoint, and empties the cart — all or nothing.
@@ -187,7 +193,10 @@ def place_order(
         with transaction.atomic():
             if guest:
                 customer = customer_for_contact(
-                    email=contact.email, name=contact.name, phone=contact.phone
+                    email=contact.email,
+                    name=contact.name,
+                    phone=contact.phone,
+                    language=language,
                 )
                 contact_name, contact_email, contact_phone = (
                     contact.name,
@@ -212,6 +221,7 @@ def place_order(
                 user=user,
                 now=now,
                 guest=guest,
+                language=supported_language(language) if language else customer.language,
             )
     except IntegrityError:
         # A concurrent submit with the same key won the race: return its order.
@@ -236,6 +246,7 @@ def _place(
     user,
     now,
     guest,
+    language,
 ) -> Order:
     # The cart row lock serialises two submits of the same checkout.
     Cart.objects.select_for_update().filter(pk=cart.pk).first()
@@ -307,20 +318,22 @@ def _place(
         pickup_code=code,
         created_at=now,
         guest_checkout=guest,
+        language=language,
     )
-    OrderLine.objects.bulk_create(
-        [
-            OrderLine(
-                order=order,
-                variant=ln.variant,
-                sku=ln.variant.sku,
-                name=str(ln.variant),
-                unit_price=ln.variant.price,
-                quantity=ln.quantity,
-            )
-            for ln in lines
-        ]
-    )
+    with translation.override(language):  # the lines' names as the customer read them
+        OrderLine.objects.bulk_create(
+            [
+                OrderLine(
+                    order=order,
+                    variant=ln.variant,
+                    sku=ln.variant.sku,
+                    name=str(ln.variant),
+                    unit_price=ln.variant.price,
+                    quantity=ln.quantity,
+                )
+                for ln in lines
+            ]
+        )
     actor = Actor.STAFF if channel == Channel.STORE else Actor.CUSTOMER
     OrderEvent.objects.create(
         order=order,
@@ -415,7 +428,12 @@ def _transition(
     record_touchpoint(
         customer=order.customer,
         channel=channel,
-        kind=f"order_{to}",
+        # Placing was recorded at checkout: a card-paid order going ahead is its confirmation.
+        kind=(
+            "order_confirmed"
+            if (previous, to) == (OrderStatus.PENDING_PAYMENT, OrderStatus.PLACED)
+            else f"order_{to}"
+        ),
         payload={"order": order.number, "from": previous},
     )
     _notify_transition(order, now=now or timezone.now())
@@ -464,6 +482,7 @@ def _notify(order: Order, kind: str, *, key: str = "", send_at=None, **extra) ->
         order_number=order.number,
         origin=order.channel,
         send_at=send_at,
+        language=order.language,
     )
 
 

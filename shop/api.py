@@ -46,6 +46,9 @@ from stores.selectors import active_stores, availability
 
 
 class ProductListSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(
+        source="display_name", read_only=True, help_text="In the Accept-Language if we have it"
+    )
     category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     price_from = serializers.DecimalField(max_digits=10, decimal_places=2, read_only=True)
 
@@ -60,6 +63,9 @@ class StockSerializer(serializers.Serializer):
 
 
 class VariantSerializer(serializers.ModelSerializer):
+    title = serializers.CharField(
+        source="display_title", read_only=True, help_text="In the Accept-Language if we have it"
+    )
     stock = serializers.SerializerMethodField()
 
     class Meta:
@@ -76,6 +82,9 @@ class VariantSerializer(serializers.ModelSerializer):
 
 
 class ProductDetailSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(
+        source="display_name", read_only=True, help_text="In the Accept-Language if we have it"
+    )
     category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     variants = VariantSerializer(many=True, read_only=True)
 
@@ -146,8 +155,10 @@ class StrictIntegerField(serializers.IntegerField):
 class CartLineSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     sku = serializers.CharField(source="variant.sku")
-    name = serializers.CharField(source="variant.product.name")
-    title = serializers.CharField(source="variant.title")
+    name = serializers.CharField(
+        source="variant.product.display_name", help_text="In the Accept-Language if we have it"
+    )
+    title = serializers.CharField(source="variant.display_title")
     quantity = serializers.IntegerField()
     unit_price = serializers.DecimalField(max_digits=10, decimal_places=2, source="variant.price")
     line_total = serializers.DecimalField(max_digits=12, decimal_places=2)

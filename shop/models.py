@@ -1,14 +1,67 @@
 import uuid
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import translation
+from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Channel
 
+# Names are written in the shop's default language (LANGUAGE_CODE); ``*_translations`` holds
+# the same name in other languages, {"en": "Organic cotton T-shirt"}. Pages, the API and the
+# tablet show the one for the active language, else the base name.
+
+
+def translated(base: str, translations: dict | None, language: str | None = None) -> str:
+    """``base`` in ``language`` (default: the active one) if a translation exists."""
+    language = (language or translation.get_language() or "").split("-")[0]
+    return (translations or {}).get(language) or base
+
+
+@deconstructible
+class TranslationsValidator:
+    """``{language code: text}``: languages the site speaks, non-empty text of at most
+    ``max_length`` characters."""
+
+    def __init__(self, max_length: int):
+        self.max_length = max_length
+
+    def __call__(self, value) -> None:
+        if not isinstance(value, dict):
+            raise ValidationError(_('Give the names as {"en": "…"}.'))
+        languages = {code for code, _name in settings.LANGUAGES}
+        for code, text in value.items():
+            if code not in languages:
+                raise ValidationError(
+                    _("We do not speak %(code)s: use one of %(codes)s."),
+                    params={"code": code, "codes": ", ".join(sorted(languages))},
+                )
+            if not isinstance(text, str) or not text.strip() or len(text) > self.max_length:
+                raise ValidationError(
+                    _("The name in %(code)s must be text of 1 to %(max)d characters."),
+                    params={"code": code, "max": self.max_length},
+                )
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, TranslationsValidator) and other.max_length == self.max_length
+
+
+def translations_field(max_length: int, verbose_name) -> models.JSONField:
+    return models.JSONField(
+        verbose_name,
+        default=dict,
+        blank=True,
+        validators=[TranslationsValidator(max_length)],
+        help_text=_("The same in other languages, by language code."),
+    )
+
 
 class Category(models.Model):
     name = models.CharField(_("name"), max_length=80)
+    name_translations = translations_field(80, _("name in other languages"))
     slug = models.SlugField(unique=True)
     position = models.PositiveSmallIntegerField(default=0)
 
@@ -20,10 +73,16 @@ class Category(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def display_name(self) -> str:
+        """The name in the active language."""
+        return translated(self.name, self.name_translations)
+
 
 class Product(models.Model):
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
     name = models.CharField(_("name"), max_length=160)
+    name_translations = translations_field(160, _("name in other languages"))
     slug = models.SlugField(unique=True, max_length=180)
     description = models.TextField(_("description"), blank=True)
     is_active = models.BooleanField(default=True)
@@ -37,6 +96,11 @@ class Product(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def display_name(self) -> str:
+        """The name in the active language."""
+        return translated(self.name, self.name_translations)
+
 
 class Variant(models.Model):
     """One sellable SKU of a product, with its price."""
@@ -44,6 +108,7 @@ class Variant(models.Model):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="variants")
     sku = models.CharField(max_length=40, unique=True)
     title = models.CharField(_("variant"), max_length=80, blank=True)
+    title_translations = translations_field(80, _("variant in other languages"))
     price = models.DecimalField(_("price"), max_digits=10, decimal_places=2)
     currency = models.CharField(max_length=3, default="EUR")
     barcode = models.CharField(max_length=32, unique=True, null=True, blank=True)
@@ -58,7 +123,14 @@ class Variant(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.product.name} — {self.title}" if self.title else self.product.name
+        """ "Product — variant", in the active language."""
+        name = self.product.display_name
+        return f"{name} — {self.display_title}" if self.title else name
+
+    @property
+    def display_title(self) -> str:
+        """The variant's title in the active language."""
+        return translated(self.title, self.title_translations)
 
 
 class Cart(models.Model):

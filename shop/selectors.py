@@ -5,9 +5,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import F, Min, Prefetch, Q
+from django.db.models import CharField, F, Min, Prefetch, Q
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from shop.models import Cart, CartHandoff, CartLine, Category, Product, Variant
 from stores.selectors import active_stores, availability, describe_pickup, earliest_pickups
@@ -18,23 +20,33 @@ def categories():
 
 
 def catalogue_products(*, search: str = "", category: str = "", store: str = ""):
-    """Active products, searched and filtered, each with its lowest price.
+    """Active products, searched and filtered, each with its lowest price, in the order of
+    their names in the active language.
 
     ``store`` (a store code) keeps only products with at least one unit available there.
     """
+    language = (translation.get_language() or settings.LANGUAGE_CODE).split("-")[0]
     products = (
         Product.objects.filter(is_active=True, variants__is_active=True)
         .select_related("category")
-        .annotate(price_from=Min("variants__price"))
-        .order_by("name", "pk")
+        .annotate(
+            price_from=Min("variants__price"),
+            local_name=Coalesce(
+                KeyTextTransform(language, "name_translations"), "name", output_field=CharField()
+            ),
+        )
+        .order_by("local_name", "pk")
     )
     search = (search or "").strip()[:100]
     if search:
+        # The names in the active language too ("lamp" finds "Lámpara" for an English page).
         products = products.filter(
             Q(name__icontains=search)
+            | Q(**{f"name_translations__{language}__icontains": search})
             | Q(description__icontains=search)
             | Q(variants__sku__iexact=search)
             | Q(category__name__icontains=search)
+            | Q(**{f"category__name_translations__{language}__icontains": search})
         )
     if category:
         products = products.filter(category__slug=category)

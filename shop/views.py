@@ -280,9 +280,13 @@ def signup(request):
         attach_cart_on_login(anonymous=anonymous, customer=customer, channel=Channel.WEB)
         send_verification(customer=customer, build_url=verification_link(request))
         messages.success(request, _("Welcome, %(name)s!") % {"name": customer.name})
-        return redirect(_safe_next(request, reverse("shop:catalogue")))
+        # Say where the confirmation link went before going on (to ``next``, if safe).
+        target = _safe_next(request, "")
+        query = f"?{urlencode({'next': target})}" if target else ""
+        return redirect(reverse("customers:check_email") + query)
     status = 400 if request.method == "POST" else 200
-    return render(request, "registration/signup.html", {"form": form}, status=status)
+    context = {"form": form, "next": _safe_next(request, "")}
+    return render(request, "registration/signup.html", context, status=status)
 
 
 @require_POST

@@ -17,6 +17,7 @@ from customers.models import Notification, Touchpoint
 from customers.services import deliver_notification, notify, send_again, sweep_notifications
 from orders.services import cancel_order, mark_preparing, mark_ready
 from tests.clock import at_everyday_moments
+from tests.factories import CustomerFactory
 from tests.web_helpers import collect_in_full, place_at
 
 pytest_plugins = ["tests.web_fixtures"]
@@ -148,13 +149,16 @@ def test_delivering_twice_sends_once(shop, clerk):
     assert len(mail.outbox) == 1
 
 
-def test_messages_are_in_the_customers_language(shop, clerk):
-    order = place_at(shop.store, (shop.lamp, 1))
-    order.customer.language = "en"
-    order.customer.save(update_fields=["language"])
+def test_messages_are_in_the_language_the_order_was_placed_in(shop, clerk):
+    # Placed without a language (as at the tablet): the customer's preference then.
+    customer = CustomerFactory(language="en")
+    order = place_at(shop.store, (shop.lamp, 1), customer=customer)
+    customer.language = "es"
+    customer.save(update_fields=["language"])
 
     deliver(order, "order_confirmed")
 
+    assert order.language == "en"
     assert mail.outbox[0].subject == f"Order {order.number} confirmed"
 
 
@@ -484,4 +488,6 @@ def test_the_timeline_says_which_message_and_why_it_was_held(shop, clerk):
     page = tablet.get(f"/store/{shop.store.code}/customers/{customer.pk}/").content.decode()
 
     assert "Message held until quiet hours end" in page
-    assert "(Order confirmed · Email · held for quiet hours)" in page
+    # The channel it is held for is the entry's tag.
+    assert '<span class="tag channel-email">Email</span>' in page
+    assert "(Order confirmed · held for quiet hours)" in page

@@ -497,7 +497,7 @@ def test_sign_up_creates_a_user_and_customer_and_logs_in(shop):
     )
 
     assert response.status_code == 302
-    assert response["Location"] == "/"
+    assert response["Location"] == "/account/check-your-email/"  # "check your email" first
     user = User.objects.get(email="marta@example.test")
     customer = Customer.objects.get(user=user)
     assert (customer.email, customer.name, customer.phone) == (

@@ -126,7 +126,9 @@ def customers(request, store):
         "store": store,
         "q": query,
         "results": list(search_customers(query)) if query else None,
-        "contact_form": CustomerContactForm(initial=_contact_initial(query)),
+        "contact_form": CustomerContactForm(
+            initial={**_contact_initial(query), "language": request.LANGUAGE_CODE}
+        ),
     }
     return render(request, "counter/customers.html", context)
 
@@ -144,7 +146,12 @@ def customer_create(request, store):
     if existing is not None:
         messages.info(request, _("This email is already on file: here is that customer."))
         return redirect("counter:customer", code=store.code, customer_id=existing.pk)
-    customer = customer_for_contact(email=data["email"], name=data["name"], phone=data["phone"])
+    customer = customer_for_contact(
+        email=data["email"],
+        name=data["name"],
+        phone=data["phone"],
+        language=data["language"] or request.LANGUAGE_CODE,
+    )
     messages.success(request, _("Customer added."))
     return redirect("counter:customer", code=store.code, customer_id=customer.pk)
 

@@ -119,6 +119,7 @@ def checkout(request):
                 idempotency_key=data["checkout_key"],
                 user=request.user,
                 allow_online=True,
+                language=request.LANGUAGE_CODE,
             )
         except DomainError as error:
             # Slot just filled, an item ran out...: keep what the shopper typed, say why.

@@ -80,13 +80,14 @@ STORES = [
 
 # --- Catalogue ------------------------------------------------------------------------------
 
+# (slug, name, name in English): names are in Spanish, the shop's default language.
 CATEGORIES = [
-    ("ropa", "Ropa"),
-    ("calzado", "Calzado"),
-    ("hogar", "Hogar"),
-    ("electronica", "Electrónica"),
-    ("belleza", "Belleza"),
-    ("deporte", "Deporte"),
+    ("ropa", "Ropa", "Clothing"),
+    ("calzado", "Calzado", "Shoes"),
+    ("hogar", "Hogar", "Home"),
+    ("electronica", "Electrónica", "Electronics"),
+    ("belleza", "Belleza", "Beauty"),
+    ("deporte", "Deporte", "Sport"),
 ]
 
 
@@ -108,6 +109,36 @@ COLOURS = {
 
 def colours(*codes: str) -> list[tuple[str, str]]:
     return [(code, COLOURS[code]) for code in codes]
+
+
+# Variant titles in English (sizes: "Talla M" is "Size M"; measures read the same).
+TITLES_EN = {
+    "Negro": "Black",
+    "Blanco": "White",
+    "Azul marino": "Navy blue",
+    "Rojo": "Red",
+    "Gris": "Grey",
+    "Verde oliva": "Olive green",
+    "Rosa": "Pink",
+    "Arena": "Sand",
+    "Cama de 90 cm": "90 cm bed",
+    "Cama de 135 cm": "135 cm bed",
+    "Cama de 150 cm": "150 cm bed",
+    "3 tazas": "3 cups",
+    "6 tazas": "6 cups",
+    "Higo": "Fig",
+    "Lavanda": "Lavender",
+    "Cítricos": "Citrus",
+    "Cabello normal": "Normal hair",
+    "Cabello graso": "Oily hair",
+    "Cabello seco": "Dry hair",
+}
+
+
+def title_translations(title: str) -> dict[str, str]:
+    if title.startswith("Talla "):
+        return {"en": "Size " + title.removeprefix("Talla ")}
+    return {"en": TITLES_EN[title]} if title in TITLES_EN else {}
 
 
 ONE = [("U", "")]  # a product sold in one version only
@@ -511,6 +542,56 @@ CATALOGUE: dict[str, list[Item]] = {
     ],
 }
 
+# Product names in English, by slug.
+NAMES_EN = {
+    "camiseta-algodon-organico": "Organic cotton T-shirt",
+    "vaqueros-rectos": "Mid-rise straight jeans",
+    "sudadera-con-capucha": "Hooded sweatshirt",
+    "camisa-de-lino": "Linen shirt",
+    "chaqueta-impermeable-ligera": "Lightweight waterproof jacket",
+    "jersey-punto-merino": "Merino knit jumper",
+    "vestido-midi-estampado": "Printed midi dress",
+    "pijama-de-franela": "Flannel pyjamas",
+    "zapatillas-running-amortiguadas": "Cushioned running shoes",
+    "botines-de-piel": "Leather ankle boots",
+    "sandalias-planas-de-piel": "Flat leather sandals",
+    "zapatillas-de-lona": "Classic canvas trainers",
+    "mocasines-de-ante": "Suede loafers",
+    "alpargatas-de-yute": "Jute espadrilles",
+    "zapatillas-de-casa": "House slippers",
+    "juego-sabanas-percal": "Percale sheet set",
+    "toalla-de-bano": "Cotton bath towel",
+    "taza-de-ceramica": "Glazed ceramic mug",
+    "sarten-antiadherente": "Non-stick frying pan",
+    "cafetera-italiana": "Aluminium stovetop coffee maker",
+    "lampara-de-mesa-ceramica": "Ceramic table lamp",
+    "funda-cojin-lino": "Linen cushion cover 45 × 45",
+    "vela-aromatica-de-soja": "Scented soy candle",
+    "juego-cuchillos-cocina": "Kitchen knife set (3 pieces)",
+    "auriculares-cancelacion-ruido": "Noise-cancelling wireless headphones",
+    "altavoz-bluetooth-resistente": "Waterproof Bluetooth speaker",
+    "cargador-usb-c-65w": "65 W USB-C charger",
+    "cable-usb-c-trenzado": "Braided USB-C cable",
+    "bateria-externa-10000": "10,000 mAh power bank",
+    "teclado-inalambrico-compacto": "Compact wireless keyboard",
+    "raton-ergonomico": "Ergonomic wireless mouse",
+    "reloj-inteligente-deportivo": "Sports smartwatch",
+    "tarjeta-microsd": "microSD card",
+    "crema-hidratante-hialuronico": "Face moisturiser with hyaluronic acid",
+    "protector-solar-spf50": "SPF 50+ sunscreen",
+    "champu-solido": "Solid shampoo bar",
+    "eau-de-parfum-floral": "Floral eau de parfum",
+    "cepillo-dientes-electrico": "Electric toothbrush",
+    "secador-pelo-ionico": "2000 W ionic hair dryer",
+    "esterilla-yoga": "Non-slip yoga mat",
+    "mancuernas-hexagonales": "Hex dumbbells (pair)",
+    "botella-termica-750": "750 ml steel thermal bottle",
+    "mochila-trekking-30": "30 l trekking backpack",
+    "balon-futbol-talla-5": "Size 5 football",
+    "pala-padel-carbono": "Carbon padel racket",
+    "mallas-de-running": "Running tights",
+}
+
 # --- People ---------------------------------------------------------------------------------
 
 SHOPPER = {"email": "shopper@example.com", "name": "Lucía Fernández", "phone": "+34 612 345 678"}
@@ -584,9 +665,10 @@ class Command(BaseCommand):
 
     def seed_catalogue(self) -> list[Variant]:
         variants = []
-        for position, (slug, name) in enumerate(CATEGORIES):
+        for position, (slug, name, name_en) in enumerate(CATEGORIES):
             category, _ = Category.objects.update_or_create(
-                slug=slug, defaults={"name": name, "position": position}
+                slug=slug,
+                defaults={"name": name, "name_translations": {"en": name_en}, "position": position},
             )
             for item in CATALOGUE[slug]:
                 product, _ = Product.objects.update_or_create(
@@ -594,6 +676,7 @@ class Command(BaseCommand):
                     defaults={
                         "category": category,
                         "name": item.name,
+                        "name_translations": {"en": NAMES_EN[item.slug]},
                         "description": item.description,
                         "is_active": True,
                     },
@@ -605,6 +688,7 @@ class Command(BaseCommand):
                         defaults={
                             "product": product,
                             "title": title,
+                            "title_translations": title_translations(title),
                             "price": Decimal(price[0] if price else item.price),
                             "currency": CURRENCY,
                             "barcode": barcode_for(sku),
