@@ -49,6 +49,25 @@ class CheckoutForm(forms.Form):
         return start
 
 
+class CheckoutAdjustForm(forms.Form):
+    """A one-click fix for a line the store cannot fill, posted with the checkout form:
+    ``adjust_line`` ("<line id>:<quantity>", 0 removes it) or ``switch_to`` (a store code)."""
+
+    adjust_line = forms.RegexField(regex=r"\A[0-9]{1,12}:[0-9]{1,3}\Z", required=False)
+    switch_to = forms.CharField(max_length=16, required=False)
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        if bool(data.get("adjust_line")) == bool(data.get("switch_to")):
+            raise forms.ValidationError(_("Choose one change to your order."))
+        if data["adjust_line"]:
+            line_id, quantity = data["adjust_line"].split(":")
+            data["line_id"], data["quantity"] = int(line_id), int(quantity)
+        return data
+
+
 class PayForm(forms.Form):
     """What the card payment page posts: the id Stripe.js made for the card (``pm_…``),
     never the card itself; or, after 3-D Secure on the page, a request to check the result."""

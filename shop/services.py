@@ -7,13 +7,14 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from customers.models import Customer
 from customers.services import record_touchpoint
 from shop.errors import CartError
 from shop.models import Cart, CartHandoff, CartLine, Variant
 from stores.models import Store
-from stores.selectors import active_stores
+from stores.selectors import active_store, active_stores, stores_with_stock
 
 
 def _check_quantity(quantity, *, allow_zero: bool = False) -> int:
@@ -50,14 +51,51 @@ def create_anonymous_cart(*, store_id: int | None = None) -> Cart:
     return Cart.objects.create(store_id=store_id)
 
 
+def _check_in_stock(variant: Variant, store_id: int | None) -> None:
+    """Refuse an item the shopper's store has none of (any store, while none is chosen),
+    naming the stores that have it."""
+    stocked = stores_with_stock(variant_id=variant.pk)
+    if store_id is None and stocked:
+        return
+    if any(store.pk == store_id for store in stocked):
+        return
+    store = active_store(store_id)
+    if store is None and stocked:
+        return  # the chosen store is closed for good: checkout asks for another one
+    if not stocked:
+        message = _("%(item)s is out of stock at every store.") % {"item": variant}
+    else:
+        message = ngettext(
+            "%(item)s is out of stock at %(store)s — available at %(stores)s. "
+            "Choose that store to add it.",
+            "%(item)s is out of stock at %(store)s — available at %(stores)s. "
+            "Choose one of those stores to add it.",
+            len(stocked),
+        ) % {
+            "item": variant,
+            "store": store.name,
+            "stores": ", ".join(s.name for s in stocked),
+        }
+    raise CartError("out_of_stock", message, status=409, stores=[store.code for store in stocked])
+
+
 @transaction.atomic
-def add_to_cart(*, cart: Cart, sku: str, quantity: int, channel: str) -> CartLine:
+def add_to_cart(
+    *, cart: Cart, sku: str, quantity: int, channel: str, store_id: int | None = None
+) -> CartLine:
+    """Add units of an item (quantities add up). Refused when the store the shopper collects
+    at (``store_id``, by default the cart's) has none of it, or no store has any."""
     quantity = _check_quantity(quantity)
-    variant = Variant.objects.filter(sku=sku, is_active=True, product__is_active=True).first()
+    variant = (
+        Variant.objects.filter(sku=sku, is_active=True, product__is_active=True)
+        .select_related("product")
+        .first()
+    )
     if variant is None:
         raise CartError(
             "unknown_sku", _("We do not sell an item with code %(sku)s.") % {"sku": sku}
         )
+    _check_in_stock(variant, cart.store_id if store_id is None else store_id)
     # Lock the cart first: two adds of a new item at once (a double tap) would otherwise both
     # insert the line and one would fail on the unique (cart, variant) constraint.
     Cart.objects.select_for_update().filter(pk=cart.pk).first()

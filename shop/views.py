@@ -52,7 +52,7 @@ from shop.web import (
     remember_store,
     remembered_store_id,
 )
-from stores.selectors import active_stores
+from stores.selectors import active_store, active_stores
 
 SESSION_HANDOFF = "cart_handoff"  # the code this browser last made for its cart
 
@@ -76,13 +76,16 @@ def _safe_next(request, fallback: str) -> str:
 
 @require_safe
 def catalogue(request):
+    store = active_store(remembered_store_id(request, current_cart(request)))
     page = selectors.catalogue(
         search=request.GET.get("q", ""),
         category=request.GET.get("category", ""),
         page=request.GET.get("page", 1),
+        store_id=store.pk if store else None,
     )
     context = {
         "page": page,
+        "store": store,
         "categories": selectors.categories(),
         "q": request.GET.get("q", "").strip()[:100],
         "category": request.GET.get("category", ""),
@@ -108,6 +111,7 @@ def product_detail(request, slug):
         "chosen": chosen,
         "stores": availability[chosen.pk],
         "store_id": store_id,
+        "buy": selectors.buy_options(rows=availability[chosen.pk], store_id=store_id),
         "form": AddToCartForm(initial={"sku": chosen.sku, "quantity": 1}),
     }
     if request.htmx and request.htmx.target == "variant-panel":

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch
 from django.http import Http404
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -34,6 +34,13 @@ def active_stores():
             queryset=Closure.objects.filter(date__gte=timezone.now().date() - timedelta(days=1)),
         ),
     )
+
+
+def active_store(store_id: int | None) -> Store | None:
+    """The active store with this id (a shopper's chosen store), without its hours."""
+    if not store_id:
+        return None
+    return Store.objects.filter(pk=store_id, is_active=True).first()
 
 
 def store_by_code(code: str) -> Store:
@@ -95,6 +102,17 @@ def availability(*, variant_ids, store_ids=None) -> dict[tuple[int, int], int]:
             "store_id", "variant_id", "on_hand", "reserved"
         )
     }
+
+
+def stores_with_stock(*, variant_id: int) -> list[Store]:
+    """The active stores with at least one unit of the variant available, in store order."""
+    return list(
+        Store.objects.filter(
+            is_active=True,
+            stock_levels__variant_id=variant_id,
+            stock_levels__on_hand__gt=F("stock_levels__reserved"),
+        )
+    )
 
 
 # --- Pickup slots ----------------------------------------------------------------------------

@@ -180,6 +180,7 @@ def cart_add(request, store, customer_id):
                 sku=sku_for_code(code) or code,
                 quantity=form.cleaned_data["quantity"],
                 channel=Channel.STORE,
+                store_id=store.pk,  # the sale is for pickup here
             )
     except DomainError as error:
         return _refused(request, store, customer, error, add_form=form)
