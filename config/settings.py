@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "config.middleware.RejectNullCharactersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "shop.middleware.HandoffNoticeMiddleware",
     "config.middleware.HtmxRedirectMiddleware",
     "config.middleware.DomainErrorMiddleware",
     # Last, as django-axes asks: it turns locked-out logins into a 429 page.

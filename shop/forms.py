@@ -31,6 +31,13 @@ class HandoffClaimForm(forms.Form):
         ),
     )
 
+    def add_error(self, field, error):
+        super().add_error(field, error)
+        # The error is shown beside the field (templates/shop/partials/handoff.html).
+        self.fields["code"].widget.attrs.update(
+            {"aria-invalid": "true", "aria-describedby": "claim-error"}
+        )
+
 
 class StoreChoiceForm(forms.Form):
     store = forms.CharField(max_length=16)

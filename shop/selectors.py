@@ -160,6 +160,24 @@ def active_handoff(*, cart: Cart | None, code: str, now=None) -> CartHandoff | N
     ).first()
 
 
+def handoff_claimed(*, code: str, cart: Cart | None) -> bool | None:
+    """Whether this cart's handoff with ``code`` was claimed (True), can still be (False), or
+    is over without a claim or is not this cart's (None)."""
+    if cart is None or cart.pk is None or not code:
+        return None
+    row = (
+        CartHandoff.objects.filter(cart=cart, code=code)
+        .values_list("claimed_at", "expires_at")
+        .first()
+    )
+    if row is None:
+        return None
+    claimed_at, expires_at = row
+    if claimed_at is not None:
+        return True
+    return False if expires_at > timezone.now() else None
+
+
 def cart_lines(cart: Cart | None) -> list[CartLine]:
     if cart is None or cart.pk is None:
         return []

@@ -7,6 +7,7 @@ from shop.services import cart_for_customer, choose_store, create_anonymous_cart
 
 SESSION_CART = "cart_token"
 SESSION_STORE = "store_id"
+SESSION_HANDOFF = "cart_handoff"  # the code this browser last made for its cart
 
 
 def current_customer(request) -> Customer | None:
