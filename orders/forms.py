@@ -5,15 +5,16 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from customers.phones import PhoneField, PhoneRegionMixin
 from orders.models import Handover, Payment, PaymentMethod
 
 
-class CheckoutForm(forms.Form):
+class CheckoutForm(PhoneRegionMixin, forms.Form):
     store = forms.CharField(max_length=16)
     slot = forms.CharField(label=_("Pickup time"), max_length=40)
     name = forms.CharField(label=_("Name"), max_length=150)
     email = forms.EmailField(label=_("Email"))
-    phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
+    phone = PhoneField(label=_("Phone"), required=False)
     pickup_person = forms.CharField(
         label=_("Someone else will collect it (optional)"),
         max_length=150,

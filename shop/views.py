@@ -52,6 +52,7 @@ from shop.web import (
     anonymous_cart,
     current_cart,
     current_customer,
+    phone_region,
     remember_store,
     remembered_store_id,
 )
@@ -305,7 +306,8 @@ def signup(request):
         raise CartError(
             "throttled", _("Too many attempts. Wait a minute and try again."), status=429
         )
-    form = SignupForm(request.POST or None)
+    posted = request.method == "POST"
+    form = SignupForm(request.POST or None, phone_region=phone_region(request) if posted else None)
     if request.method == "POST" and form.is_valid():
         anonymous = anonymous_cart(request)
         customer = register_customer(

@@ -9,6 +9,7 @@ from django.http import Http404
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from customers.phones import country_for_timezone
 from stores.models import Closure, OpeningHours, SlotBooking, StaffMembership, StockLevel, Store
 
 
@@ -41,6 +42,16 @@ def active_store(store_id: int | None) -> Store | None:
     if not store_id:
         return None
     return Store.objects.filter(pk=store_id, is_active=True).first()
+
+
+def store_country(*, code: str = "", store_id: int | None = None) -> str:
+    """The country of the active store with this code or id ("" when there is none): where
+    a phone number typed without a country code is from."""
+    if not code and not store_id:
+        return ""
+    stores = Store.objects.filter(is_active=True)
+    stores = stores.filter(code=code) if code else stores.filter(pk=store_id)
+    return country_for_timezone(stores.values_list("timezone", flat=True).first() or "")
 
 
 def store_by_code(code: str) -> Store:

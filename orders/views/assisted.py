@@ -135,7 +135,7 @@ def customers(request, store):
 @require_POST
 def customer_create(request, store):
     """Put a customer on file; an email already on file opens that customer instead."""
-    form = CustomerContactForm(request.POST)
+    form = CustomerContactForm(request.POST, phone_region=store.country)
     if not form.is_valid():
         context = {"store": store, "q": "", "results": None, "contact_form": form}
         return render(request, "counter/customers.html", context, status=400)

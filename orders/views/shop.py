@@ -35,9 +35,15 @@ from orders.services import (
 )
 from shop.selectors import cart_stock, cart_summary
 from shop.services import pickup_store, set_line_quantity
-from shop.web import current_cart, current_customer, remember_store, remembered_store_id
+from shop.web import (
+    current_cart,
+    current_customer,
+    phone_region,
+    remember_store,
+    remembered_store_id,
+)
 from stores.models import Store
-from stores.selectors import active_stores, pickup_slots
+from stores.selectors import active_stores, pickup_slots, store_country
 
 SESSION_GUEST_ORDERS = "guest_orders"
 
@@ -76,6 +82,7 @@ def _checkout_context(request, form, cart, store_code=None, day=None, chosen_slo
         "slots": days.get(day, []),
         "chosen_slot": chosen_slot,
         "customer": current_customer(request),
+        "online_payment": online_payments_enabled(),
     }
 
 
@@ -101,7 +108,9 @@ def checkout(request):
     if cart is None or (request.method != "POST" and not cart.lines.exists()):
         return redirect("shop:cart")
     if request.method == "POST":
-        form = _checkout_form(customer, data=request.POST)
+        # A phone number without a country code is from the chosen store's country.
+        region = store_country(code=request.POST.get("store", "")[:16])
+        form = _checkout_form(customer, data=request.POST, phone_region=region)
         if not form.is_valid():
             context = _checkout_context(request, form, cart, request.POST.get("store"))
             return render(request, "orders/checkout.html", context, status=400)
@@ -378,7 +387,7 @@ def account(request):
 @require_POST
 def account_preferences(request):
     customer = current_customer(request)
-    form = PreferencesForm(request.POST)
+    form = PreferencesForm(request.POST, phone_region=phone_region(request))
     if form.is_valid():
         try:
             update_customer(customer=customer, channel=Channel.WEB, **form.changes())
