@@ -1,5 +1,6 @@
 """Request middleware of the web shop."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.utils.translation import gettext as _
 
@@ -20,6 +21,7 @@ class HandoffNoticeMiddleware:
             request.method == "GET"
             and not getattr(request, "htmx", False)
             and not request.path.startswith("/api/")
+            and settings.SESSION_COOKIE_NAME in request.COOKIES  # no session, no handoff
             and request.session.get(SESSION_HANDOFF)
         ):
             claimed = handoff_claimed(
