@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "config.middleware.RejectNullCharactersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "shop.middleware.HandoffNoticeMiddleware",
     "config.middleware.HtmxRedirectMiddleware",
     "config.middleware.DomainErrorMiddleware",
     # Last, as django-axes asks: it turns locked-out logins into a 429 page.
@@ -388,6 +389,8 @@ PICKUP_CODE_CLERK_WINDOW = 15 * 60
 PICKUP_CODE_ORDER_LIMIT = 5
 CART_MAX_LINE_QUANTITY = 20
 CART_HANDOFF_SECONDS = 10 * 60
+# Phone numbers typed without a country code are read as the store's country, else this one's.
+PHONE_REGION = "ES"
 CATALOGUE_PAGE_SIZE = 12
 PICKUP_SLOT_SEARCH_DAYS = 7
 

@@ -27,6 +27,7 @@ from config.api import (
 )
 from customers.forms import validate_time_zone
 from customers.models import Channel, ContactChannel, Touchpoint, User
+from customers.phones import country_for_timezone, normalize_phone
 from customers.services import (
     customer_for_user,
     register_customer,
@@ -36,6 +37,23 @@ from customers.services import (
     update_customer,
 )
 from customers.views import verification_link
+
+
+class PhoneNumberField(serializers.CharField):
+    """A phone number in the API, cleaned to E.164; local numbers are read as the country in
+    the serializer context's ``phone_region``."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 32)
+        kwargs.setdefault("help_text", 'E.164 is best ("+34612345678"); stored in E.164.')
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        try:
+            return normalize_phone(value, region=self.context.get("phone_region"))
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
 
 
 class PreferencesSerializer(serializers.Serializer):
@@ -61,7 +79,7 @@ class PreferencesSerializer(serializers.Serializer):
 class CustomerSerializer(serializers.Serializer):
     email = serializers.EmailField(read_only=True)
     name = serializers.CharField(max_length=150, required=False)
-    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    phone = PhoneNumberField(required=False, allow_blank=True)
     email_verified = serializers.SerializerMethodField()
     preferences = PreferencesSerializer(source="*", required=False)
 
@@ -73,7 +91,7 @@ class RegisterSerializer(serializers.Serializer):
     email = serializers.EmailField()
     password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
     name = serializers.CharField(max_length=150)
-    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    phone = PhoneNumberField(required=False, allow_blank=True, default="")
 
     def validate(self, attrs):
         # Checked against the would-be user, as the web sign-up does (not like the email...).
@@ -284,7 +302,9 @@ class MeView(APIView):
     )
     def patch(self, request):
         customer = customer_for_user(user=request.user)
-        data = CustomerSerializer(customer, data=request.data, partial=True)
+        # A local number is read as the country of the customer's time zone, if they set one.
+        context = {"phone_region": country_for_timezone(customer.timezone)}
+        data = CustomerSerializer(customer, data=request.data, partial=True, context=context)
         data.is_valid(raise_exception=True)
         customer = update_customer(customer=customer, channel=Channel.MOBILE, **data.validated_data)
         return Response(CustomerSerializer(customer).data)

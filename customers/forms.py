@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import ContactChannel
+from customers.phones import PhoneField, PhoneRegionMixin
 from stores.models import Store
 
 CHANNEL_RANKS = (
@@ -41,13 +42,13 @@ def time_zone_choices() -> list:
     ]
 
 
-class PreferencesForm(forms.Form):
+class PreferencesForm(PhoneRegionMixin, forms.Form):
     """Profile and contact preferences. Contact channels are three ordered choices, so the
     form works without JavaScript; the rules (each channel once, both quiet-hour ends) are
     the service's."""
 
     name = forms.CharField(label=_("Name"), max_length=150)
-    phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
+    phone = PhoneField(label=_("Phone"), required=False)
     channel_1 = forms.ChoiceField(label=_("1st choice"), required=False)
     channel_2 = forms.ChoiceField(label=_("2nd choice"), required=False)
     channel_3 = forms.ChoiceField(label=_("3rd choice"), required=False)
@@ -123,13 +124,13 @@ class PasswordResetRequestForm(forms.Form):
     )
 
 
-class CustomerContactForm(forms.Form):
+class CustomerContactForm(PhoneRegionMixin, forms.Form):
     """A clerk puts a customer on file at the tablet. Their messages speak ``language``:
     the one in use at the tablet unless the clerk picks another."""
 
     name = forms.CharField(label=_("Name"), max_length=150)
     email = forms.EmailField(label=_("Email"))
-    phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
+    phone = PhoneField(label=_("Phone"), required=False)
     language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES, required=False)
 
 

@@ -4,15 +4,16 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from customers.phones import PhoneField, PhoneRegionMixin
 from orders.models import Handover, Payment, PaymentMethod
 
 
-class CheckoutForm(forms.Form):
+class CheckoutForm(PhoneRegionMixin, forms.Form):
     store = forms.CharField(max_length=16)
     slot = forms.CharField(label=_("Pickup time"), max_length=40)
     name = forms.CharField(label=_("Name"), max_length=150)
     email = forms.EmailField(label=_("Email"))
-    phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
+    phone = PhoneField(label=_("Phone"), required=False)
     pickup_person = forms.CharField(
         label=_("Someone else will collect it (optional)"),
         max_length=150,
@@ -46,6 +47,25 @@ class CheckoutForm(forms.Form):
         # Whether the store can take it then (past, closed, full, too far) is the service's
         # answer, which names the store.
         return start
+
+
+class CheckoutAdjustForm(forms.Form):
+    """A one-click fix for a line the store cannot fill, posted with the checkout form:
+    ``adjust_line`` ("<line id>:<quantity>", 0 removes it) or ``switch_to`` (a store code)."""
+
+    adjust_line = forms.RegexField(regex=r"\A[0-9]{1,12}:[0-9]{1,3}\Z", required=False)
+    switch_to = forms.CharField(max_length=16, required=False)
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        if bool(data.get("adjust_line")) == bool(data.get("switch_to")):
+            raise forms.ValidationError(_("Choose one change to your order."))
+        if data["adjust_line"]:
+            line_id, quantity = data["adjust_line"].split(":")
+            data["line_id"], data["quantity"] = int(line_id), int(quantity)
+        return data
 
 
 class PayForm(forms.Form):

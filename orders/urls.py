@@ -6,6 +6,7 @@ app_name = "orders"
 
 urlpatterns = [
     path("checkout/", shop.checkout, name="checkout"),
+    path("checkout/adjust/", shop.checkout_adjust, name="checkout_adjust"),
     path("orders/<str:number>/", shop.order_detail, name="detail"),
     path("orders/<str:number>/qr.svg", shop.order_qr, name="qr"),
     path("orders/<str:number>/pay/", shop.pay, name="pay"),

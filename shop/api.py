@@ -267,6 +267,10 @@ class CartLinesView(APIView):
                 "Invalid input, unknown_sku, or bad_quantity (over the line limit)."
             ),
             401: UNAUTHENTICATED,
+            409: error_response(
+                "out_of_stock: none available at the cart's store (or, before a store is "
+                "chosen, at any store); `stores` lists the store codes that have it."
+            ),
             415: NOT_JSON,
         },
     )

@@ -5,6 +5,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import User
+from customers.phones import PhoneField, PhoneRegionMixin
 
 
 class AddToCartForm(forms.Form):
@@ -31,6 +32,13 @@ class HandoffClaimForm(forms.Form):
         ),
     )
 
+    def add_error(self, field, error):
+        super().add_error(field, error)
+        # The error is shown beside the field (templates/shop/partials/handoff.html).
+        self.fields["code"].widget.attrs.update(
+            {"aria-invalid": "true", "aria-describedby": "claim-error"}
+        )
+
 
 class StoreChoiceForm(forms.Form):
     store = forms.CharField(max_length=16)
@@ -47,10 +55,10 @@ class LoginForm(AuthenticationForm):
         return self.cleaned_data["username"].strip().lower()
 
 
-class SignupForm(forms.Form):
+class SignupForm(PhoneRegionMixin, forms.Form):
     name = forms.CharField(label=_("Name"), max_length=150)
     email = forms.EmailField(label=_("Email"))
-    phone = forms.CharField(label=_("Phone (optional)"), max_length=32, required=False)
+    phone = PhoneField(label=_("Phone (optional)"), required=False)
     password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, strip=False)
 
     def clean_email(self):

@@ -5,13 +5,14 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import CharField, F, Min, Prefetch, Q
+from django.db.models import CharField, Exists, F, Min, OuterRef, Prefetch, Q
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone, translation
 
 from shop.models import Cart, CartHandoff, CartLine, Category, Product, Variant
+from stores.models import StockLevel
 from stores.selectors import active_stores, availability, describe_pickup, earliest_pickups
 
 
@@ -60,9 +61,34 @@ def catalogue_products(*, search: str = "", category: str = "", store: str = "")
     return products.distinct()
 
 
-def catalogue(*, search: str = "", category: str = "", page=1, per_page: int | None = None):
-    """A page of the catalogue for the web shop."""
-    products = catalogue_products(search=search, category=category)
+def _stock_exists(store_id: int | None = None) -> Exists:
+    """Whether the product has an active variant with a unit available (at ``store_id``)."""
+    levels = StockLevel.objects.filter(
+        variant__product=OuterRef("pk"),
+        variant__is_active=True,
+        store__is_active=True,
+        on_hand__gt=F("reserved"),
+    )
+    if store_id is not None:
+        levels = levels.filter(store_id=store_id)
+    return Exists(levels)
+
+
+def catalogue(
+    *,
+    search: str = "",
+    category: str = "",
+    page=1,
+    per_page: int | None = None,
+    store_id: int | None = None,
+):
+    """A page of the catalogue for the web shop. Each product says whether any store has it
+    (``in_stock``) and whether the shopper's store does (``in_stock_here``, with a store)."""
+    products = catalogue_products(search=search, category=category).annotate(
+        in_stock=_stock_exists()
+    )
+    if store_id is not None:
+        products = products.annotate(in_stock_here=_stock_exists(store_id))
     return Paginator(products, per_page or settings.CATALOGUE_PAGE_SIZE).get_page(page)
 
 
@@ -109,6 +135,29 @@ def product_availability(*, product: Product, now=None) -> dict[int, list[StoreA
     }
 
 
+@dataclass
+class BuyOptions:
+    """What the product page offers for one variant at the shopper's store."""
+
+    store: object | None  # the shopper's store; None until they choose one
+    can_add: bool
+    elsewhere: list[StoreAvailability]  # the other stores with stock
+
+    @property
+    def elsewhere_names(self) -> str:
+        return ", ".join(row.store.name for row in self.elsewhere)
+
+
+def buy_options(*, rows: list[StoreAvailability], store_id: int | None) -> BuyOptions:
+    """Add to cart only where the shopper's store has the variant (any store before they
+    choose); otherwise the stores that have it."""
+    here = next((row for row in rows if row.store.pk == store_id), None)
+    elsewhere = [row for row in rows if row.available > 0 and row is not here]
+    if here is None:
+        return BuyOptions(store=None, can_add=bool(elsewhere), elsewhere=elsewhere)
+    return BuyOptions(store=here.store, can_add=here.available > 0, elsewhere=elsewhere)
+
+
 def customer_cart(*, customer) -> Cart | None:
     """The customer's one cart with its store, or None before their first cart change."""
     return Cart.objects.filter(customer=customer).select_related("store").first()
@@ -121,6 +170,24 @@ def active_handoff(*, cart: Cart | None, code: str, now=None) -> CartHandoff | N
     return CartHandoff.objects.filter(
         cart=cart, code=code, claimed_at__isnull=True, expires_at__gt=now or timezone.now()
     ).first()
+
+
+def handoff_claimed(*, code: str, cart: Cart | None) -> bool | None:
+    """Whether this cart's handoff with ``code`` was claimed (True), can still be (False), or
+    is over without a claim or is not this cart's (None)."""
+    if cart is None or cart.pk is None or not code:
+        return None
+    row = (
+        CartHandoff.objects.filter(cart=cart, code=code)
+        .values_list("claimed_at", "expires_at")
+        .first()
+    )
+    if row is None:
+        return None
+    claimed_at, expires_at = row
+    if claimed_at is not None:
+        return True
+    return False if expires_at > timezone.now() else None
 
 
 def cart_lines(cart: Cart | None) -> list[CartLine]:
@@ -160,6 +227,50 @@ def cart_summary(cart: Cart | None) -> CartSummary:
         count=sum(line.quantity for line in lines),
         available=available,
     )
+
+
+@dataclass
+class LineStock:
+    line: CartLine
+    available: int  # units available at the checkout's store
+
+    @property
+    def short(self) -> bool:
+        return self.available < self.line.quantity
+
+
+@dataclass
+class CartStock:
+    """The cart's lines against one store's stock, and the other stores that have them all."""
+
+    store: object | None
+    lines: list[LineStock]
+    stores_with_all: list  # other stores where every line is available in full
+
+    @property
+    def short(self) -> list[LineStock]:
+        return [row for row in self.lines if row.short]
+
+
+def cart_stock(*, lines: list[CartLine], store, stores) -> CartStock:
+    """Every line against the stock of ``store`` and of ``stores`` — one query in all."""
+    stores = list(stores)
+    stock = availability(
+        variant_ids={ln.variant_id for ln in lines}, store_ids=[s.pk for s in stores]
+    )
+
+    def left(store_id, line) -> int:
+        return max(stock.get((store_id, line.variant_id), 0), 0)
+
+    rows = [LineStock(line=ln, available=left(store.pk, ln) if store else 0) for ln in lines]
+    others = [
+        s
+        for s in stores
+        if (store is None or s.pk != store.pk)
+        and lines
+        and all(left(s.pk, ln) >= ln.quantity for ln in lines)
+    ]
+    return CartStock(store=store, lines=rows, stores_with_all=others)
 
 
 def sku_for_code(code: str) -> str | None:

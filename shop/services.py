@@ -1,19 +1,21 @@
 """Every write to the catalogue's carts. Web, API and tablet all change carts through here."""
 
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from customers.models import Customer
 from customers.services import record_touchpoint
 from shop.errors import CartError
 from shop.models import Cart, CartHandoff, CartLine, Variant
 from stores.models import Store
-from stores.selectors import active_stores
+from stores.selectors import active_store, active_stores, stores_with_stock
 
 
 def _check_quantity(quantity, *, allow_zero: bool = False) -> int:
@@ -50,14 +52,51 @@ def create_anonymous_cart(*, store_id: int | None = None) -> Cart:
     return Cart.objects.create(store_id=store_id)
 
 
+def _check_in_stock(variant: Variant, store_id: int | None) -> None:
+    """Refuse an item the shopper's store has none of (any store, while none is chosen),
+    naming the stores that have it."""
+    stocked = stores_with_stock(variant_id=variant.pk)
+    if store_id is None and stocked:
+        return
+    if any(store.pk == store_id for store in stocked):
+        return
+    store = active_store(store_id)
+    if store is None and stocked:
+        return  # the chosen store is closed for good: checkout asks for another one
+    if not stocked:
+        message = _("%(item)s is out of stock at every store.") % {"item": variant}
+    else:
+        message = ngettext(
+            "%(item)s is out of stock at %(store)s — available at %(stores)s. "
+            "Choose that store to add it.",
+            "%(item)s is out of stock at %(store)s — available at %(stores)s. "
+            "Choose one of those stores to add it.",
+            len(stocked),
+        ) % {
+            "item": variant,
+            "store": store.name,
+            "stores": ", ".join(s.name for s in stocked),
+        }
+    raise CartError("out_of_stock", message, status=409, stores=[store.code for store in stocked])
+
+
 @transaction.atomic
-def add_to_cart(*, cart: Cart, sku: str, quantity: int, channel: str) -> CartLine:
+def add_to_cart(
+    *, cart: Cart, sku: str, quantity: int, channel: str, store_id: int | None = None
+) -> CartLine:
+    """Add units of an item (quantities add up). Refused when the store the shopper collects
+    at (``store_id``, by default the cart's) has none of it, or no store has any."""
     quantity = _check_quantity(quantity)
-    variant = Variant.objects.filter(sku=sku, is_active=True, product__is_active=True).first()
+    variant = (
+        Variant.objects.filter(sku=sku, is_active=True, product__is_active=True)
+        .select_related("product")
+        .first()
+    )
     if variant is None:
         raise CartError(
             "unknown_sku", _("We do not sell an item with code %(sku)s.") % {"sku": sku}
         )
+    _check_in_stock(variant, cart.store_id if store_id is None else store_id)
     # Lock the cart first: two adds of a new item at once (a double tap) would otherwise both
     # insert the line and one would fail on the unique (cart, variant) constraint.
     Cart.objects.select_for_update().filter(pk=cart.pk).first()
@@ -135,6 +174,58 @@ def choose_store(*, cart: Cart, store_id: int | None, channel: str) -> None:
     _touch(cart, channel, "store_chosen", {"store_id": store_id})
 
 
+@dataclass(frozen=True)
+class MovedLine:
+    """Units of one item moved into a cart, and how many of it the cart holds now."""
+
+    variant: Variant
+    quantity: int
+    total: int
+
+    @property
+    def merged(self) -> bool:
+        """The cart already had some of this item."""
+        return self.total != self.quantity
+
+
+def _merge(
+    *, source: Cart, target: Cart, channel: str, drop_source: bool
+) -> tuple[Cart, list[MovedLine]]:
+    if source.pk == target.pk:
+        return target, []
+    limit = settings.CART_MAX_LINE_QUANTITY
+    existing = {
+        line.variant_id: line
+        for line in CartLine.objects.select_for_update().filter(cart=target).order_by("pk")
+    }
+    moved = []
+    for line in (
+        CartLine.objects.select_for_update(of=("self",))
+        .select_related("variant__product")
+        .filter(cart=source)
+        .order_by("pk")
+    ):
+        mine = existing.get(line.variant_id)
+        if mine is None:
+            line.cart = target
+            line.channel = channel
+            line.save(update_fields=["cart", "channel", "updated_at"])
+            total = line.quantity
+        else:
+            mine.quantity = total = min(mine.quantity + line.quantity, limit)
+            mine.channel = channel
+            mine.save(update_fields=["quantity", "channel", "updated_at"])
+            line.delete()
+        moved.append(MovedLine(variant=line.variant, quantity=line.quantity, total=total))
+    if target.store_id is None and source.store_id is not None:
+        target.store_id = source.store_id
+        target.save(update_fields=["store", "updated_at"])
+    if drop_source:
+        source.delete()
+    _touch(target, channel, "cart_merged", {})
+    return target, moved
+
+
 @transaction.atomic
 def merge_carts(*, source: Cart, target: Cart, channel: str, drop_source: bool = True) -> Cart:
     """Move every line of ``source`` into ``target`` (quantities add up, capped).
@@ -142,31 +233,7 @@ def merge_carts(*, source: Cart, target: Cart, channel: str, drop_source: bool =
     The emptied ``source`` is deleted unless ``drop_source`` is False (a customer's own cart
     handed to someone else stays theirs, empty).
     """
-    if source.pk == target.pk:
-        return target
-    limit = settings.CART_MAX_LINE_QUANTITY
-    existing = {
-        line.variant_id: line
-        for line in CartLine.objects.select_for_update().filter(cart=target).order_by("pk")
-    }
-    for line in CartLine.objects.select_for_update().filter(cart=source).order_by("pk"):
-        mine = existing.get(line.variant_id)
-        if mine is None:
-            line.cart = target
-            line.channel = channel
-            line.save(update_fields=["cart", "channel", "updated_at"])
-        else:
-            mine.quantity = min(mine.quantity + line.quantity, limit)
-            mine.channel = channel
-            mine.save(update_fields=["quantity", "channel", "updated_at"])
-            line.delete()
-    if target.store_id is None and source.store_id is not None:
-        target.store_id = source.store_id
-        target.save(update_fields=["store", "updated_at"])
-    if drop_source:
-        source.delete()
-    _touch(target, channel, "cart_merged", {})
-    return target
+    return _merge(source=source, target=target, channel=channel, drop_source=drop_source)[0]
 
 
 @transaction.atomic
@@ -234,11 +301,25 @@ def start_handoff(*, cart: Cart | None, channel: str, now=None) -> CartHandoff:
     return handoff
 
 
+@dataclass(frozen=True)
+class HandoffClaim:
+    """A claimed handoff: the claiming device's cart and what moved into it."""
+
+    cart: Cart
+    moved: tuple[MovedLine, ...]
+
+    @property
+    def units(self) -> int:
+        return sum(line.quantity for line in self.moved)
+
+
 @transaction.atomic
-def claim_handoff(*, code: str, cart: Cart, channel: str, now=None) -> Cart:
+def claim_handoff(*, code: str, cart: Cart, channel: str, now=None) -> HandoffClaim:
     """Move the handed-off cart's lines into ``cart`` (the claiming device's), once.
 
     Unknown, expired and already-claimed codes get the same answer, so codes cannot be probed.
+    The emptied source cart is kept (anonymous ones too), so the device that made the code
+    can tell its shopper where the items went.
     """
     now = now or timezone.now()
     code = normalize_handoff_code(code)
@@ -256,10 +337,8 @@ def claim_handoff(*, code: str, cart: Cart, channel: str, now=None) -> Cart:
     handoff.save(update_fields=["claimed_at"])
     source = handoff.cart
     if source.pk == cart.pk:
-        return cart
+        return HandoffClaim(cart=cart, moved=())
     _touch(source, channel, "cart_handed_off", {"to_cart": cart.pk})
-    merged = merge_carts(
-        source=source, target=cart, channel=channel, drop_source=source.customer_id is None
-    )
+    merged, moved = _merge(source=source, target=cart, channel=channel, drop_source=False)
     _touch(merged, channel, "cart_claimed", {"from_channel": handoff.channel})
-    return merged
+    return HandoffClaim(cart=merged, moved=tuple(moved))

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from config.api import AuthThrottle
@@ -39,6 +40,7 @@ from shop.services import (
     add_to_cart,
     attach_cart_on_login,
     claim_handoff,
+    normalize_handoff_code,
     pickup_store,
     record_product_view,
     set_line_quantity,
@@ -46,15 +48,15 @@ from shop.services import (
 )
 from shop.web import (
     SESSION_CART,
+    SESSION_HANDOFF,
     anonymous_cart,
     current_cart,
     current_customer,
+    phone_region,
     remember_store,
     remembered_store_id,
 )
-from stores.selectors import active_stores
-
-SESSION_HANDOFF = "cart_handoff"  # the code this browser last made for its cart
+from stores.selectors import active_store, active_stores
 
 
 def _form_error(form) -> CartError:
@@ -76,13 +78,16 @@ def _safe_next(request, fallback: str) -> str:
 
 @require_safe
 def catalogue(request):
+    store = active_store(remembered_store_id(request, current_cart(request)))
     page = selectors.catalogue(
         search=request.GET.get("q", ""),
         category=request.GET.get("category", ""),
         page=request.GET.get("page", 1),
+        store_id=store.pk if store else None,
     )
     context = {
         "page": page,
+        "store": store,
         "categories": selectors.categories(),
         "q": request.GET.get("q", "").strip()[:100],
         "category": request.GET.get("category", ""),
@@ -108,6 +113,7 @@ def product_detail(request, slug):
         "chosen": chosen,
         "stores": availability[chosen.pk],
         "store_id": store_id,
+        "buy": selectors.buy_options(rows=availability[chosen.pk], store_id=store_id),
         "form": AddToCartForm(initial={"sku": chosen.sku, "quantity": 1}),
     }
     if request.htmx and request.htmx.target == "variant-panel":
@@ -121,7 +127,7 @@ def _local_timezone(stores, store_id) -> str:
     return store.timezone if store is not None else settings.TIME_ZONE
 
 
-def _cart_context(request):
+def _cart_context(request, claim_form=None):
     cart = current_cart(request)
     summary = selectors.cart_summary(cart)
     stores = list(active_stores())
@@ -134,7 +140,8 @@ def _cart_context(request):
         "handoff": selectors.active_handoff(cart=cart, code=code) if code else None,
         "local_tz": _local_timezone(stores, store_id),
         # A scanned handoff QR opens /cart/?code=…: the code is ready to claim.
-        "claim_form": HandoffClaimForm(initial={"code": request.GET.get("code", "")[:32]}),
+        "claim_form": claim_form
+        or HandoffClaimForm(initial={"code": request.GET.get("code", "")[:32]}),
     }
 
 
@@ -209,27 +216,61 @@ def handoff_qr(request, code):
     return response
 
 
+def _moved_message(claim) -> str:
+    """ "3 items moved from your other device: Lamp × 2 (now 3 in this cart), Mug × 1." """
+    if not claim.moved:
+        return _("That code is this cart's own: nothing moved.")
+    items = ", ".join(
+        _("%(item)s × %(quantity)d (now %(total)d in this cart)")
+        % {"item": line.variant, "quantity": line.quantity, "total": line.total}
+        if line.merged
+        else _("%(item)s × %(quantity)d") % {"item": line.variant, "quantity": line.quantity}
+        for line in claim.moved
+    )
+    return ngettext(
+        "%(count)d item moved from your other device: %(items)s.",
+        "%(count)d items moved from your other device: %(items)s.",
+        claim.units,
+    ) % {"count": claim.units, "items": items}
+
+
 @require_POST
 def cart_claim(request):
-    """Have a code? The other device's cart joins this browser's cart (created if needed)."""
-    if not HandoffClaimThrottle().allow_request(request, None):
-        raise CartError(
-            "throttled", _("Too many attempts. Wait a minute and try again."), status=429
-        )
+    """Have a code? The other device's cart joins this browser's cart (created if needed).
+
+    What moved is said; a wrong, expired or used code (or too many tries) is shown beside the
+    code field with what was typed, on the cart page or in its htmx swap."""
     form = HandoffClaimForm(request.POST)
-    if not form.is_valid():
-        raise _form_error(form)
-    new_cart = current_cart(request) is None
-    try:
-        # A wrong code must not leave a new, empty cart behind.
-        with transaction.atomic():
-            cart = current_cart(request, create=True)
-            claim_handoff(code=form.cleaned_data["code"], cart=cart, channel=Channel.WEB)
-    except CartError:
-        if new_cart:
-            request.session.pop(SESSION_CART, None)
-        raise
-    messages.success(request, _("The items from your other device are now in this cart."))
+    status = 200
+    if not HandoffClaimThrottle().allow_request(request, None):
+        form.is_valid()
+        form.add_error("code", _("Too many attempts. Wait a minute and try again."))
+        status = 429
+    elif not form.is_valid():
+        status = 400
+    else:
+        new_cart = current_cart(request) is None
+        try:
+            # A wrong code must not leave a new, empty cart behind.
+            with transaction.atomic():
+                cart = current_cart(request, create=True)
+                claim = claim_handoff(
+                    code=form.cleaned_data["code"], cart=cart, channel=Channel.WEB
+                )
+        except CartError as error:
+            if new_cart:
+                request.session.pop(SESSION_CART, None)
+            form.add_error("code", error.message)
+            status = error.status
+    if status != 200:
+        template = "shop/partials/cart_body.html" if request.htmx else "shop/cart.html"
+        return render(request, template, _cart_context(request, claim_form=form), status=status)
+    if request.session.get(SESSION_HANDOFF) == normalize_handoff_code(form.cleaned_data["code"]):
+        del request.session[SESSION_HANDOFF]  # this browser's own code: nothing to tell it
+    if request.htmx:
+        context = {**_cart_context(request), "claimed": _moved_message(claim)}
+        return render(request, "shop/partials/cart_body.html", context)
+    messages.success(request, _moved_message(claim))
     return redirect("shop:cart")
 
 
@@ -265,7 +306,8 @@ def signup(request):
         raise CartError(
             "throttled", _("Too many attempts. Wait a minute and try again."), status=429
         )
-    form = SignupForm(request.POST or None)
+    posted = request.method == "POST"
+    form = SignupForm(request.POST or None, phone_region=phone_region(request) if posted else None)
     if request.method == "POST" and form.is_valid():
         anonymous = anonymous_cart(request)
         customer = register_customer(

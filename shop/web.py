@@ -4,9 +4,11 @@ from customers.models import Channel, Customer
 from customers.services import customer_for_user
 from shop.models import Cart, CartLine
 from shop.services import cart_for_customer, choose_store, create_anonymous_cart
+from stores.selectors import store_country
 
 SESSION_CART = "cart_token"
 SESSION_STORE = "store_id"
+SESSION_HANDOFF = "cart_handoff"  # the code this browser last made for its cart
 
 
 def current_customer(request) -> Customer | None:
@@ -46,6 +48,12 @@ def remember_store(request, store_id: int | None) -> None:
     cart = current_cart(request)
     if cart is not None:
         choose_store(cart=cart, store_id=store_id, channel=Channel.WEB)
+
+
+def phone_region(request) -> str:
+    """Where a phone number typed without a country code is from: the shopper's store's
+    country ("" when no store is chosen: ``settings.PHONE_REGION``)."""
+    return store_country(store_id=remembered_store_id(request, current_cart(request)))
 
 
 def cart_count(request) -> int:

@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from customers.phones import country_for_timezone
+
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -56,6 +58,11 @@ class Store(models.Model):
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    @property
+    def country(self) -> str:
+        """The store's country (ISO 3166), from its time zone: "ES", "MX"."""
+        return country_for_timezone(self.timezone)
 
 
 class OpeningHours(models.Model):

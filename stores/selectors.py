@@ -4,11 +4,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch
 from django.http import Http404
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from customers.phones import country_for_timezone
 from stores.models import Closure, OpeningHours, SlotBooking, StaffMembership, StockLevel, Store
 
 
@@ -34,6 +35,23 @@ def active_stores():
             queryset=Closure.objects.filter(date__gte=timezone.now().date() - timedelta(days=1)),
         ),
     )
+
+
+def active_store(store_id: int | None) -> Store | None:
+    """The active store with this id (a shopper's chosen store), without its hours."""
+    if not store_id:
+        return None
+    return Store.objects.filter(pk=store_id, is_active=True).first()
+
+
+def store_country(*, code: str = "", store_id: int | None = None) -> str:
+    """The country of the active store with this code or id ("" when there is none): where
+    a phone number typed without a country code is from."""
+    if not code and not store_id:
+        return ""
+    stores = Store.objects.filter(is_active=True)
+    stores = stores.filter(code=code) if code else stores.filter(pk=store_id)
+    return country_for_timezone(stores.values_list("timezone", flat=True).first() or "")
 
 
 def store_by_code(code: str) -> Store:
@@ -95,6 +113,17 @@ def availability(*, variant_ids, store_ids=None) -> dict[tuple[int, int], int]:
             "store_id", "variant_id", "on_hand", "reserved"
         )
     }
+
+
+def stores_with_stock(*, variant_id: int) -> list[Store]:
+    """The active stores with at least one unit of the variant available, in store order."""
+    return list(
+        Store.objects.filter(
+            is_active=True,
+            stock_levels__variant_id=variant_id,
+            stock_levels__on_hand__gt=F("stock_levels__reserved"),
+        )
+    )
 
 
 # --- Pickup slots ----------------------------------------------------------------------------

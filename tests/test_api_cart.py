@@ -657,7 +657,7 @@ def test_the_schema_documents_every_cart_operation_and_its_status_codes(db, clie
     # 400 is on every operation: a request with NUL characters is refused before any view.
     assert documented == {
         ("/api/v1/cart/", "get"): ["200", "400", "401"],
-        ("/api/v1/cart/lines/", "post"): ["201", "400", "401", "415"],
+        ("/api/v1/cart/lines/", "post"): ["201", "400", "401", "409", "415"],
         ("/api/v1/cart/lines/{line_id}/", "patch"): ["200", "400", "401", "404", "415"],
         ("/api/v1/cart/lines/{line_id}/", "delete"): ["200", "400", "401", "404"],
         ("/api/v1/cart/store/", "put"): ["200", "400", "401", "415"],

@@ -12,12 +12,30 @@ from shop.services import (
     create_anonymous_cart,
     set_line_quantity,
 )
-from tests.factories import CartFactory, CartLineFactory, ProductFactory, VariantFactory
+from tests.factories import (
+    CartFactory,
+    CartLineFactory,
+    ProductFactory,
+    StockLevelFactory,
+    VariantFactory,
+)
 
 
 @pytest.fixture
 def cart(customer):
     return cart_for_customer(customer=customer)
+
+
+def stocked_variant(store, **kwargs):
+    """A variant with units on hand at ``store`` (items no store has cannot be added)."""
+    variant = VariantFactory(**kwargs)
+    StockLevelFactory(store=store, variant=variant, on_hand=10)
+    return variant
+
+
+@pytest.fixture
+def variant(store):
+    return stocked_variant(store)
 
 
 def test_add_to_cart_creates_a_line_and_a_touchpoint(cart, variant, customer):
@@ -177,7 +195,7 @@ def test_garbage_line_id_is_unknown(cart, line_id):
 
 def test_login_merges_the_anonymous_cart_into_the_customers(cart, customer, store, settings):
     # given the customer's cart with 15 x A, and an anonymous cart (store chosen) with 10 x A, 2 x B
-    a, b = VariantFactory(), VariantFactory()
+    a, b = stocked_variant(store), stocked_variant(store)
     add_to_cart(cart=cart, sku=a.sku, quantity=15, channel="web")
     anonymous = create_anonymous_cart(store_id=store.pk)
     add_to_cart(cart=anonymous, sku=a.sku, quantity=10, channel="mobile")

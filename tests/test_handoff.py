@@ -425,7 +425,10 @@ def test_a_code_made_on_the_api_is_claimed_on_the_web(shop, phone_cart, other_sh
     cart = Cart.objects.get(customer=other_shopper)
     assert lines_of(cart) == [("LAMP-01", 2, "web"), ("MUG-01", 1, "web")]
     page = text(browser.get("/cart/"))
-    assert "The items from your other device are now in this cart." in page
+    assert (
+        "3 items moved from your other device: Brass Desk Lamp — Brass × 2, "
+        "Stoneware Mug — Blue × 1."
+    ) in page
     assert 'id="cart-total">29.00 EUR<' in page
     assert list(
         Touchpoint.objects.filter(customer=other_shopper)
@@ -445,10 +448,13 @@ def test_a_code_made_on_the_web_is_claimed_on_the_api(shop, browser, other_shopp
     assert [(ln["sku"], ln["quantity"], ln["channel"]) for ln in response.json()["lines"]] == [
         ("LAMP-01", 2, "mobile")
     ]
-    # The browser's anonymous cart has moved to the customer: it is gone, and so is its code.
-    assert not Cart.objects.filter(pk=anonymous_cart.pk).exists()
-    assert not CartHandoff.objects.exists()
-    assert text(browser.get("/cart/")).count("Your cart is empty.") == 1
+    # The browser's anonymous cart has moved to the customer: it is empty, its code used, and
+    # the browser says where its items went.
+    assert lines_of(anonymous_cart) == []
+    assert CartHandoff.objects.get().claimed_at is not None
+    page = text(browser.get("/cart/"))
+    assert page.count("Your cart is empty.") == 1
+    assert "Your cart was moved to another device." in page
 
 
 def test_an_anonymous_browser_can_claim_into_a_new_cart(shop, phone_cart, shopper_api):
@@ -483,7 +489,10 @@ def test_a_wrong_code_on_the_web_changes_nothing_and_creates_no_cart(
 
 @pytest.mark.parametrize(
     ("data", "message"),
-    [({}, "Code: This field is required."), ({"code": "A" * 33}, "Code: Ensure this value")],
+    [
+        ({}, "This field is required."),
+        ({"code": "A" * 33}, "Ensure this value has at most 32 characters (it has 33)."),
+    ],
     ids=["missing", "long"],
 )
 def test_web_claim_refuses_invalid_input(shop, data, message):
@@ -492,7 +501,8 @@ def test_web_claim_refuses_invalid_input(shop, data, message):
     response = Client().post("/cart/claim/", data)
 
     assert response.status_code == 400
-    assert message in text(response)
+    assert claim_error(response) == message
+    assert claim_input(response).get("value", "") == data.get("code", "")
     assert state() == before
 
 
@@ -506,5 +516,166 @@ def test_web_claims_are_rate_limited(shop, phone_cart):
 
     assert [r.status_code for r in wrong] == [404] * 10
     assert limited.status_code == 429
-    assert "Too many attempts. Wait a minute and try again." in text(limited)
+    assert claim_error(limited) == "Too many attempts. Wait a minute and try again."
+    assert claim_input(limited)["value"] == code
     assert state() == before
+
+
+# --- Saying what moved, and errors beside the code -----------------------------------------
+
+
+def claim_input(response) -> dict:
+    (field,) = [
+        t.attrs
+        for t in tags(response.content)
+        if t.name == "input" and t.attrs.get("name") == "code"
+    ]
+    return field
+
+
+def claim_error(response) -> str:
+    """The error shown beside the code field of the claim form (which is still on the page)."""
+    html = text(response)
+    form = re.search(r'<form[^>]*action="/cart/claim/"[^>]*>(.*?)</form>', html, re.S)
+    assert form, "no claim form on the page"
+    error = re.search(r'<span class="field-error" id="claim-error"[^>]*>(.*?)</span>', form[1])
+    assert error, "no error beside the code field"
+    field = claim_input(response)
+    assert (field["aria-invalid"], field["aria-describedby"]) == ("true", "claim-error")
+    return error[1]
+
+
+@pytest.fixture
+def receiving(shop, other_shopper):
+    """The other device: a logged-in browser whose cart already holds 1 lamp."""
+    cart = CartFactory(customer=other_shopper)
+    CartLineFactory(cart=cart, variant=shop.lamp, quantity=1, channel="web")
+    client = Client()
+    client.force_login(other_shopper.user)
+    return client
+
+
+MOVED = (
+    "3 items moved from your other device: Brass Desk Lamp — Brass × 2 (now 3 in this cart), "
+    "Stoneware Mug — Blue × 1."
+)
+
+
+def test_a_web_claim_says_what_moved_and_the_merged_quantities(shop, phone_cart, receiving):
+    code = start_handoff(cart=phone_cart, channel="mobile").code
+
+    response = receiving.post("/cart/claim/", {"code": code})
+
+    assert response.status_code == 302
+    page = text(receiving.get("/cart/"))
+    assert f'<p class="message success">{MOVED}</p>' in page
+    assert MOVED not in text(receiving.get("/cart/"))  # said once
+
+
+def test_an_htmx_claim_answers_with_the_cart_and_what_moved(shop, phone_cart, receiving):
+    code = start_handoff(cart=phone_cart, channel="mobile").code
+
+    response = receiving.post("/cart/claim/", {"code": code}, headers={"HX-Request": "true"})
+
+    assert response.status_code == 200
+    page = text(response)
+    assert "<html" not in page
+    assert f'<p class="message success" role="status">{MOVED}</p>' in page
+    assert 'id="cart-total">41.50 EUR<' in page
+    assert '<span id="cart-count" class="badge" hx-swap-oob="true">4</span>' in page
+    assert claim_input(response).get("value", "") == ""  # ready for another code
+
+
+def test_a_single_moved_item_is_told_in_the_singular(shop, shopper, other_shopper):
+    cart = CartFactory(customer=shopper)
+    CartLineFactory(cart=cart, variant=shop.mug, quantity=1)
+    code = start_handoff(cart=cart, channel="web").code
+    browser = Client()
+
+    browser.post("/cart/claim/", {"code": code})
+
+    assert "1 item moved from your other device: Stoneware Mug — Blue × 1." in text(
+        browser.get("/cart/")
+    )
+
+
+@pytest.mark.parametrize("logged_in", [False, True], ids=["anonymous", "customer"])
+def test_the_source_device_is_told_its_cart_moved(shop, shopper, other_shopper, logged_in):
+    source = Client()
+    if logged_in:
+        source.force_login(shopper.user)
+    add_to_cart(source, shop.lamp, 2)
+    source.post("/cart/handoff/")
+    code = CartHandoff.objects.get().code
+    assert "moved to another device" not in text(source.get("/"))  # not claimed yet
+    other = Client()
+    other.force_login(other_shopper.user)
+    other.post("/cart/claim/", {"code": code})
+
+    first = text(source.get("/"))
+    page = text(source.get("/cart/"))
+
+    assert '<p class="message info">Your cart was moved to another device.</p>' in first
+    assert "moved to another device" not in page  # said once
+    assert "Your cart is empty." in page
+
+
+def test_an_expired_unclaimed_code_says_nothing_on_the_source_device(shop, browser):
+    browser.post("/cart/handoff/")
+    CartHandoff.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    page = text(browser.get("/cart/"))
+
+    assert "moved to another device" not in page
+    assert "cart_handoff" not in browser.session
+    assert 'id="cart-total">25.00 EUR<' in page
+
+
+@pytest.mark.parametrize("problem", ["wrong", "expired", "used"])
+def test_a_bad_code_is_shown_beside_the_field_with_the_value_kept(
+    shop, phone_cart, other_shopper, problem
+):
+    handoff = start_handoff(cart=phone_cart, channel="mobile")
+    typed = {"wrong": "ZZZZ-ZZZZ", "expired": handoff.code, "used": handoff.code}[problem]
+    if problem == "expired":
+        CartHandoff.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    if problem == "used":
+        claim_handoff(code=handoff.code, cart=CartFactory(), channel="web")
+    browser = Client()
+    browser.force_login(other_shopper.user)
+    before = state()
+
+    response = browser.post("/cart/claim/", {"code": typed})
+
+    assert response.status_code == 404
+    assert claim_error(response) == "This code is wrong or has expired."
+    assert claim_input(response)["value"] == typed
+    assert "<h1>Your cart</h1>" in text(response)  # the cart page, not a dead end
+    assert state() == before
+
+
+def test_an_htmx_bad_code_is_shown_beside_the_field(shop, browser):
+    before = state()
+
+    response = browser.post("/cart/claim/", {"code": "zzzzzzzz"}, headers={"HX-Request": "true"})
+
+    assert response.status_code == 404
+    assert "HX-Retarget" not in response
+    assert "<html" not in text(response)
+    assert claim_error(response) == "This code is wrong or has expired."
+    assert claim_input(response)["value"] == "zzzzzzzz"
+    assert 'id="cart-total">25.00 EUR<' in text(response)  # the cart is still there
+    assert state() == before
+
+
+def test_the_claim_form_is_htmx_enhanced(shop):
+    html = text(Client().get("/cart/"))
+
+    (form,) = [
+        t.attrs for t in tags(html) if t.name == "form" and t.attrs.get("action") == "/cart/claim/"
+    ]
+    assert (form["method"], form["hx-post"], form["hx-target"]) == (
+        "post",
+        "/cart/claim/",
+        "#cart-body",
+    )

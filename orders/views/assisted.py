@@ -137,7 +137,7 @@ def customers(request, store):
 @require_POST
 def customer_create(request, store):
     """Put a customer on file; an email already on file opens that customer instead."""
-    form = CustomerContactForm(request.POST)
+    form = CustomerContactForm(request.POST, phone_region=store.country)
     if not form.is_valid():
         context = {"store": store, "q": "", "results": None, "contact_form": form}
         return render(request, "counter/customers.html", context, status=400)
@@ -187,6 +187,7 @@ def cart_add(request, store, customer_id):
                 sku=sku_for_code(code) or code,
                 quantity=form.cleaned_data["quantity"],
                 channel=Channel.STORE,
+                store_id=store.pk,  # the sale is for pickup here
             )
     except DomainError as error:
         return _refused(request, store, customer, error, add_form=form)

@@ -21,7 +21,7 @@ from customers.models import Channel
 from customers.services import update_customer
 from orders import selectors
 from orders.errors import OrderError
-from orders.forms import CheckoutForm, PayForm
+from orders.forms import CheckoutAdjustForm, CheckoutForm, PayForm
 from orders.models import OrderStatus, PaymentMethod
 from orders.payments import is_test_mode, online_payments_enabled
 from orders.services import (
@@ -33,15 +33,22 @@ from orders.services import (
     place_order,
     start_card_entry,
 )
-from shop.selectors import cart_summary
-from shop.web import current_cart, current_customer, remember_store, remembered_store_id
+from shop.selectors import cart_stock, cart_summary
+from shop.services import pickup_store, set_line_quantity
+from shop.web import (
+    current_cart,
+    current_customer,
+    phone_region,
+    remember_store,
+    remembered_store_id,
+)
 from stores.models import Store
-from stores.selectors import active_stores, pickup_slots
+from stores.selectors import active_stores, pickup_slots, store_country
 
 SESSION_GUEST_ORDERS = "guest_orders"
 
 
-def _checkout_context(request, form, cart, store_code=None, day=None):
+def _checkout_context(request, form, cart, store_code=None, day=None, chosen_slot=""):
     stores = list(active_stores())
     store_id = remembered_store_id(request, cart)
     store = next((s for s in stores if s.code == store_code), None) or next(
@@ -52,7 +59,7 @@ def _checkout_context(request, form, cart, store_code=None, day=None):
     days: dict[str, list] = {}
     for slot in slots:
         days.setdefault(slot.start.astimezone(store.tz).date().isoformat(), []).append(slot)
-    chosen_slot = (form.data.get("slot") if form.is_bound else "") or ""
+    chosen_slot = (form.data.get("slot") if form.is_bound else chosen_slot) or ""
     if chosen_slot[:10] in days and not day:
         day = chosen_slot[:10]
     day = (
@@ -62,9 +69,12 @@ def _checkout_context(request, form, cart, store_code=None, day=None):
             (d for d, day_slots in days.items() if any(not s.is_full for s in day_slots)), None
         )
     )
+    summary = cart_summary(cart)
     return {
         "form": form,
-        "summary": cart_summary(cart),
+        "summary": summary,
+        # Lines the store cannot fill, with the fixes on offer.
+        "stock": cart_stock(lines=summary.lines, store=store, stores=stores),
         "stores": stores,
         "store": store,
         "days": [(d, days[d][0].start) for d in days],
@@ -72,6 +82,7 @@ def _checkout_context(request, form, cart, store_code=None, day=None):
         "slots": days.get(day, []),
         "chosen_slot": chosen_slot,
         "customer": current_customer(request),
+        "online_payment": online_payments_enabled(),
     }
 
 
@@ -97,7 +108,9 @@ def checkout(request):
     if cart is None or (request.method != "POST" and not cart.lines.exists()):
         return redirect("shop:cart")
     if request.method == "POST":
-        form = _checkout_form(customer, data=request.POST)
+        # A phone number without a country code is from the chosen store's country.
+        region = store_country(code=request.POST.get("store", "")[:16])
+        form = _checkout_form(customer, data=request.POST, phone_region=region)
         if not form.is_valid():
             context = _checkout_context(request, form, cart, request.POST.get("store"))
             return render(request, "orders/checkout.html", context, status=400)
@@ -143,7 +156,54 @@ def checkout(request):
     form = _checkout_form(customer, initial=initial)
     context = _checkout_context(request, form, cart, store_code, request.GET.get("day"))
     if request.htmx and request.htmx.target == "slot-list":
+        # Another store: its stock notes change with its times.
+        context["stock_notes_oob"] = True
         return render(request, "orders/partials/slot_list.html", context)
+    return render(request, "orders/checkout.html", context)
+
+
+# What the shopper typed at checkout, kept when the page comes back after a fix.
+KEPT_FIELDS = ("name", "email", "phone", "pickup_person", "payment", "checkout_key")
+
+
+@require_POST
+def checkout_adjust(request):
+    """A one-click fix from the checkout page (a plain form, enhanced by htmx): reduce or
+    remove a line the store cannot fill, or switch to a store that has every line. The
+    checkout comes back with what the shopper typed."""
+    cart = current_cart(request)
+    if cart is None:
+        return redirect("shop:cart")
+    form = CheckoutAdjustForm(request.POST)
+    if not form.is_valid():
+        raise OrderError(
+            "invalid_input",
+            " ".join(e for errors in form.errors.values() for e in errors),
+            status=400,
+        )
+    data = form.cleaned_data
+    store_code = request.POST.get("store", "")[:16]
+    slot = request.POST.get("slot", "")[:40]
+    if data["switch_to"]:
+        store = pickup_store(code=data["switch_to"])
+        remember_store(request, store.pk)
+        store_code, slot = store.code, ""
+    else:
+        set_line_quantity(
+            cart=cart, line_id=data["line_id"], quantity=data["quantity"], channel=Channel.WEB
+        )
+    if not cart.lines.exists():
+        return redirect("shop:cart")
+    customer = current_customer(request)
+    kept = {name: request.POST.get(name, "")[:150] for name in KEPT_FIELDS}
+    if customer is not None:
+        kept.pop("email")  # the account's, never what was posted
+    initial = {name: value for name, value in kept.items() if value}
+    initial.setdefault("checkout_key", secrets.token_urlsafe(24))
+    form = _checkout_form(customer, initial=initial)
+    context = _checkout_context(request, form, cart, store_code, chosen_slot=slot)
+    if request.htmx:
+        context["base_template"] = "partials/fragment.html"
     return render(request, "orders/checkout.html", context)
 
 
@@ -328,7 +388,7 @@ def account(request):
 @require_POST
 def account_preferences(request):
     customer = current_customer(request)
-    form = PreferencesForm(request.POST)
+    form = PreferencesForm(request.POST, phone_region=phone_region(request))
     if form.is_valid():
         try:
             update_customer(customer=customer, channel=Channel.WEB, **form.changes())

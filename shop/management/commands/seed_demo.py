@@ -594,7 +594,7 @@ NAMES_EN = {
 
 # --- People ---------------------------------------------------------------------------------
 
-SHOPPER = {"email": "shopper@example.com", "name": "Lucía Fernández", "phone": "+34 612 345 678"}
+SHOPPER = {"email": "shopper@example.com", "name": "Lucía Fernández", "phone": "+34612345678"}
 CLERK = {"email": "clerk@example.com", "name": "Javier Martín"}
 MANAGER = {"email": "manager@example.com", "name": "Carmen Ruiz"}
 
