@@ -13,7 +13,6 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import translation
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -32,6 +31,7 @@ from customers.services import (
     survey_order,
     verify_email,
 )
+from customers.web import safe_next
 
 
 def verification_link(request) -> Callable[[str], str]:
@@ -48,13 +48,6 @@ def verify(request, token):
     return render(request, "customers/verify.html", {"customer": customer})
 
 
-def _safe_next(request, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        return target
-    return fallback
-
-
 @login_required
 @require_GET
 def check_email(request):
@@ -63,7 +56,7 @@ def check_email(request):
     customer = customer_for_user(user=request.user)
     if customer.email_verified_at is not None:
         return redirect("orders:account")
-    target = _safe_next(request, "")
+    target = safe_next(request, "")
     here = reverse("customers:check_email")
     context = {
         "customer": customer,
@@ -83,7 +76,7 @@ def resend(request):
     messages.success(
         request, _("We sent a new confirmation link to %(email)s.") % {"email": customer.email}
     )
-    return redirect(_safe_next(request, reverse("orders:account")))
+    return redirect(safe_next(request, reverse("orders:account")))
 
 
 @never_cache

@@ -10,7 +10,6 @@ from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
@@ -25,6 +24,7 @@ from customers.services import (
     send_verification,
 )
 from customers.views import verification_link
+from customers.web import safe_next
 from shop import selectors
 from shop.api import HandoffClaimThrottle
 from shop.errors import CartError
@@ -67,13 +67,6 @@ def _form_error(form) -> CartError:
         for name, errors in form.errors.items()
     )
     return CartError("invalid_input", detail, status=400)
-
-
-def _safe_next(request, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        return target
-    return fallback
 
 
 @require_safe
@@ -282,7 +275,7 @@ def store_choice(request):
     store = pickup_store(code=form.cleaned_data["store"])
     remember_store(request, store.pk)
     messages.success(request, _("Your store: %(store)s") % {"store": store.name})
-    return redirect(_safe_next(request, reverse("shop:cart")))
+    return redirect(safe_next(request, reverse("shop:cart")))
 
 
 class ShopLoginView(LoginView):
@@ -323,11 +316,11 @@ def signup(request):
         send_verification(customer=customer, build_url=verification_link(request))
         messages.success(request, _("Welcome, %(name)s!") % {"name": customer.name})
         # Say where the confirmation link went before going on (to ``next``, if safe).
-        target = _safe_next(request, "")
+        target = safe_next(request, "")
         query = f"?{urlencode({'next': target})}" if target else ""
         return redirect(reverse("customers:check_email") + query)
     status = 400 if request.method == "POST" else 200
-    context = {"form": form, "next": _safe_next(request, "")}
+    context = {"form": form, "next": safe_next(request, "")}
     return render(request, "registration/signup.html", context, status=status)
 
 
