@@ -126,6 +126,40 @@ def paid_payment(order: Order) -> Payment | None:
     return max(taken, key=lambda p: p.pk) if taken else None
 
 
+def money_taken(order: Order) -> list[Payment]:
+    """The payments on which money was really taken for ``order`` (captured online or taken
+    at the till), oldest first: never a declined, unfinished or released card attempt. Uses
+    ``order.payments.all()``, so a prefetch makes it free."""
+    return [
+        p
+        for p in order.payments.all()
+        if p.refund_of_id is None
+        and p.status in (PaymentStatus.PAID, PaymentStatus.REFUNDED)
+        and p.amount_captured > 0
+    ]
+
+
+def money_taken_text(payment: Payment) -> str:
+    """How the money of ``payment`` was taken, in words: "Charged 34.90 EUR to the card
+    authorised online", "Took 34.90 EUR by card (receipt 1234)", "Took 12.00 EUR in cash"."""
+    amount = {"amount": payment.amount_captured, "currency": payment.currency}
+    if payment.provider == Payment.Provider.STRIPE:
+        return _("Charged %(amount)s %(currency)s to the card authorised online") % amount
+    if payment.method == Payment.Method.CARD:
+        if payment.reference:
+            return _("Took %(amount)s %(currency)s by card (receipt %(reference)s)") % {
+                **amount,
+                "reference": payment.reference,
+            }
+        return _("Took %(amount)s %(currency)s by card") % amount
+    if payment.reference:
+        return _("Took %(amount)s %(currency)s in cash (receipt %(reference)s)") % {
+            **amount,
+            "reference": payment.reference,
+        }
+    return _("Took %(amount)s %(currency)s in cash") % amount
+
+
 @dataclass(frozen=True)
 class RefundSummary:
     refunds: list  # the refund rows, oldest first

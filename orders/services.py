@@ -2048,9 +2048,11 @@ _INTENT_EVENTS = {
 }
 
 
-def _payment_for_intent(intent: dict) -> Payment | None:
+def _payment_for_intent(intent: dict, *, record: bool = True) -> Payment | None:
     """Our payment for a PaymentIntent, by its id, else by ``metadata.order_number`` (the
-    answer to our authorise call was lost: record the intent now)."""
+    answer to our authorise call was lost: record the intent now). With ``record=False`` an
+    intent we do not know is left unrecorded: a failed or cancelled attempt moved no money,
+    and a payment row for it would read as one (a declined first card)."""
     reference = intent.get("id") or ""
     payment = (
         Payment.objects.select_for_update()
@@ -2058,7 +2060,7 @@ def _payment_for_intent(intent: dict) -> Payment | None:
         .filter(provider=Payment.Provider.STRIPE, provider_reference=reference)
         .first()
     )
-    if payment or not reference:
+    if payment or not reference or not record:
         return payment
     number = (intent.get("metadata") or {}).get("order_number") or ""
     order = (
@@ -2145,7 +2147,8 @@ def handle_stripe_event(*, event: dict) -> bool:
         payment = None
         changed = False
         if kind in _INTENT_EVENTS and isinstance(obj, dict):
-            payment = _payment_for_intent(obj)
+            moves_money = _INTENT_EVENTS[kind] in (PaymentStatus.AUTHORISED, PaymentStatus.PAID)
+            payment = _payment_for_intent(obj, record=moves_money)
             if payment is not None:
                 changed = _apply_intent_event(payment, _INTENT_EVENTS[kind], obj)
                 if payment.status in (PaymentStatus.AUTHORISED, PaymentStatus.PAID):

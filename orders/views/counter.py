@@ -26,7 +26,7 @@ from orders.forms import (
     StatusForm,
 )
 from orders.models import Actor, Handover, OrderStatus
-from stores.selectors import is_manager, managed_stores, staff_stores, store_for_staff
+from stores.selectors import is_manager, staff_stores, store_for_staff
 
 DEVICE_COOKIE = "oc_device"
 SESSION_VERIFIED = "counter_verified"
@@ -87,8 +87,7 @@ def home(request):
         raise PermissionDenied
     if len(stores) == 1:
         return redirect("counter:queue", code=stores[0].code)
-    manages = managed_stores(request.user).exists()
-    return render(request, "counter/home.html", {"stores": stores, "manages": manages})
+    return render(request, "counter/home.html", {"stores": stores})
 
 
 def _queue_context(request, store, **extra):
@@ -105,8 +104,7 @@ def _queue_context(request, store, **extra):
 def queue(request, store):
     if request.htmx:
         return render(request, "counter/partials/queue_board.html", _queue_context(request, store))
-    manages = managed_stores(request.user).filter(pk=store.pk).exists()
-    return render(request, "counter/queue.html", _queue_context(request, store, manages=manages))
+    return render(request, "counter/queue.html", _queue_context(request, store))
 
 
 @counter_view
@@ -159,6 +157,7 @@ def _order_context(request, store, order, **extra):
         "verified": verified,
         "is_manager": is_manager(request.user, store),
         "card": selectors.card_payment(order),
+        "money_taken": selectors.money_taken(order),
         "collect_form": extra.pop("collect_form", None) or CollectForm(order=order),
         "cancel_form": CancelForm(),
         "code_form": CodeForm(),
