@@ -1,5 +1,6 @@
 """Order reads, each scoped to who asks: a customer sees their own, a clerk their store's."""
 
+import re
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -233,6 +234,23 @@ def order_for_store(*, store, number: str, lock: bool = False) -> Order:
     return order
 
 
+# An order number as printed ("CC-" and 8 characters), once spaces, dashes and case are gone.
+_ORDER_NUMBER = re.compile(r"\ACC([A-Z0-9]{8})\Z")
+
+
+def order_number_in(text: str) -> str | None:
+    """The order number in what a clerk typed or scanned, however written ("cc-7k3f9qx2",
+    "CC 7K3F 9QX2"), as stored ("CC-7K3F9QX2"); None if it is not an order number."""
+    compact = "".join(ch for ch in (text or "")[:40].upper() if ch.isalnum())
+    match = _ORDER_NUMBER.match(compact)
+    return f"CC-{match.group(1)}" if match else None
+
+
+def order_by_number(*, store, number: str) -> Order | None:
+    """The order of ``store`` with this number (see ``order_number_in``), or None."""
+    return Order.objects.filter(store=store, number=number).only("pk", "number").first()
+
+
 def order_for_pickup_token(*, store, token: str) -> Order | None:
     token = (token or "").strip()
     if not token or len(token) > 64:
@@ -313,6 +331,33 @@ def find_orders_for_store(*, store, query: str):
             | Q(contact_phone=query)
         )
         .order_by("-created_at")[:20]
+    )
+
+
+COLLECTED_SHOWN = 100
+
+
+def collected_today(*, store, now: datetime | None = None, limit: int = COLLECTED_SHOWN):
+    """The orders handed over at ``store`` today (the store's local day), newest first, with
+    ``collected_amount`` (what was handed over), in one query."""
+    local = (now or timezone.now()).astimezone(store.tz)
+    start = datetime.combine(local.date(), datetime.min.time(), tzinfo=store.tz)
+    end = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), tzinfo=store.tz)
+    return (
+        Order.objects.filter(
+            store=store,
+            status=OrderStatus.COLLECTED,
+            handover__collected_at__gte=start,
+            handover__collected_at__lt=end,
+        )
+        .select_related("handover")
+        .annotate(
+            collected_amount=Sum(
+                F("lines__unit_price") * F("lines__collected_quantity"),
+                output_field=DecimalField(max_digits=12, decimal_places=2),
+            )
+        )
+        .order_by("-handover__collected_at", "-pk")[:limit]
     )
 
 

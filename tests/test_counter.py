@@ -166,12 +166,14 @@ def test_queue_columns_follow_the_status(shop, clerk, tablet):
     _ready(done, clerk)
     collect_in_full(done, clerk)
 
-    board = text(tablet.get(f"/store/{shop.store.code}/"))
+    page = text(tablet.get(f"/store/{shop.store.code}/"))
+    board, collected = page.split('id="collected-today"')
 
     assert placed.number in column(board, "placed")
     assert preparing.number in column(board, "preparing")
     assert ready.number in column(board, "ready")
     assert done.number not in board
+    assert done.number in collected
     assert column(board, "overdue").count("<article") == 0
 
 

@@ -99,12 +99,20 @@ def _queue_context(request, store, **extra):
     }
 
 
+def _queue_page(request, store, *, status=200, **extra):
+    """The whole queue page: the board, and the orders collected today (for a refund)."""
+    context = _queue_context(
+        request, store, collected_today=list(selectors.collected_today(store=store)), **extra
+    )
+    return render(request, "counter/queue.html", context, status=status)
+
+
 @counter_view
 @require_safe
 def queue(request, store):
     if request.htmx:
         return render(request, "counter/partials/queue_board.html", _queue_context(request, store))
-    return render(request, "counter/queue.html", _queue_context(request, store))
+    return _queue_page(request, store)
 
 
 @counter_view
@@ -113,11 +121,13 @@ def scan(request, store):
     """A scanner typed the QR token + Enter, or the clerk typed the short code."""
     form = ScanForm(request.POST)
     if not form.is_valid():
-        context = _queue_context(
-            request, store, scan_error=_("Scan a QR code or type a pickup code.")
-        )
-        return render(request, "counter/queue.html", context, status=400)
+        error = _("Scan a QR code, or type a pickup code or an order number.")
+        return _queue_page(request, store, status=400, scan_error=error)
     return _scan_response(request, store, form.cleaned_data["q"])
+
+
+def _no_such_number(number: str) -> str:
+    return _("No order %(number)s at this store.") % {"number": number}
 
 
 def _pickup_lookup(store, user, value: str):
@@ -135,11 +145,18 @@ def _pickup_lookup(store, user, value: str):
 
 
 def _scan_response(request, store, value: str):
+    number = selectors.order_number_in(value)
+    if number is not None:
+        # An order number opens the order (to look at it, or refund it) but proves nothing:
+        # handing it over still needs its QR code or pickup code.
+        found = selectors.order_by_number(store=store, number=number)
+        if found is None:
+            return _queue_page(request, store, status=404, scan_error=_no_such_number(number))
+        return redirect("counter:order", code=store.code, number=found.number)
     try:
         order, method = _pickup_lookup(store, request.user, value)
     except OrderError as error:
-        context = _queue_context(request, store, scan_error=error.message)
-        return render(request, "counter/queue.html", context, status=error.status)
+        return _queue_page(request, store, status=error.status, scan_error=error.message)
     if order.status in CLOSED:
         # One use: scanning a collected, cancelled or expired order explains what happened
         # instead of opening it for handover.
