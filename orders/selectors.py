@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.models import NotificationKind
 from customers.selectors import timeline
+from orders.errors import OrderError
 from orders.models import (
     Handover,
     Order,
@@ -159,6 +160,65 @@ def money_taken_text(payment: Payment) -> str:
             "reference": payment.reference,
         }
     return _("Took %(amount)s %(currency)s in cash") % amount
+
+
+def handover_total(lines, quantities: dict[str, int]) -> Decimal:
+    """What handing over ``quantities`` (sku → units; a line not named: all of it) of these
+    order lines comes to: what the collection charges the card or takes at the counter, and
+    the tablet's "amount to take" while the clerk sets the quantities."""
+    return sum((line.unit_price * quantities.get(line.sku, line.quantity) for line in lines), ZERO)
+
+
+def check_refundable(order: Order) -> None:
+    """Only a collected order can be refunded (``OrderError`` otherwise)."""
+    if order.status != OrderStatus.COLLECTED:
+        raise OrderError(
+            "not_collected",
+            _("Order %(number)s is %(status)s: only a collected order can be refunded.")
+            % {"number": order.number, "status": OrderStatus(order.status).label},
+            current=order.status,
+        )
+
+
+def refund_plan(order: Order, quantities: dict[str, int] | None):
+    """The lines and units a refund of ``quantities`` (sku → units; None: everything left)
+    gives money back for, and the amount: what the refund service does, and what the tablet
+    asks the clerk to confirm first. Raises ``OrderError`` for what cannot be refunded."""
+    lines = list(order.lines.all())
+    left = {ln.pk: (ln.collected_quantity or 0) - ln.refunded_quantity for ln in lines}
+    if not any(left.values()):
+        raise OrderError(
+            "already_refunded", _("Everything collected in this order was already refunded.")
+        )
+    if quantities is None:
+        picked = [(ln, left[ln.pk]) for ln in lines]
+    else:
+        unknown = set(quantities) - {ln.sku for ln in lines}
+        if unknown:
+            raise OrderError(
+                "unknown_line",
+                _("These items are not in the order: %(skus)s")
+                % {"skus": ", ".join(sorted(unknown))},
+                status=400,
+            )
+        picked = []
+        for line in lines:
+            units = quantities.get(line.sku, 0)
+            if isinstance(units, bool) or not isinstance(units, int):
+                units = -1
+            if not 0 <= units <= left[line.pk]:
+                raise OrderError(
+                    "bad_quantity",
+                    _("Refunded quantity for %(sku)s must be between 0 and %(max)d.")
+                    % {"sku": line.sku, "max": left[line.pk]},
+                    status=400,
+                )
+            picked.append((line, units))
+    picked = [(line, units) for line, units in picked if units]
+    amount = sum((line.unit_price * units for line, units in picked), ZERO)
+    if not picked or amount <= 0:
+        raise OrderError("nothing_to_refund", _("Choose at least one item to refund."), status=400)
+    return picked, amount
 
 
 @dataclass(frozen=True)
