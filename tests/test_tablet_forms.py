@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from orders.models import Order, OrderLine, OrderStatus, Payment
 from orders.services import expire_order
+from shop.services import cart_for_customer
+from tests.factories import CartLineFactory, CustomerFactory
 from tests.order_api_helpers import ready
 from tests.web_helpers import (
     collect_in_full,
@@ -538,4 +540,23 @@ def test_a_refund_that_cannot_be_made_is_refused_before_any_confirmation(tablet,
     assert response.status_code == 400
     assert "Choose at least one item to refund." in text(response)
     assert 'id="refund-confirm"' not in text(response)
+    assert _state() == before
+
+
+def test_an_out_of_range_cart_quantity_stays_in_its_line(shop, tablet):
+    customer = CustomerFactory()
+    line = CartLineFactory(cart=cart_for_customer(customer=customer), variant=shop.lamp)
+    page = f"/store/{shop.store.code}/customers/{customer.pk}/"
+    before = _state()
+
+    response = tablet.post(f"{page}cart/lines/{line.pk}/", {"quantity": "25"})
+
+    assert response.status_code == 400
+    html = text(response)
+    assert DEAD_END not in html
+    assert _field_error(html, f'id="qty-{line.pk}"') == (
+        "Quantity: Ensure this value is less than or equal to 20."
+    )
+    (typed,) = [t.attrs for t in tags(html) if t.attrs.get("id") == f"qty-{line.pk}"]
+    assert typed["value"] == "25"
     assert _state() == before

@@ -201,8 +201,10 @@ def cart_line(request, store, customer_id, line_id):
     if cart is None:
         raise Http404("No cart")
     form = LineQuantityForm(request.POST)
+    # A refused quantity stays in its line's box, with the reason beside it.
+    typed = {"bad_line": line_id, "typed_quantity": request.POST.get("quantity", "")[:10]}
     if not form.is_valid():
-        return _refused(request, store, customer, _form_error(form))
+        return _refused(request, store, customer, _form_error(form), **typed)
     try:
         set_line_quantity(
             cart=cart,
@@ -211,7 +213,7 @@ def cart_line(request, store, customer_id, line_id):
             channel=Channel.STORE,
         )
     except DomainError as error:
-        return _refused(request, store, customer, error)
+        return _refused(request, store, customer, error, **typed)
     return redirect("counter:customer", code=store.code, customer_id=customer.pk)
 
 
