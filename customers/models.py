@@ -1,3 +1,4 @@
+import unicodedata
 import zoneinfo
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -86,6 +87,16 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.email
 
 
+def fold_for_search(text: str) -> str:
+    """``text`` without case or accents, for search: "Lucía" and "LUCIA" both become "lucia".
+
+    Kept in ``Customer.search_name`` and applied to what the clerk types, so the search is the
+    same on PostgreSQL and on the demo's SQLite (whose LIKE and lower() fold ASCII only).
+    """
+    decomposed = unicodedata.normalize("NFKD", (text or "").casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
 class Customer(models.Model):
     """One person, whatever the channel. The same email is the same customer (DESIGN §1)."""
 
@@ -109,6 +120,8 @@ class Customer(models.Model):
     # shown to the account only after that.
     email_verified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # ``name`` folded for search (see ``fold_for_search``), kept in step by ``save``.
+    search_name = models.TextField(blank=True, default="", editable=False)
 
     class Meta:
         verbose_name = _("customer")
@@ -119,6 +132,14 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>" if self.name else self.email
+
+    def save(self, *args, **kwargs):
+        # Whoever writes the name (the services, the admin, seed_demo) keeps its search form.
+        self.search_name = fold_for_search(self.name)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "name" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "search_name"}
+        super().save(*args, **kwargs)
 
 
 # What each touchpoint kind means, for people reading a timeline. Kinds not listed here are

@@ -5,7 +5,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Replace
 from django.http import Http404
 
-from customers.models import Customer, Notification, Touchpoint
+from customers.models import Customer, Notification, Touchpoint, fold_for_search
 
 SEARCH_LIMIT = 20
 
@@ -47,12 +47,13 @@ _PHONE_PUNCTUATION = re.compile(r"[\s\-().]")
 def search_customers(query: str):
     """Customers whose email, phone or name matches what the clerk typed (at most 20).
 
-    Phone numbers match however they are spaced or punctuated, and without the country code.
+    Names match whatever the case and accents ("lucia" finds "Lucía"); phone numbers however
+    they are spaced or punctuated, and without the country code.
     """
     query = (query or "").strip()[:100]
     if not query:
         return Customer.objects.none()
-    match = Q(email__icontains=query) | Q(name__icontains=query)
+    match = Q(email__icontains=query) | Q(search_name__contains=fold_for_search(query))
     digits = _PHONE_PUNCTUATION.sub("", query)
     if re.fullmatch(r"\+?\d{4,}", digits):
         bare_phone = F("phone")

@@ -102,11 +102,30 @@ class ScanForm(forms.Form):
 
 class CodeForm(forms.Form):
     # Long enough for a scanned QR token too (a scanner types into whatever is focused).
-    code = forms.CharField(label=_("Pickup code"), max_length=100)
+    code = forms.CharField(
+        label=_("Pickup code"),
+        max_length=100,
+        error_messages={"required": _("Type the pickup code the customer gives you.")},
+    )
+
+
+def _check_counter_payment(form) -> None:
+    """Money taken or given back at the counter: say how, and the terminal's receipt for a
+    card (the services check the same for every caller; here it is shown beside the field)."""
+    method = form.cleaned_data.get("payment_method")
+    if not method:
+        form.add_error("payment_method", _("Choose card or cash."))
+    elif method == Payment.Method.CARD and not form.cleaned_data.get("reference", "").strip():
+        form.add_error("reference", _("Enter the card terminal receipt number."))
 
 
 class CollectForm(forms.Form):
-    """Built per order: one quantity field per line, named ``qty_<sku>``."""
+    """Built per order: one quantity field per line, named ``qty_<sku>``.
+
+    ``counter_pays``: the money is taken at the counter, so how (and a card's receipt) must
+    be said; False when the card authorised online is charged. ``check_payment=False`` only
+    prices the quantities (the amount to take), whatever is chosen so far.
+    """
 
     payment_method = forms.ChoiceField(
         label=_("Paid by"), choices=Payment.Method.choices, required=False, widget=forms.RadioSelect
@@ -119,18 +138,43 @@ class CollectForm(forms.Form):
         widget=forms.RadioSelect,
     )
 
-    def __init__(self, *args, order, **kwargs):
+    def __init__(
+        self, *args, order, counter_pays: bool = True, check_payment: bool = True, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.order = order
+        self.counter_pays = counter_pays
+        self.check_payment = check_payment
         for line in order.lines.all():
             self.fields[f"qty_{line.sku}"] = forms.IntegerField(
-                label=line.name, min_value=0, max_value=line.quantity, initial=line.quantity
+                label=line.name,
+                min_value=0,
+                max_value=line.quantity,
+                initial=line.quantity,
+                widget=forms.NumberInput(attrs={"class": "qty"}),
             )
         if not order.pickup_person:
             self.fields["collector"].choices = [Handover.Collector.choices[0]]
 
+    def clean(self):
+        data = super().clean()
+        if self.check_payment and self.counter_pays:
+            _check_counter_payment(self)
+        return data
+
     def quantities(self) -> dict[str, int]:
         return {line.sku: self.cleaned_data[f"qty_{line.sku}"] for line in self.order.lines.all()}
+
+    def typed_quantities(self) -> dict[str, int] | None:
+        """sku → units as typed so far (every line when unbound), or None while one of them
+        is not a possible number."""
+        lines = list(self.order.lines.all())
+        if not self.is_bound:
+            return {line.sku: line.quantity for line in lines}
+        names = [f"qty_{line.sku}" for line in lines]
+        if any(name in self.errors for name in names):
+            return None
+        return {line.sku: self.cleaned_data[name] for line, name in zip(lines, names, strict=True)}
 
     def line_fields(self):
         return [(line, self[f"qty_{line.sku}"]) for line in self.order.lines.all()]
@@ -151,15 +195,22 @@ class RefundForm(forms.Form):
     )
     reference = forms.CharField(label=_("Receipt / reference"), max_length=120, required=False)
 
-    def __init__(self, *args, order, **kwargs):
+    def __init__(self, *args, order, at_till: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.order = order
+        self.at_till = at_till
         self.lines = [ln for ln in order.lines.all() if ln.collected_quantity]
         for line in self.lines:
             left = line.collected_quantity - line.refunded_quantity
             self.fields[f"refund_{line.sku}"] = forms.IntegerField(
                 label=line.name, min_value=0, max_value=left, initial=0, required=False
             )
+
+    def clean(self):
+        data = super().clean()
+        if self.at_till:
+            _check_counter_payment(self)
+        return data
 
     def quantities(self) -> dict[str, int] | None:
         """sku → units to refund; None for "refund everything"."""

@@ -1,5 +1,6 @@
 """Order reads, each scoped to who asks: a customer sees their own, a clerk their store's."""
 
+import re
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -28,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.models import NotificationKind
 from customers.selectors import timeline
+from orders.errors import OrderError
 from orders.models import (
     Handover,
     Order,
@@ -126,6 +128,99 @@ def paid_payment(order: Order) -> Payment | None:
     return max(taken, key=lambda p: p.pk) if taken else None
 
 
+def money_taken(order: Order) -> list[Payment]:
+    """The payments on which money was really taken for ``order`` (captured online or taken
+    at the till), oldest first: never a declined, unfinished or released card attempt. Uses
+    ``order.payments.all()``, so a prefetch makes it free."""
+    return [
+        p
+        for p in order.payments.all()
+        if p.refund_of_id is None
+        and p.status in (PaymentStatus.PAID, PaymentStatus.REFUNDED)
+        and p.amount_captured > 0
+    ]
+
+
+def money_taken_text(payment: Payment) -> str:
+    """How the money of ``payment`` was taken, in words: "Charged 34.90 EUR to the card
+    authorised online", "Took 34.90 EUR by card (receipt 1234)", "Took 12.00 EUR in cash"."""
+    amount = {"amount": payment.amount_captured, "currency": payment.currency}
+    if payment.provider == Payment.Provider.STRIPE:
+        return _("Charged %(amount)s %(currency)s to the card authorised online") % amount
+    if payment.method == Payment.Method.CARD:
+        if payment.reference:
+            return _("Took %(amount)s %(currency)s by card (receipt %(reference)s)") % {
+                **amount,
+                "reference": payment.reference,
+            }
+        return _("Took %(amount)s %(currency)s by card") % amount
+    if payment.reference:
+        return _("Took %(amount)s %(currency)s in cash (receipt %(reference)s)") % {
+            **amount,
+            "reference": payment.reference,
+        }
+    return _("Took %(amount)s %(currency)s in cash") % amount
+
+
+def handover_total(lines, quantities: dict[str, int]) -> Decimal:
+    """What handing over ``quantities`` (sku → units; a line not named: all of it) of these
+    order lines comes to: what the collection charges the card or takes at the counter, and
+    the tablet's "amount to take" while the clerk sets the quantities."""
+    return sum((line.unit_price * quantities.get(line.sku, line.quantity) for line in lines), ZERO)
+
+
+def check_refundable(order: Order) -> None:
+    """Only a collected order can be refunded (``OrderError`` otherwise)."""
+    if order.status != OrderStatus.COLLECTED:
+        raise OrderError(
+            "not_collected",
+            _("Order %(number)s is %(status)s: only a collected order can be refunded.")
+            % {"number": order.number, "status": OrderStatus(order.status).label},
+            current=order.status,
+        )
+
+
+def refund_plan(order: Order, quantities: dict[str, int] | None):
+    """The lines and units a refund of ``quantities`` (sku → units; None: everything left)
+    gives money back for, and the amount: what the refund service does, and what the tablet
+    asks the clerk to confirm first. Raises ``OrderError`` for what cannot be refunded."""
+    lines = list(order.lines.all())
+    left = {ln.pk: (ln.collected_quantity or 0) - ln.refunded_quantity for ln in lines}
+    if not any(left.values()):
+        raise OrderError(
+            "already_refunded", _("Everything collected in this order was already refunded.")
+        )
+    if quantities is None:
+        picked = [(ln, left[ln.pk]) for ln in lines]
+    else:
+        unknown = set(quantities) - {ln.sku for ln in lines}
+        if unknown:
+            raise OrderError(
+                "unknown_line",
+                _("These items are not in the order: %(skus)s")
+                % {"skus": ", ".join(sorted(unknown))},
+                status=400,
+            )
+        picked = []
+        for line in lines:
+            units = quantities.get(line.sku, 0)
+            if isinstance(units, bool) or not isinstance(units, int):
+                units = -1
+            if not 0 <= units <= left[line.pk]:
+                raise OrderError(
+                    "bad_quantity",
+                    _("Refunded quantity for %(sku)s must be between 0 and %(max)d.")
+                    % {"sku": line.sku, "max": left[line.pk]},
+                    status=400,
+                )
+            picked.append((line, units))
+    picked = [(line, units) for line, units in picked if units]
+    amount = sum((line.unit_price * units for line, units in picked), ZERO)
+    if not picked or amount <= 0:
+        raise OrderError("nothing_to_refund", _("Choose at least one item to refund."), status=400)
+    return picked, amount
+
+
 @dataclass(frozen=True)
 class RefundSummary:
     refunds: list  # the refund rows, oldest first
@@ -197,6 +292,23 @@ def order_for_store(*, store, number: str, lock: bool = False) -> Order:
     if order is None:
         raise Http404("No such order")
     return order
+
+
+# An order number as printed ("CC-" and 8 characters), once spaces, dashes and case are gone.
+_ORDER_NUMBER = re.compile(r"\ACC([A-Z0-9]{8})\Z")
+
+
+def order_number_in(text: str) -> str | None:
+    """The order number in what a clerk typed or scanned, however written ("cc-7k3f9qx2",
+    "CC 7K3F 9QX2"), as stored ("CC-7K3F9QX2"); None if it is not an order number."""
+    compact = "".join(ch for ch in (text or "")[:40].upper() if ch.isalnum())
+    match = _ORDER_NUMBER.match(compact)
+    return f"CC-{match.group(1)}" if match else None
+
+
+def order_by_number(*, store, number: str) -> Order | None:
+    """The order of ``store`` with this number (see ``order_number_in``), or None."""
+    return Order.objects.filter(store=store, number=number).only("pk", "number").first()
 
 
 def order_for_pickup_token(*, store, token: str) -> Order | None:
@@ -279,6 +391,33 @@ def find_orders_for_store(*, store, query: str):
             | Q(contact_phone=query)
         )
         .order_by("-created_at")[:20]
+    )
+
+
+COLLECTED_SHOWN = 100
+
+
+def collected_today(*, store, now: datetime | None = None, limit: int = COLLECTED_SHOWN):
+    """The orders handed over at ``store`` today (the store's local day), newest first, with
+    ``collected_amount`` (what was handed over), in one query."""
+    local = (now or timezone.now()).astimezone(store.tz)
+    start = datetime.combine(local.date(), datetime.min.time(), tzinfo=store.tz)
+    end = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), tzinfo=store.tz)
+    return (
+        Order.objects.filter(
+            store=store,
+            status=OrderStatus.COLLECTED,
+            handover__collected_at__gte=start,
+            handover__collected_at__lt=end,
+        )
+        .select_related("handover")
+        .annotate(
+            collected_amount=Sum(
+                F("lines__unit_price") * F("lines__collected_quantity"),
+                output_field=DecimalField(max_digits=12, decimal_places=2),
+            )
+        )
+        .order_by("-handover__collected_at", "-pk")[:limit]
     )
 
 

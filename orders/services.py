@@ -61,8 +61,11 @@ from orders.selectors import (
     AUTHORISATION_MARGIN,
     READY_RESENDS,
     card_payment,
+    check_refundable,
+    handover_total,
     paid_payment,
     ready_resends_left,
+    refund_plan,
 )
 from shop.models import Cart, CartLine
 from shop.services import empty_cart
@@ -1037,7 +1040,7 @@ def _collection_lines(
                 status=400,
             )
         line.collected_quantity = qty
-    collected_total = sum((ln.collected_total for ln in lines), Decimal("0.00"))
+    collected_total = handover_total(lines, {ln.sku: ln.collected_quantity for ln in lines})
     if not any(ln.collected_quantity for ln in lines):
         raise OrderError(
             "nothing_collected",
@@ -1546,42 +1549,8 @@ def _refund_plan(
     order: Order, quantities: dict[str, int] | None
 ) -> tuple[list[tuple[OrderLine, int]], Decimal]:
     """The lines and units to refund of ``order`` (locked), and the amount."""
-    _check_refundable(order)
-    lines = list(order.lines.order_by("pk"))
-    left = {ln.pk: (ln.collected_quantity or 0) - ln.refunded_quantity for ln in lines}
-    if not any(left.values()):
-        raise OrderError(
-            "already_refunded", _("Everything collected in this order was already refunded.")
-        )
-    if quantities is None:
-        picked = [(ln, left[ln.pk]) for ln in lines]
-    else:
-        unknown = set(quantities) - {ln.sku for ln in lines}
-        if unknown:
-            raise OrderError(
-                "unknown_line",
-                _("These items are not in the order: %(skus)s")
-                % {"skus": ", ".join(sorted(unknown))},
-                status=400,
-            )
-        picked = []
-        for line in lines:
-            units = quantities.get(line.sku, 0)
-            if isinstance(units, bool) or not isinstance(units, int):
-                units = -1
-            if not 0 <= units <= left[line.pk]:
-                raise OrderError(
-                    "bad_quantity",
-                    _("Refunded quantity for %(sku)s must be between 0 and %(max)d.")
-                    % {"sku": line.sku, "max": left[line.pk]},
-                    status=400,
-                )
-            picked.append((line, units))
-    picked = [(line, units) for line, units in picked if units]
-    amount = sum((line.unit_price * units for line, units in picked), Decimal("0.00"))
-    if not picked or amount <= 0:
-        raise OrderError("nothing_to_refund", _("Choose at least one item to refund."), status=400)
-    return picked, amount
+    check_refundable(order)
+    return refund_plan(order, quantities)
 
 
 def _refund_reason(reason: str) -> str:
@@ -1595,16 +1564,6 @@ def _refund_reason(reason: str) -> str:
             status=400,
         )
     return reason
-
-
-def _check_refundable(order: Order) -> None:
-    if order.status != OrderStatus.COLLECTED:
-        raise OrderError(
-            "not_collected",
-            _("Order %(number)s is %(status)s: only a collected order can be refunded.")
-            % {"number": order.number, "status": OrderStatus(order.status).label},
-            current=order.status,
-        )
 
 
 def _refundable_payment(order: Order) -> Payment:
@@ -1679,7 +1638,7 @@ def refund_order(
     cash; a card refund needs the terminal's ``reference``) and it is recorded at once.
     ``restock`` puts the units back on the shelf.
     """
-    _check_refundable(order)
+    check_refundable(order)
     reason = _refund_reason(reason)
     reference = (reference or "").strip()[:120]
     # Which payment was taken never changes once the order is collected.
@@ -2065,9 +2024,11 @@ _INTENT_EVENTS = {
 }
 
 
-def _payment_for_intent(intent: dict) -> Payment | None:
+def _payment_for_intent(intent: dict, *, record: bool = True) -> Payment | None:
     """Our payment for a PaymentIntent, by its id, else by ``metadata.order_number`` (the
-    answer to our authorise call was lost: record the intent now)."""
+    answer to our authorise call was lost: record the intent now). With ``record=False`` an
+    intent we do not know is left unrecorded: a failed or cancelled attempt moved no money,
+    and a payment row for it would read as one (a declined first card)."""
     reference = intent.get("id") or ""
     payment = (
         Payment.objects.select_for_update()
@@ -2075,7 +2036,7 @@ def _payment_for_intent(intent: dict) -> Payment | None:
         .filter(provider=Payment.Provider.STRIPE, provider_reference=reference)
         .first()
     )
-    if payment or not reference:
+    if payment or not reference or not record:
         return payment
     number = (intent.get("metadata") or {}).get("order_number") or ""
     order = (
@@ -2162,7 +2123,8 @@ def handle_stripe_event(*, event: dict) -> bool:
         payment = None
         changed = False
         if kind in _INTENT_EVENTS and isinstance(obj, dict):
-            payment = _payment_for_intent(obj)
+            moves_money = _INTENT_EVENTS[kind] in (PaymentStatus.AUTHORISED, PaymentStatus.PAID)
+            payment = _payment_for_intent(obj, record=moves_money)
             if payment is not None:
                 changed = _apply_intent_event(payment, _INTENT_EVENTS[kind], obj)
                 if payment.status in (PaymentStatus.AUTHORISED, PaymentStatus.PAID):

@@ -12,6 +12,11 @@ urlpatterns = [
     path("<slug:code>/orders/<str:number>/status/", counter.change_status, name="status"),
     path("<slug:code>/orders/<str:number>/verify/", counter.verify_code, name="verify"),
     path("<slug:code>/orders/<str:number>/collect/", counter.collect, name="collect"),
+    path(
+        "<slug:code>/orders/<str:number>/collect/amount/",
+        counter.collect_amount,
+        name="collect_amount",
+    ),
     path("<slug:code>/orders/<str:number>/cancel/", counter.cancel, name="cancel"),
     path("<slug:code>/orders/<str:number>/unlock/", counter.unlock_code, name="unlock"),
     path("<slug:code>/orders/<str:number>/refund/", counter.refund, name="refund"),

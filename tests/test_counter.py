@@ -166,12 +166,14 @@ def test_queue_columns_follow_the_status(shop, clerk, tablet):
     _ready(done, clerk)
     collect_in_full(done, clerk)
 
-    board = text(tablet.get(f"/store/{shop.store.code}/"))
+    page = text(tablet.get(f"/store/{shop.store.code}/"))
+    board, collected = page.split('id="collected-today"')
 
     assert placed.number in column(board, "placed")
     assert preparing.number in column(board, "preparing")
     assert ready.number in column(board, "ready")
     assert done.number not in board
+    assert done.number in collected
     assert column(board, "overdue").count("<article") == 0
 
 
@@ -252,7 +254,9 @@ def test_cancel_with_a_reason_releases_the_stock_and_the_slot(shop, tablet, orde
     assert stock_of(shop.store, shop.lamp) == (10, 2)
     assert slot_bookings(shop.store) == 1
 
-    response = tablet.post(_url(order, "cancel"), {"reason": "Damaged in the store room"})
+    response = tablet.post(
+        _url(order, "cancel"), {"reason": "Damaged in the store room", "confirm": "1"}
+    )
 
     assert response.status_code == 302
     assert response["Location"] == f"/store/{shop.store.code}/"
@@ -543,7 +547,7 @@ def test_an_unknown_qr_token_is_not_found(shop, tablet, order):
 
 def test_scanning_a_cancelled_order_explains_instead_of_opening_it(shop, tablet, order):
     """DESIGN §5: a token resolves only for an order that can still be collected."""
-    tablet.post(_url(order, "cancel"), {"reason": "Out of stock"})
+    tablet.post(_url(order, "cancel"), {"reason": "Out of stock", "confirm": "1"})
     before = written()
 
     response = tablet.post(f"/store/{shop.store.code}/scan/", {"q": order.pickup_token})

@@ -465,6 +465,7 @@ def test_a_refund_from_the_tablet_without_javascript(shop, clerk, till_order):
             "reason": "Dented",
             "payment_method": "cash",
             "restock": "on",
+            "confirm": "1",
         },
     )
 
@@ -485,7 +486,7 @@ def test_a_refund_from_the_tablet_without_javascript(shop, clerk, till_order):
 def test_refund_everything_from_the_tablet_with_htmx(clerk, card_order):
     response = logged_in(clerk).post(
         refund_url(card_order),
-        {"everything": "1", "reason": "Wrong colour"},
+        {"everything": "1", "reason": "Wrong colour", "confirm": "1"},
         HTTP_HX_REQUEST="true",
     )
 
@@ -523,7 +524,7 @@ def test_tablet_errors_are_shown_and_change_nothing(clerk, till_order):
     assert too_many.status_code == 400
     assert "Ensure this value is less than or equal to 2." in text(too_many)
     assert no_reference.status_code == 400
-    assert 'id="refund-error"' in text(no_reference)
+    assert 'id="refund-errors"' in text(no_reference)
     assert "Enter the card terminal receipt number." in text(no_reference)
     assert nothing.status_code == 400
     assert "Choose at least one item to refund." in text(nothing)

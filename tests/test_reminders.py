@@ -366,7 +366,9 @@ def test_the_tablet_resends_the_ready_message_and_stops_at_the_limit(shop, clerk
     assert first["Location"] == _url(order)
     assert [r.status_code for r in htmx] == [200, 200, 409]
     assert 'id="resend-limit"' in text(htmx[1])
-    assert htmx[2]["HX-Retarget"] == "#htmx-messages"
+    # Refused: said in the messages section, beside the button.
+    assert 'id="messages-error"' in text(htmx[2])
+    assert "HX-Retarget" not in htmx[2]
     assert _kinds(order).count("order_ready") == 1 + READY_RESENDS
     page = text(tablet.get(_url(order)))
     assert 'id="resend-limit"' in page

@@ -4,6 +4,9 @@ from django import template
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from orders import selectors
+from stores.selectors import managed_stores
+
 register = template.Library()
 
 # Notes the system writes on order events are stored in English and shown translated.
@@ -45,3 +48,19 @@ def event_note(note: str) -> str:
     if note.startswith("refused: "):
         return _("refused: %(items)s") % {"items": note.removeprefix("refused: ")}
     return note
+
+
+@register.simple_tag(takes_context=True)
+def manages_store(context, store=None) -> bool:
+    """Whether the signed-in user manages ``store`` (any store when None): the tablet's header
+    links managers to the payments reconciliation."""
+    stores = managed_stores(context["request"].user)
+    if store:
+        stores = stores.filter(pk=store.pk)
+    return stores.exists()
+
+
+@register.filter
+def money_taken_text(payment) -> str:
+    """How a payment's money was taken, in words (see ``orders.selectors.money_taken_text``)."""
+    return selectors.money_taken_text(payment)

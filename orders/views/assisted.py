@@ -26,7 +26,7 @@ from customers.selectors import customer_by_email, customer_by_id, search_custom
 from customers.services import customer_for_contact
 from orders.forms import AssistedAddForm, AssistedOrderForm, HandoffCodeForm
 from orders.models import PaymentMethod
-from orders.selectors import orders_for_staff
+from orders.selectors import order_by_number, order_number_in, orders_for_staff
 from orders.services import place_order
 from orders.views.counter import counter_view
 from shop.forms import LineQuantityForm
@@ -122,10 +122,16 @@ def _contact_initial(query: str) -> dict:
 @require_safe
 def customers(request, store):
     query = request.GET.get("q", "").strip()[:100]
+    number = order_number_in(query)
+    if number is not None:
+        found = order_by_number(store=store, number=number)
+        if found is not None:
+            return redirect("counter:order", code=store.code, number=found.number)
     context = {
         "store": store,
         "q": query,
         "results": list(search_customers(query)) if query else None,
+        "no_order": number,
         "contact_form": CustomerContactForm(
             initial={**_contact_initial(query), "language": request.LANGUAGE_CODE}
         ),
@@ -203,8 +209,10 @@ def cart_line(request, store, customer_id, line_id):
     if cart is None:
         raise Http404("No cart")
     form = LineQuantityForm(request.POST)
+    # A refused quantity stays in its line's box, with the reason beside it.
+    typed = {"bad_line": line_id, "typed_quantity": request.POST.get("quantity", "")[:10]}
     if not form.is_valid():
-        return _refused(request, store, customer, _form_error(form))
+        return _refused(request, store, customer, _form_error(form), **typed)
     try:
         set_line_quantity(
             cart=cart,
@@ -213,7 +221,7 @@ def cart_line(request, store, customer_id, line_id):
             channel=Channel.STORE,
         )
     except DomainError as error:
-        return _refused(request, store, customer, error)
+        return _refused(request, store, customer, error, **typed)
     return redirect("counter:customer", code=store.code, customer_id=customer.pk)
 
 

@@ -26,7 +26,7 @@ from orders.forms import (
     StatusForm,
 )
 from orders.models import Actor, Handover, OrderStatus
-from stores.selectors import is_manager, managed_stores, staff_stores, store_for_staff
+from stores.selectors import is_manager, staff_stores, store_for_staff
 
 DEVICE_COOKIE = "oc_device"
 SESSION_VERIFIED = "counter_verified"
@@ -87,8 +87,7 @@ def home(request):
         raise PermissionDenied
     if len(stores) == 1:
         return redirect("counter:queue", code=stores[0].code)
-    manages = managed_stores(request.user).exists()
-    return render(request, "counter/home.html", {"stores": stores, "manages": manages})
+    return render(request, "counter/home.html", {"stores": stores})
 
 
 def _queue_context(request, store, **extra):
@@ -100,13 +99,20 @@ def _queue_context(request, store, **extra):
     }
 
 
+def _queue_page(request, store, *, status=200, **extra):
+    """The whole queue page: the board, and the orders collected today (for a refund)."""
+    context = _queue_context(
+        request, store, collected_today=list(selectors.collected_today(store=store)), **extra
+    )
+    return render(request, "counter/queue.html", context, status=status)
+
+
 @counter_view
 @require_safe
 def queue(request, store):
     if request.htmx:
         return render(request, "counter/partials/queue_board.html", _queue_context(request, store))
-    manages = managed_stores(request.user).filter(pk=store.pk).exists()
-    return render(request, "counter/queue.html", _queue_context(request, store, manages=manages))
+    return _queue_page(request, store)
 
 
 @counter_view
@@ -115,11 +121,13 @@ def scan(request, store):
     """A scanner typed the QR token + Enter, or the clerk typed the short code."""
     form = ScanForm(request.POST)
     if not form.is_valid():
-        context = _queue_context(
-            request, store, scan_error=_("Scan a QR code or type a pickup code.")
-        )
-        return render(request, "counter/queue.html", context, status=400)
+        error = _("Scan a QR code, or type a pickup code or an order number.")
+        return _queue_page(request, store, status=400, scan_error=error)
     return _scan_response(request, store, form.cleaned_data["q"])
+
+
+def _no_such_number(number: str) -> str:
+    return _("No order %(number)s at this store.") % {"number": number}
 
 
 def _pickup_lookup(store, user, value: str):
@@ -137,11 +145,18 @@ def _pickup_lookup(store, user, value: str):
 
 
 def _scan_response(request, store, value: str):
+    number = selectors.order_number_in(value)
+    if number is not None:
+        # An order number opens the order (to look at it, or refund it) but proves nothing:
+        # handing it over still needs its QR code or pickup code.
+        found = selectors.order_by_number(store=store, number=number)
+        if found is None:
+            return _queue_page(request, store, status=404, scan_error=_no_such_number(number))
+        return redirect("counter:order", code=store.code, number=found.number)
     try:
         order, method = _pickup_lookup(store, request.user, value)
     except OrderError as error:
-        context = _queue_context(request, store, scan_error=error.message)
-        return render(request, "counter/queue.html", context, status=error.status)
+        return _queue_page(request, store, status=error.status, scan_error=error.message)
     if order.status in CLOSED:
         # One use: scanning a collected, cancelled or expired order explains what happened
         # instead of opening it for handover.
@@ -151,30 +166,59 @@ def _scan_response(request, store, value: str):
     return redirect("counter:order", code=store.code, number=order.number)
 
 
+def _counter_pays(card) -> bool:
+    """The money is taken at the counter (no card authorised online to charge)."""
+    return card is None or card.counter_pays
+
+
 def _order_context(request, store, order, **extra):
     verified = _verified(request).get(order.number)
+    card = selectors.card_payment(order)
+    collect_form = extra.pop("collect_form", None) or CollectForm(
+        order=order, counter_pays=_counter_pays(card)
+    )
     return {
         "store": store,
         "order": order,
         "verified": verified,
         "is_manager": is_manager(request.user, store),
-        "card": selectors.card_payment(order),
-        "collect_form": extra.pop("collect_form", None) or CollectForm(order=order),
-        "cancel_form": CancelForm(),
+        "card": card,
+        "money_taken": selectors.money_taken(order),
+        "collect_form": collect_form,
+        **_amount_context(order, collect_form, card),
+        "cancel_form": extra.pop("cancel_form", None) or CancelForm(),
+        "item_count": sum(line.quantity for line in order.lines.all()),
         "code_form": CodeForm(),
         **_refund_context(order, extra.pop("refund_form", None)),
-        **_messages_context(order),
+        **_messages_context(order, extra.pop("extend_form", None)),
         **extra,
     }
 
 
-def _messages_context(order) -> dict:
+def _order_page(request, store, order, *, status=200, **extra):
+    context = _order_context(request, store, order, **extra)
+    return render(request, "counter/order.html", context, status=status)
+
+
+def _amount_context(order, form, card) -> dict:
+    """The amount to take for the quantities on the handover form (None while one of them is
+    not a possible number), and whether it is charged to the card authorised online."""
+    quantities = form.typed_quantities()
+    return {
+        "amount_due": None
+        if quantities is None
+        else selectors.handover_total(order.lines.all(), quantities),
+        "card_charged": not _counter_pays(card),
+    }
+
+
+def _messages_context(order, extend_form=None) -> dict:
     """The messages section: the order's outbox rows to its customer, oldest first (one
     query), and on a ready order the hold and resend controls."""
     rows = list(messages_about(customer=order.customer, order_number=order.number))
     return {
         "order_messages": rows,
-        "extend_form": ExtendHoldForm(),
+        "extend_form": extend_form or ExtendHoldForm(),
         "resends_left": selectors.ready_resends_left(rows),
     }
 
@@ -185,7 +229,7 @@ def _refund_context(order, form=None) -> dict:
         return {}
     summary = selectors.refund_summary(order)
     return {
-        "refund_form": form or RefundForm(order=order),
+        "refund_form": form or RefundForm(order=order, at_till=summary.at_till),
         "refund_at_till": summary.at_till,
         "refunds": summary.refunds,
         "refundable": summary.refundable,
@@ -196,7 +240,19 @@ def _refund_context(order, form=None) -> dict:
 @require_safe
 def order_detail(request, store, number):
     order = selectors.order_for_store(store=store, number=number)
-    return render(request, "counter/order.html", _order_context(request, store, order))
+    return _order_page(request, store, order)
+
+
+def _confirmed(request) -> bool:
+    """The clerk confirmed the step that moves money or ends the order (``confirm``)."""
+    return request.POST.get("confirm") == "1"
+
+
+def _refused_on_page(request, store, number, error: OrderError, **extra):
+    """A business rule said no: the order page again (as it is now), saying why at the top,
+    with what the clerk typed kept in the forms passed in ``extra``."""
+    order = selectors.order_for_store(store=store, number=number)
+    return _order_page(request, store, order, status=error.status, page_error=error, **extra)
 
 
 @counter_view
@@ -205,8 +261,17 @@ def change_status(request, store, number):
     order = selectors.order_for_store(store=store, number=number)
     form = StatusForm(request.POST)
     if not form.is_valid():
-        raise _form_error(form)
-    services.advance_order(order=order, to=form.cleaned_data["status"], user=request.user)
+        error = _form_error(form)
+        if request.htmx:
+            raise error
+        return _order_page(request, store, order, status=error.status, page_error=error)
+    try:
+        services.advance_order(order=order, to=form.cleaned_data["status"], user=request.user)
+    except OrderError as error:
+        if request.htmx:
+            # From the queue board: the message shows above it (see DomainErrorMiddleware).
+            raise
+        return _refused_on_page(request, store, number, error)
     if request.htmx:
         return render(request, "counter/partials/queue_board.html", _queue_context(request, store))
     return redirect("counter:order", code=store.code, number=order.number)
@@ -218,60 +283,108 @@ def verify_code(request, store, number):
     order = selectors.order_for_store(store=store, number=number)
     form = CodeForm(request.POST)
     if not form.is_valid():
-        raise _form_error(form)
+        code_error = " ".join(form.errors["code"])
+        return _order_page(request, store, order, status=400, code_error=code_error)
     if len(form.cleaned_data["code"]) >= TOKEN_MIN_LENGTH:
         # A scanner typed a QR token into the code box: that is a scan (perhaps of the next
         # customer's order), never a wrong code for this one.
         return _scan_response(request, store, form.cleaned_data["code"])
     if order.status in CLOSED:
-        context = _order_context(request, store, order, scan_refused=True)
-        return render(request, "counter/order.html", context, status=409)
+        return _order_page(request, store, order, status=409, scan_refused=True)
     try:
         services.verify_pickup_code(order=order, user=request.user, code=form.cleaned_data["code"])
     except OrderError as error:
         order = selectors.order_for_store(store=store, number=number)
-        context = _order_context(request, store, order, code_error=error.message)
-        return render(request, "counter/order.html", context, status=error.status)
+        return _order_page(request, store, order, status=error.status, code_error=error.message)
     _mark_verified(request, order, Handover.Verification.CODE)
     return redirect("counter:order", code=store.code, number=order.number)
 
 
 @counter_view
 @require_POST
+def collect_amount(request, store, number):
+    """What the handover form's quantities come to, with the same pricing as the collection:
+    the amount line (htmx, as the clerk changes a quantity) or, without JavaScript
+    ("Recalculate"), the order page again with everything typed kept. Writes nothing."""
+    order = selectors.order_for_store(store=store, number=number)
+    card = selectors.card_payment(order)
+    form = CollectForm(
+        request.POST, order=order, counter_pays=_counter_pays(card), check_payment=False
+    )
+    amount = _amount_context(order, form, card)
+    status = 400 if amount["amount_due"] is None else 200
+    if request.htmx:
+        context = {"order": order, **amount}
+        return render(request, "counter/partials/amount_due.html", context, status=status)
+    return _order_page(request, store, order, status=status, collect_form=form)
+
+
+# A refusal of the handover that is about one field of the form is shown beside it.
+_COLLECT_ERROR_FIELDS = {
+    "bad_payment": "payment_method",
+    "reference_required": "reference",
+    "bad_collector": "collector",
+    "no_delegate": "collector",
+}
+
+
+@counter_view
+@require_POST
 def collect(request, store, number):
     order = selectors.order_for_store(store=store, number=number)
-    form = CollectForm(request.POST, order=order)
+    card = selectors.card_payment(order)
+    form = CollectForm(request.POST, order=order, counter_pays=_counter_pays(card))
     if not form.is_valid():
-        context = _order_context(request, store, order, collect_form=form)
-        return render(request, "counter/order.html", context, status=400)
-    services.collect_order(
-        order=order,
-        user=request.user,
-        quantities=form.quantities(),
-        payment_method=form.cleaned_data["payment_method"],
-        reference=form.cleaned_data["reference"],
-        collector=form.cleaned_data["collector"],
-        verified_by=_verified(request).get(order.number, ""),
-        device=_device(request),
-    )
-    messages.success(request, _("Order %(number)s handed over.") % {"number": order.number})
+        return _order_page(request, store, order, status=400, collect_form=form)
+    try:
+        order = services.collect_order(
+            order=order,
+            user=request.user,
+            quantities=form.quantities(),
+            payment_method=form.cleaned_data["payment_method"],
+            reference=form.cleaned_data["reference"],
+            collector=form.cleaned_data["collector"],
+            verified_by=_verified(request).get(order.number, ""),
+            device=_device(request),
+        )
+    except OrderError as error:
+        field = _COLLECT_ERROR_FIELDS.get(error.code)
+        if field:
+            form.add_error(field, error.message)
+            order = selectors.order_for_store(store=store, number=number)
+            return _order_page(request, store, order, status=error.status, collect_form=form)
+        return _refused_on_page(request, store, number, error, collect_form=form)
+    done = _("Order %(number)s handed over.") % {"number": order.number}
+    taken = selectors.money_taken(order)
+    if taken:
+        done = f"{done} {selectors.money_taken_text(taken[-1])}."
+    messages.success(request, done)
     return redirect("counter:queue", code=store.code)
 
 
 @counter_view
 @require_POST
 def cancel(request, store, number):
+    """Cancel an order not ready yet, with a reason, after a confirmation step that says what
+    it means (the amount, the stock going back, a card hold released)."""
     order = selectors.order_for_store(store=store, number=number)
     form = CancelForm(request.POST)
     if not form.is_valid():
-        raise _form_error(form)
-    services.cancel_order(
-        order=order,
-        reason=form.cleaned_data["reason"],
-        actor=Actor.STAFF,
-        channel=Channel.STORE,
-        user=request.user,
-    )
+        return _order_page(request, store, order, status=400, cancel_form=form)
+    if "back" in request.POST:
+        return _order_page(request, store, order, cancel_form=form)
+    if not _confirmed(request) and order.can_move_to(OrderStatus.CANCELLED):
+        return _order_page(request, store, order, cancel_form=form, cancel_confirm=True)
+    try:
+        services.cancel_order(
+            order=order,
+            reason=form.cleaned_data["reason"],
+            actor=Actor.STAFF,
+            channel=Channel.STORE,
+            user=request.user,
+        )
+    except OrderError as error:
+        return _refused_on_page(request, store, number, error, cancel_form=form)
     messages.success(
         request,
         _("Order %(number)s cancelled; its stock is back on sale.") % {"number": order.number},
@@ -283,7 +396,10 @@ def cancel(request, store, number):
 @require_POST
 def unlock_code(request, store, number):
     order = selectors.order_for_store(store=store, number=number)
-    services.unlock_pickup_code(order=order, user=request.user)
+    try:
+        services.unlock_pickup_code(order=order, user=request.user)
+    except OrderError as error:
+        return _refused_on_page(request, store, number, error)
     messages.success(request, _("Pickup code unlocked."))
     return redirect("counter:order", code=store.code, number=order.number)
 
@@ -299,19 +415,30 @@ def _refund_section(request, store, order, *, status=200, **extra):
 @counter_view
 @require_POST
 def refund(request, store, number):
-    """Give money back for collected items. Any staff member of the store may; the refund
-    records who did it."""
+    """Give money back for collected items, after a confirmation step stating the amount and
+    where it goes. Any staff member of the store may; the refund records who did it."""
     order = selectors.order_for_store(store=store, number=number)
-    form = RefundForm(request.POST, order=order)
+    try:
+        selectors.check_refundable(order)
+    except OrderError as error:
+        if request.htmx:
+            raise
+        return _order_page(request, store, order, status=error.status, page_error=error)
+    at_till = selectors.refund_summary(order).at_till
+    form = RefundForm(request.POST, order=order, at_till=at_till)
     if not form.is_valid():
         return _refund_section(request, store, order, status=400, refund_form=form)
+    if "back" in request.POST:
+        return _refund_section(request, store, order, refund_form=form)
     try:
+        if not _confirmed(request):
+            picked, amount = selectors.refund_plan(order, form.quantities())
+            confirm = {"lines": picked, "amount": amount, **form.refund_arguments()}
+            return _refund_section(request, store, order, refund_form=form, refund_confirm=confirm)
         refunded = services.refund_order(
             order=order, user=request.user, channel=Channel.STORE, **form.refund_arguments()
         )
     except OrderError as error:
-        if order.status != OrderStatus.COLLECTED:
-            raise
         return _refund_section(
             request,
             store,
@@ -346,14 +473,38 @@ def _messages_done(request, store, number, done: str):
     )
 
 
+def _messages_refused(request, store, number, *, status: int, extend_form=None, error=""):
+    """A refused change from the messages section: that section again (htmx) or the order
+    page, with the error beside the form and what was typed kept."""
+    order = selectors.order_for_store(store=store, number=number)
+    if not request.htmx:
+        return _order_page(
+            request, store, order, status=status, extend_form=extend_form, messages_error=error
+        )
+    context = {
+        "store": store,
+        "order": order,
+        "messages_error": error,
+        **_messages_context(order, extend_form),
+    }
+    return render(request, "counter/partials/messages.html", context, status=status)
+
+
 @counter_view
 @require_POST
 def extend_hold(request, store, number):
     order = selectors.order_for_store(store=store, number=number)
     form = ExtendHoldForm(request.POST)
     if not form.is_valid():
-        raise _form_error(form)
-    order = services.extend_hold(order=order, hours=form.cleaned_data["hours"], user=request.user)
+        return _messages_refused(request, store, number, status=400, extend_form=form)
+    try:
+        order = services.extend_hold(
+            order=order, hours=form.cleaned_data["hours"], user=request.user
+        )
+    except OrderError as error:
+        return _messages_refused(
+            request, store, number, status=error.status, extend_form=form, error=error.message
+        )
     done = _("Hold extended: kept until %(when)s.") % {
         "when": date_format(localtime(order.hold_until, store.tz), "D j M, H:i")
     }
@@ -364,7 +515,10 @@ def extend_hold(request, store, number):
 @require_POST
 def resend_ready(request, store, number):
     order = selectors.order_for_store(store=store, number=number)
-    services.resend_ready_message(order=order, user=request.user)
+    try:
+        services.resend_ready_message(order=order, user=request.user)
+    except OrderError as error:
+        return _messages_refused(request, store, number, status=error.status, error=error.message)
     return _messages_done(request, store, number, _("Ready message sent again."))
 
 
@@ -373,5 +527,8 @@ def resend_ready(request, store, number):
 def message_again(request, store, number, message_id):
     """Try one failed message of this order again (found by order and customer, not by id)."""
     order = selectors.order_for_store(store=store, number=number)
-    services.send_order_message_again(order=order, message_id=message_id, user=request.user)
+    try:
+        services.send_order_message_again(order=order, message_id=message_id, user=request.user)
+    except OrderError as error:
+        return _messages_refused(request, store, number, status=error.status, error=error.message)
     return _messages_done(request, store, number, _("The message is being sent again."))
