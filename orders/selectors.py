@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core import signing
 from django.db.models import (
     Case,
     Count,
@@ -28,6 +29,8 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.models import NotificationKind
 from customers.selectors import timeline
+from orders import links
+from orders.errors import OrderError
 from orders.models import (
     Handover,
     Order,
@@ -186,6 +189,25 @@ def order_for_guest(*, numbers, number: str) -> Order:
         raise Http404("No such order")
     order = _detail().filter(number=number, guest_checkout=True).first()
     if order is None:
+        raise Http404("No such order")
+    return order
+
+
+def order_for_link(*, token: str) -> Order:
+    """The order a message's signed link opens (``orders.links``); 404 for a link we did not
+    sign or whose pickup token has changed since, ``link_expired`` (410) for one too old."""
+    try:
+        number, fingerprint = links.read_order_link(token)
+    except links.LinkExpired:
+        raise OrderError(
+            "link_expired",
+            _("This link has expired."),
+            status=410,
+        ) from None
+    except signing.BadSignature:
+        raise Http404("No such order") from None
+    order = _detail().filter(number=number[:16]).first()
+    if order is None or not links.matches_pickup_token(fingerprint, order.pickup_token):
         raise Http404("No such order")
     return order
 

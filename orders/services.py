@@ -32,6 +32,7 @@ from customers.services import (
     withdraw_messages,
 )
 from orders.errors import OrderError
+from orders.links import order_link
 from orders.models import (
     TRANSITIONS,
     Actor,
@@ -438,7 +439,8 @@ def _message_context(order: Order, **extra) -> dict:
     store = order.store
     return {
         "order_number": order.number,
-        "order_url": f"{settings.SITE_URL}/orders/{order.number}/",
+        # Signed: opens this order's page on any device, without logging in (orders/links.py).
+        "order_url": order_link(order),
         "store_name": store.name,
         "store_address": f"{store.address}, {store.city}",
         "timezone": store.timezone,

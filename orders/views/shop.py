@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import time_format
 from django.utils.translation import gettext as _
@@ -157,15 +158,78 @@ def _order_for_viewer(request, number):
     )
 
 
-@require_safe
-def order_detail(request, number):
-    order = _order_for_viewer(request, number)
+def _order_page(request, order, *, link: str = ""):
+    """The order page; opened through a message's signed ``link``, its QR and "I'm here" go
+    through the link too, and paying is not offered."""
+    if link:
+        urls = {
+            "qr_url": reverse("orders:link_qr", args=[link]),
+            "arrived_url": reverse("orders:link_arrived", args=[link]),
+        }
+    else:
+        urls = {
+            "qr_url": reverse("orders:qr", args=[order.number]),
+            "arrived_url": reverse("orders:arrived", args=[order.number]),
+        }
     context = {
         "order": order,
         "card": selectors.card_payment(order),
         "offer_arrival": order.check_in_open(),
+        "via_link": bool(link),
+        **urls,
     }
     return render(request, "orders/order_detail.html", context)
+
+
+@require_safe
+def order_detail(request, number):
+    return _order_page(request, _order_for_viewer(request, number))
+
+
+def _order_by_link(request, token):
+    """The order a message's link opens, or the "link expired" page (410) to show instead."""
+    try:
+        return selectors.order_for_link(token=token), None
+    except OrderError as error:
+        if error.code != "link_expired":
+            raise
+        context = {"error": error, "link_days": settings.ORDER_LINK_DAYS}
+        return None, render(request, "orders/link_expired.html", context, status=410)
+
+
+def _private(response):
+    """Whoever holds a link sees the order: keep the page out of shared caches and indexes."""
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@require_safe
+def order_by_link(request, token):
+    """The order page from a message's signed link, in any browser, without logging in."""
+    order, expired = _order_by_link(request, token)
+    if expired is not None:
+        return _private(expired)
+    return _private(_order_page(request, order, link=token))
+
+
+@require_safe
+def order_link_qr(request, token):
+    order, expired = _order_by_link(request, token)
+    if expired is not None:
+        return _private(expired)
+    return _qr_response(order)
+
+
+@require_POST
+def order_link_arrived(request, token):
+    """ "I'm here" from a message's link: the only change the link allows (it tells the store
+    the customer is at the counter, as showing the QR there would)."""
+    order, expired = _order_by_link(request, token)
+    if expired is not None:
+        return _private(expired)
+    back = reverse("orders:link", args=[token])
+    return _arrive(request, order, back=back, user=None)
 
 
 def _local_time(order, moment) -> str:
@@ -179,20 +243,24 @@ def order_arrived(request, number):
     Pressing twice is harmless (the first time is kept and shown); works without JavaScript.
     """
     order = _order_for_viewer(request, number)
+    user = request.user if request.user.is_authenticated else None
+    return _arrive(request, order, back=reverse("orders:detail", args=[order.number]), user=user)
+
+
+def _arrive(request, order, *, back: str, user):
     if order.arrived_at is not None and order.is_open:
         messages.info(
             request,
             _("We already told the store at %(time)s.")
             % {"time": _local_time(order, order.arrived_at)},
         )
-        return redirect("orders:detail", number=order.number)
+        return redirect(back)
     now = timezone.now()
-    user = request.user if request.user.is_authenticated else None
     try:
         order = mark_arrived(order=order, channel=Channel.WEB, user=user, now=now)
     except OrderError as error:
         messages.error(request, error.message)
-        return redirect("orders:detail", number=order.number)
+        return redirect(back)
     if order.arrived_at == now:
         messages.success(
             request,
@@ -207,7 +275,7 @@ def order_arrived(request, number):
             _("We already told the store at %(time)s.")
             % {"time": _local_time(order, order.arrived_at)},
         )
-    return redirect("orders:detail", number=order.number)
+    return redirect(back)
 
 
 def _pay_page(request, order, *, status=200, error=None, action_secret=""):
@@ -293,7 +361,10 @@ def pay_counter(request, number):
 
 @require_safe
 def order_qr(request, number):
-    order = _order_for_viewer(request, number)
+    return _qr_response(_order_for_viewer(request, number))
+
+
+def _qr_response(order):
     response = HttpResponse(qr_svg(order.pickup_token), content_type="image/svg+xml")
     response["Cache-Control"] = "private, no-store"
     return response
