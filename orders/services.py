@@ -61,6 +61,7 @@ from orders.selectors import (
     AUTHORISATION_MARGIN,
     READY_RESENDS,
     card_payment,
+    money_summary,
     paid_payment,
     ready_resends_left,
 )
@@ -469,6 +470,43 @@ def _notify(order: Order, kind: str, *, key: str = "", send_at=None, **extra) ->
     )
 
 
+def _receipt(order: Order, *, collected_at: datetime) -> dict:
+    """What the receipt at handover shows: each line as ordered and handed over, how it was
+    paid, and the money (``selectors.money_summary``), read after the collection's writes."""
+    money = money_summary(order)
+    taken = paid_payment(order)
+    if taken is None or taken.provider == Payment.Provider.STRIPE:
+        paid_by = "online"
+    else:
+        paid_by = taken.method or Payment.Method.CARD
+    lines = [
+        {
+            "name": line.name,
+            "sku": line.sku,
+            "quantity": line.quantity,
+            "collected": line.collected_quantity or 0,
+            "refused": line.quantity - (line.collected_quantity or 0),
+            "unit_price": str(line.unit_price),
+            "total": str(line.collected_total),
+        }
+        for line in order.lines.all()
+    ]
+    amounts = {
+        "ordered": str(money.ordered),
+        "collected": str(money.collected if money.collected is not None else Decimal("0.00")),
+        "charged": str(money.charged),
+        "refunded": str(money.refunded),
+        "net": str(money.net),
+        "status": money.status,
+    }
+    return {
+        "lines": lines,
+        "amounts": amounts,
+        "paid_by": paid_by,
+        "collected_at": collected_at.isoformat(),
+    }
+
+
 def _notify_transition(order: Order, *, now: datetime) -> None:
     if order.status == OrderStatus.READY:
         _notify(
@@ -480,6 +518,7 @@ def _notify_transition(order: Order, *, now: datetime) -> None:
     elif order.status == OrderStatus.CANCELLED:
         _notify(order, NotificationKind.CANCELLED, reason=order.cancel_reason)
     elif order.status == OrderStatus.COLLECTED:
+        _notify(order, NotificationKind.RECEIPT, **_receipt(order, collected_at=now))
         _notify(
             order,
             NotificationKind.NPS,

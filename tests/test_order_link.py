@@ -119,6 +119,7 @@ def test_every_order_message_carries_a_working_link(shop, clerk):
         "order_ready",
         "pickup_reminder",
         "hold_expiring",
+        "receipt",
         "refund",
         "nps_survey",
     ]

@@ -159,6 +159,7 @@ def _order_context(request, store, order, **extra):
         "verified": verified,
         "is_manager": is_manager(request.user, store),
         "card": selectors.card_payment(order),
+        "money": selectors.money_summary(order),
         "collect_form": extra.pop("collect_form", None) or CollectForm(order=order),
         "cancel_form": CancelForm(),
         "code_form": CodeForm(),

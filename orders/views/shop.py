@@ -174,6 +174,7 @@ def _order_page(request, order, *, link: str = ""):
     context = {
         "order": order,
         "card": selectors.card_payment(order),
+        "money": selectors.money_summary(order),
         "offer_arrival": order.check_in_open(),
         "via_link": bool(link),
         **urls,
