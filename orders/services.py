@@ -1389,6 +1389,9 @@ def authorise_payment(
     if order.payments.filter(status__in=[PaymentStatus.AUTHORISED, PaymentStatus.PAID]).exists():
         raise OrderError("already_authorised", _("This order is already paid for."))
     provider = provider or online_provider()
+    waiting = _waiting_attempt(order, provider)
+    if waiting is not None:
+        return waiting
     auth = provider.authorise(order, payment_method)
     with transaction.atomic():
         order = _lock(order)
@@ -1408,6 +1411,44 @@ def authorise_payment(
             payment.save(update_fields=["status", "amount_authorised"])
             _set_order_payment_status(order, PaymentStatus.AUTHORISED)
     return payment, auth
+
+
+def _waiting_attempt(order: Order, provider) -> tuple[Payment, Authorisation] | None:
+    """One PaymentIntent per attempt: while the order's last card attempt waits for the
+    customer to authenticate it (3-D Secure), a card sent again (a double submit, a stale
+    page) gets that attempt back instead of a second intent; an attempt the customer has
+    finished meanwhile is recorded. None when there is no attempt to go on with (none yet, or
+    the last one was refused or failed authentication): then a new attempt starts."""
+    attempt = (
+        order.payments.filter(
+            provider=provider.name,
+            refund_of__isnull=True,
+            status=PaymentStatus.UNPAID,
+            pending_operation="",
+        )
+        .exclude(provider_reference="")
+        .order_by("-pk")
+        .first()
+    )
+    if attempt is None:
+        return None
+    attempt, state = _sync_payment(attempt, provider)
+    if state.action_secret:
+        auth = Authorisation(
+            status="action_required",
+            reference=attempt.provider_reference,
+            amount=order.total,
+            client_secret=state.action_secret,
+        )
+        return attempt, auth
+    if attempt.status == PaymentStatus.AUTHORISED:
+        auth = Authorisation(
+            status=PaymentStatus.AUTHORISED,
+            reference=attempt.provider_reference,
+            amount=attempt.amount_authorised,
+        )
+        return attempt, auth
+    return None
 
 
 def _call_claimed(locked: Payment, operation: str, call):
@@ -1764,7 +1805,12 @@ def refund_order(
 
 def refresh_payment(*, payment: Payment, provider: PaymentProvider | None = None) -> Payment:
     """Ask the provider where the payment stands and move ours forward to match."""
-    provider = provider or provider_for(payment)
+    return _sync_payment(payment, provider or provider_for(payment))[0]
+
+
+def _sync_payment(payment: Payment, provider) -> tuple[Payment, ProviderState]:
+    """``refresh_payment``, also returning what the provider said (the call runs outside any
+    transaction; the answer is recorded under the payment's lock)."""
     state = provider.status(payment)
     with transaction.atomic():
         payment = _lock_payment(payment)
@@ -1773,7 +1819,7 @@ def refresh_payment(*, payment: Payment, provider: PaymentProvider | None = None
                 update_fields=["status", "amount_authorised", "amount_captured", "captured_at"]
             )
             _set_order_payment_status(payment.order, payment.status)
-    return payment
+    return payment, state
 
 
 def confirm_online_order(*, order: Order, channel: str = "") -> Order:
@@ -1865,19 +1911,25 @@ def start_card_entry(*, order: Order, provider: PaymentProvider | None = None) -
 
 def check_online_payment(
     *, order: Order, channel: str, provider: PaymentProvider | None = None
-) -> Order:
-    """After the customer authenticated their card (3-D Secure) on their device: ask the
-    provider about the order's latest attempt and place the order if it is now authorised.
-    Nothing changes if it is not (the customer may try again)."""
+) -> tuple[Order, str]:
+    """Where the order's card payment stands, after the customer authenticated their card
+    (3-D Secure) on their device or when they come back to pay: ask the provider about the
+    latest attempt (the same PaymentIntent, never a new one) and place the order if it is now
+    authorised. Returns the order and, while that attempt still waits for the customer to
+    authenticate, the secret to finish it with ("" otherwise). Nothing changes if it is not
+    authorised (the customer may try again)."""
     attempt = (
         order.payments.filter(provider=Payment.Provider.STRIPE, refund_of__isnull=True)
         .exclude(provider_reference="")
         .order_by("-pk")
         .first()
     )
+    waiting = ""
     if attempt is not None and attempt.status == PaymentStatus.UNPAID:
-        refresh_payment(payment=attempt, provider=provider)
-    return confirm_online_order(order=order, channel=channel)
+        _payment, state = _sync_payment(attempt, provider or provider_for(attempt))
+        waiting = state.action_secret
+    order = confirm_online_order(order=order, channel=channel)
+    return order, waiting if order.status == OrderStatus.PENDING_PAYMENT else ""
 
 
 def pay_at_counter_instead(*, order: Order, channel: str, user=None) -> Order:

@@ -279,18 +279,25 @@ def _arrive(request, order, *, back: str, user):
     return redirect(back)
 
 
-def _pay_page(request, order, *, status=200, error=None, action_secret=""):
-    """The card payment page: Stripe.js turns the typed card into a ``pm_…`` in the browser."""
+def _pay_page(request, order, *, status=200, error=None, action_secret="", authenticate=False):
+    """The card payment page: Stripe.js turns the typed card into a ``pm_…`` in the browser.
+
+    While the order's card attempt waits for the customer's bank (``action_secret``), the page
+    says so and offers to finish that authentication (``authenticate`` starts it at once)
+    instead of asking for a card again: one PaymentIntent per attempt.
+    """
     secret = ""
-    try:
-        secret = start_card_entry(order=order)
-    except OrderError as exc:
-        if error is None:
-            error, status = exc, exc.status
+    if not action_secret:
+        try:
+            secret = start_card_entry(order=order)
+        except OrderError as exc:
+            if error is None:
+                error, status = exc, exc.status
     context = {
         "order": order,
         "setup_secret": secret,
         "action_secret": action_secret,
+        "authenticate": authenticate,
         "error": error,
         "stripe_key": settings.STRIPE_PUBLISHABLE_KEY,
         "stripe_js_url": settings.STRIPE_JS_URL,
@@ -300,17 +307,32 @@ def _pay_page(request, order, *, status=200, error=None, action_secret=""):
     return render(request, "orders/pay.html", context, status=status)
 
 
+def _authorised(request, order):
+    messages.success(
+        request,
+        _("Your card is authorised. You are charged at pickup, only for what you take."),
+    )
+    return redirect("orders:detail", number=order.number)
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 def pay(request, number):
-    """Pay an online order waiting for its card: GET shows the card form, POST authorises the
-    ``pm_…`` Stripe.js made (or, after 3-D Secure, checks the result)."""
+    """Pay an online order waiting for its card: GET shows the card form (or, while the bank
+    waits for the customer, the authentication to finish), POST authorises the ``pm_…``
+    Stripe.js made or, after 3-D Secure, checks the result."""
     order = _order_for_viewer(request, number)
     if order.payment_method != PaymentMethod.ONLINE or not online_payments_enabled():
         return redirect("orders:detail", number=order.number)
     if order.status != OrderStatus.PENDING_PAYMENT:
         return redirect("orders:detail", number=order.number)
     if request.method != "POST":
-        return _pay_page(request, order)
+        try:
+            order, waiting = check_online_payment(order=order, channel=Channel.WEB)
+        except OrderError as error:
+            return _pay_page(request, order, status=error.status, error=error)
+        if order.status != OrderStatus.PENDING_PAYMENT:
+            return _authorised(request, order)  # authenticated after the page was left
+        return _pay_page(request, order, action_secret=waiting)
     form = PayForm(request.POST)
     if not form.is_valid():
         error = OrderError(
@@ -319,12 +341,12 @@ def pay(request, number):
             status=400,
         )
         return _pay_page(request, order, status=400, error=error)
-    action_secret = ""
+    checking = form.cleaned_data["check"]
     try:
-        if form.cleaned_data["check"]:
-            order = check_online_payment(order=order, channel=Channel.WEB)
+        if checking:
+            order, waiting = check_online_payment(order=order, channel=Channel.WEB)
         else:
-            order, action_secret = pay_online(
+            order, waiting = pay_online(
                 order=order,
                 payment_method=form.cleaned_data["payment_method"],
                 channel=Channel.WEB,
@@ -333,22 +355,25 @@ def pay(request, number):
             )
     except OrderError as error:
         return _pay_page(request, order, status=error.status, error=error)
-    if order.status == OrderStatus.PENDING_PAYMENT:
-        if action_secret:
-            # The card asks the customer to authenticate: the page runs 3-D Secure, then
-            # posts back to check the result.
-            return _pay_page(request, order, action_secret=action_secret)
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        return _authorised(request, order)
+    if waiting:
+        # The bank asks the customer to authenticate: the page runs 3-D Secure (at once after
+        # a card was sent), then posts back to check the result.
+        return _pay_page(request, order, action_secret=waiting, authenticate=not checking)
+    if checking:
+        error = OrderError(
+            "card_not_authenticated",
+            _("The card was not authenticated. Try again or use another card."),
+            status=402,
+        )
+    else:
         error = OrderError(
             "card_not_authorised",
             _("The card was not authorised. Try again or use another card."),
             status=402,
         )
-        return _pay_page(request, order, status=402, error=error)
-    messages.success(
-        request,
-        _("Your card is authorised. You are charged at pickup, only for what you take."),
-    )
-    return redirect("orders:detail", number=order.number)
+    return _pay_page(request, order, status=402, error=error)
 
 
 @require_POST
