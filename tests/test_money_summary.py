@@ -180,7 +180,7 @@ def test_the_order_page_tells_what_was_charged_refunded_and_the_net(partly_refun
     html = text(browser.get(f"/orders/{partly_refunded.number}/"))
 
     rows = money_rows(html)
-    assert rows[0] == ("Payment", "Pay online · Partly refunded")
+    assert rows[0] == ("Status", "Pay online · Partly refunded")
     assert rows[1:4] == [
         ("Ordered", "49.85 EUR"),
         ("Handed over", "34.90 EUR"),
