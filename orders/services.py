@@ -1924,11 +1924,14 @@ def check_online_payment(
         .order_by("-pk")
         .first()
     )
+    if attempt is None:
+        return order, ""  # no card sent yet: nothing to ask, nothing to place
     waiting = ""
-    if attempt is not None and attempt.status == PaymentStatus.UNPAID:
-        _payment, state = _sync_payment(attempt, provider or provider_for(attempt))
+    if attempt.status == PaymentStatus.UNPAID:
+        attempt, state = _sync_payment(attempt, provider or provider_for(attempt))
         waiting = state.action_secret
-    order = confirm_online_order(order=order, channel=channel)
+    if attempt.status in (PaymentStatus.AUTHORISED, PaymentStatus.PAID):
+        order = confirm_online_order(order=order, channel=channel)
     return order, waiting if order.status == OrderStatus.PENDING_PAYMENT else ""
 
 
