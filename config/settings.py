@@ -285,6 +285,9 @@ EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "20"))
 # --- Messages to customers (DESIGN §6) ------------------------------------------------------
 # The address links in messages point at (the order page, the survey).
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The order link in messages opens that order's page without logging in for this many days
+# after the message was written (orders/links.py).
+ORDER_LINK_DAYS = int(os.environ.get("ORDER_LINK_DAYS", "30"))
 # SMS and WhatsApp: "console" (printed to the log: the demo), "http" (a provider at
 # TEXT_MESSAGE_URL with TEXT_MESSAGE_TOKEN), or empty (email only).
 _TEXT_BACKENDS = {

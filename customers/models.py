@@ -227,6 +227,7 @@ class NotificationKind(models.TextChoices):
     EXPIRED = "order_expired", _("Not collected in time")
     CANCELLED = "order_cancelled", _("Order cancelled")
     REFUND = "refund", _("Refund")
+    RECEIPT = "receipt", _("Receipt")
     NPS = "nps_survey", _("Satisfaction survey")
 
 
@@ -252,6 +253,7 @@ TRANSACTIONAL_KINDS = frozenset(
         NotificationKind.EXPIRED,
         NotificationKind.CANCELLED,
         NotificationKind.REFUND,
+        NotificationKind.RECEIPT,
     }
 )
 MARKETING_KINDS: frozenset[str] = frozenset()

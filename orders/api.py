@@ -74,6 +74,39 @@ class OrderEventSerializer(serializers.Serializer):
     at = serializers.DateTimeField(source="created_at")
 
 
+class AmountsSerializer(serializers.Serializer):
+    """The order's money as it stands (``orders.selectors.money_summary``)."""
+
+    ordered = serializers.DecimalField(
+        max_digits=12, decimal_places=2, help_text="The order's total as ordered"
+    )
+    collected = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        allow_null=True,
+        help_text="The value handed over at the counter; null until the order is collected",
+    )
+    authorised = serializers.DecimalField(
+        max_digits=12, decimal_places=2, help_text="Held on the card and not charged yet"
+    )
+    charged = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        help_text="Taken: captured on the card or paid at the counter",
+    )
+    refunded = serializers.DecimalField(
+        max_digits=12, decimal_places=2, help_text="Given back so far"
+    )
+    net = serializers.DecimalField(
+        max_digits=12, decimal_places=2, help_text="Charged minus refunded"
+    )
+    status = serializers.CharField(
+        help_text="awaiting_payment, authorised, pay_at_counter, charged, partly_refunded, "
+        "refunded or not_charged"
+    )
+    label = serializers.CharField(help_text="The status in words, in the request's language")
+
+
 class OrderSerializer(serializers.Serializer):
     """An order as its customer sees it (the fields of DESIGN §8)."""
 
@@ -97,6 +130,14 @@ class OrderSerializer(serializers.Serializer):
     )
     created_at = serializers.DateTimeField()
     events = OrderEventSerializer(many=True)
+    amounts = serializers.SerializerMethodField(
+        help_text="What was ordered, handed over, charged and refunded, and the net; total and "
+        "payment_status stay for older clients"
+    )
+
+    @extend_schema_field(AmountsSerializer)
+    def get_amounts(self, order):
+        return AmountsSerializer(selectors.money_summary(order)).data
 
 
 class StaffOrderSerializer(OrderSerializer):

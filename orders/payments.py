@@ -66,6 +66,9 @@ class ProviderState:
     amount_captured: Decimal | None = None
     # What the card holds for us (known once authorised).
     amount_authorised: Decimal | None = None
+    # While the customer must authenticate (3-D Secure): the secret their device finishes it
+    # with. Handed to the customer's page, never stored.
+    action_secret: str = ""
 
 
 @dataclass(frozen=True)
@@ -188,7 +191,13 @@ class StripeProvider:
             authorised = from_minor_units(
                 intent.get("amount_capturable") or intent["amount"], currency
             )
-        return ProviderState(status=status, amount_captured=captured, amount_authorised=authorised)
+        secret = intent.get("client_secret") or "" if intent["status"] == "requires_action" else ""
+        return ProviderState(
+            status=status,
+            amount_captured=captured,
+            amount_authorised=authorised,
+            action_secret=secret,
+        )
 
     def setup_card(self, order: Order, *, key: str) -> str:
         """Start collecting a card on the customer's page: a SetupIntent whose

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core import signing
 from django.db.models import (
     Case,
     Count,
@@ -29,6 +30,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.models import NotificationKind
 from customers.selectors import timeline
+from orders import links
 from orders.errors import OrderError
 from orders.models import (
     Handover,
@@ -245,6 +247,82 @@ def refund_summary(order: Order) -> RefundSummary:
     )
 
 
+# --- The money of one order ----------------------------------------------------------------------
+
+# What the money of an order amounts to, for the customer (``MoneySummary.status``).
+MONEY_STATUSES = {
+    "awaiting_payment": _("Awaiting card payment"),
+    "authorised": _("Authorised, charged at pickup"),
+    "pay_at_counter": _("To pay at the counter"),
+    "charged": _("Charged"),
+    "partly_refunded": _("Partly refunded"),
+    "refunded": _("Refunded"),
+    "not_charged": _("Nothing charged"),
+}
+
+
+@dataclass(frozen=True)
+class MoneySummary:
+    """An order's money as it stands: what was ordered, handed over, held on the card,
+    charged (captured online or taken at the till), given back, and the net."""
+
+    currency: str
+    ordered: Decimal
+    collected: Decimal | None  # the value handed over; None until the order is collected
+    authorised: Decimal  # a card hold not charged yet
+    charged: Decimal
+    refunded: Decimal
+    status: str  # a key of MONEY_STATUSES
+
+    @property
+    def net(self) -> Decimal:
+        return self.charged - self.refunded
+
+    @property
+    def label(self) -> str:
+        return MONEY_STATUSES[self.status]
+
+
+def money_summary(order: Order) -> MoneySummary:
+    """The one account of an order's money, for the shopper's page, the API and the receipt.
+
+    From the order's lines (what was handed over) and its payments (not the refund rows: each
+    payment keeps its refunded total). Uses ``order.lines.all()`` and ``order.payments.all()``,
+    so a prefetch makes it free.
+    """
+    lines = list(order.lines.all())
+    payments = [p for p in order.payments.all() if p.refund_of_id is None]
+    handed_over = any(line.collected_quantity is not None for line in lines)
+    charged = sum((p.amount_captured for p in payments), ZERO)
+    refunded = sum((p.amount_refunded for p in payments), ZERO)
+    authorised = sum(
+        (p.amount_authorised for p in payments if p.status == PaymentStatus.AUTHORISED), ZERO
+    )
+    if charged > 0 and refunded >= charged:
+        status = "refunded"
+    elif charged > 0 and refunded > 0:
+        status = "partly_refunded"
+    elif charged > 0:
+        status = "charged"
+    elif authorised > 0:
+        status = "authorised"
+    elif order.status == OrderStatus.PENDING_PAYMENT:
+        status = "awaiting_payment"
+    elif order.is_open:
+        status = "pay_at_counter"
+    else:
+        status = "not_charged"
+    return MoneySummary(
+        currency=order.currency,
+        ordered=order.total,
+        collected=sum((ln.collected_total for ln in lines), ZERO) if handed_over else None,
+        authorised=authorised,
+        charged=charged,
+        refunded=refunded,
+        status=status,
+    )
+
+
 # A ready message may be sent again this many times (the customer lost it).
 READY_RESENDS = 3
 
@@ -285,6 +363,25 @@ def order_for_guest(*, numbers, number: str) -> Order:
     return order
 
 
+def order_for_link(*, token: str) -> Order:
+    """The order a message's signed link opens (``orders.links``); 404 for a link we did not
+    sign or whose pickup token has changed since, ``link_expired`` (410) for one too old."""
+    try:
+        number, fingerprint = links.read_order_link(token)
+    except links.LinkExpired:
+        raise OrderError(
+            "link_expired",
+            _("This link has expired."),
+            status=410,
+        ) from None
+    except signing.BadSignature:
+        raise Http404("No such order") from None
+    order = _detail().filter(number=number[:16]).first()
+    if order is None or not links.matches_pickup_token(fingerprint, order.pickup_token):
+        raise Http404("No such order")
+    return order
+
+
 def order_for_store(*, store, number: str, lock: bool = False) -> Order:
     """An order of this store; 404 for other stores' orders."""
     qs = Order.objects.select_for_update(of=("self",)) if lock else _detail()
@@ -319,8 +416,8 @@ def order_for_pickup_token(*, store, token: str) -> Order | None:
 
 
 def customer_orders(*, customer, detailed: bool = False):
-    """The customer's orders, newest first; ``detailed`` adds lines and events (for the API)
-    in two more queries, however many orders there are."""
+    """The customer's orders, newest first; ``detailed`` adds lines, events and payments (for
+    the API) in three more queries, however many orders there are."""
     if customer is None:
         return Order.objects.none()
     orders = (
@@ -333,6 +430,7 @@ def customer_orders(*, customer, detailed: bool = False):
         orders = orders.prefetch_related(
             Prefetch("lines", queryset=OrderLine.objects.order_by("pk")),
             Prefetch("events", queryset=OrderEvent.objects.order_by("created_at", "pk")),
+            "payments",
         )
     return orders
 

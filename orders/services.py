@@ -33,6 +33,7 @@ from customers.services import (
     withdraw_messages,
 )
 from orders.errors import OrderError
+from orders.links import order_link
 from orders.models import (
     TRANSITIONS,
     Actor,
@@ -63,6 +64,7 @@ from orders.selectors import (
     card_payment,
     check_refundable,
     handover_total,
+    money_summary,
     paid_payment,
     ready_resends_left,
     refund_plan,
@@ -459,7 +461,8 @@ def _message_context(order: Order, **extra) -> dict:
     store = order.store
     return {
         "order_number": order.number,
-        "order_url": f"{settings.SITE_URL}/orders/{order.number}/",
+        # Signed: opens this order's page on any device, without logging in (orders/links.py).
+        "order_url": order_link(order),
         "store_name": store.name,
         "store_address": f"{store.address}, {store.city}",
         "timezone": store.timezone,
@@ -489,6 +492,43 @@ def _notify(order: Order, kind: str, *, key: str = "", send_at=None, **extra) ->
     )
 
 
+def _receipt(order: Order, *, collected_at: datetime) -> dict:
+    """What the receipt at handover shows: each line as ordered and handed over, how it was
+    paid, and the money (``selectors.money_summary``), read after the collection's writes."""
+    money = money_summary(order)
+    taken = paid_payment(order)
+    if taken is None or taken.provider == Payment.Provider.STRIPE:
+        paid_by = "online"
+    else:
+        paid_by = taken.method or Payment.Method.CARD
+    lines = [
+        {
+            "name": line.name,
+            "sku": line.sku,
+            "quantity": line.quantity,
+            "collected": line.collected_quantity or 0,
+            "refused": line.quantity - (line.collected_quantity or 0),
+            "unit_price": str(line.unit_price),
+            "total": str(line.collected_total),
+        }
+        for line in order.lines.all()
+    ]
+    amounts = {
+        "ordered": str(money.ordered),
+        "collected": str(money.collected if money.collected is not None else Decimal("0.00")),
+        "charged": str(money.charged),
+        "refunded": str(money.refunded),
+        "net": str(money.net),
+        "status": money.status,
+    }
+    return {
+        "lines": lines,
+        "amounts": amounts,
+        "paid_by": paid_by,
+        "collected_at": collected_at.isoformat(),
+    }
+
+
 def _notify_transition(order: Order, *, now: datetime) -> None:
     if order.status == OrderStatus.READY:
         _notify(
@@ -500,6 +540,7 @@ def _notify_transition(order: Order, *, now: datetime) -> None:
     elif order.status == OrderStatus.CANCELLED:
         _notify(order, NotificationKind.CANCELLED, reason=order.cancel_reason)
     elif order.status == OrderStatus.COLLECTED:
+        _notify(order, NotificationKind.RECEIPT, **_receipt(order, collected_at=now))
         _notify(
             order,
             NotificationKind.NPS,
@@ -1368,6 +1409,9 @@ def authorise_payment(
     if order.payments.filter(status__in=[PaymentStatus.AUTHORISED, PaymentStatus.PAID]).exists():
         raise OrderError("already_authorised", _("This order is already paid for."))
     provider = provider or online_provider()
+    waiting = _waiting_attempt(order, provider)
+    if waiting is not None:
+        return waiting
     auth = provider.authorise(order, payment_method)
     with transaction.atomic():
         order = _lock(order)
@@ -1387,6 +1431,44 @@ def authorise_payment(
             payment.save(update_fields=["status", "amount_authorised"])
             _set_order_payment_status(order, PaymentStatus.AUTHORISED)
     return payment, auth
+
+
+def _waiting_attempt(order: Order, provider) -> tuple[Payment, Authorisation] | None:
+    """One PaymentIntent per attempt: while the order's last card attempt waits for the
+    customer to authenticate it (3-D Secure), a card sent again (a double submit, a stale
+    page) gets that attempt back instead of a second intent; an attempt the customer has
+    finished meanwhile is recorded. None when there is no attempt to go on with (none yet, or
+    the last one was refused or failed authentication): then a new attempt starts."""
+    attempt = (
+        order.payments.filter(
+            provider=provider.name,
+            refund_of__isnull=True,
+            status=PaymentStatus.UNPAID,
+            pending_operation="",
+        )
+        .exclude(provider_reference="")
+        .order_by("-pk")
+        .first()
+    )
+    if attempt is None:
+        return None
+    attempt, state = _sync_payment(attempt, provider)
+    if state.action_secret:
+        auth = Authorisation(
+            status="action_required",
+            reference=attempt.provider_reference,
+            amount=order.total,
+            client_secret=state.action_secret,
+        )
+        return attempt, auth
+    if attempt.status == PaymentStatus.AUTHORISED:
+        auth = Authorisation(
+            status=PaymentStatus.AUTHORISED,
+            reference=attempt.provider_reference,
+            amount=attempt.amount_authorised,
+        )
+        return attempt, auth
+    return None
 
 
 def _call_claimed(locked: Payment, operation: str, call):
@@ -1699,7 +1781,12 @@ def refund_order(
 
 def refresh_payment(*, payment: Payment, provider: PaymentProvider | None = None) -> Payment:
     """Ask the provider where the payment stands and move ours forward to match."""
-    provider = provider or provider_for(payment)
+    return _sync_payment(payment, provider or provider_for(payment))[0]
+
+
+def _sync_payment(payment: Payment, provider) -> tuple[Payment, ProviderState]:
+    """``refresh_payment``, also returning what the provider said (the call runs outside any
+    transaction; the answer is recorded under the payment's lock)."""
     state = provider.status(payment)
     with transaction.atomic():
         payment = _lock_payment(payment)
@@ -1708,7 +1795,7 @@ def refresh_payment(*, payment: Payment, provider: PaymentProvider | None = None
                 update_fields=["status", "amount_authorised", "amount_captured", "captured_at"]
             )
             _set_order_payment_status(payment.order, payment.status)
-    return payment
+    return payment, state
 
 
 def confirm_online_order(*, order: Order, channel: str = "") -> Order:
@@ -1800,19 +1887,28 @@ def start_card_entry(*, order: Order, provider: PaymentProvider | None = None) -
 
 def check_online_payment(
     *, order: Order, channel: str, provider: PaymentProvider | None = None
-) -> Order:
-    """After the customer authenticated their card (3-D Secure) on their device: ask the
-    provider about the order's latest attempt and place the order if it is now authorised.
-    Nothing changes if it is not (the customer may try again)."""
+) -> tuple[Order, str]:
+    """Where the order's card payment stands, after the customer authenticated their card
+    (3-D Secure) on their device or when they come back to pay: ask the provider about the
+    latest attempt (the same PaymentIntent, never a new one) and place the order if it is now
+    authorised. Returns the order and, while that attempt still waits for the customer to
+    authenticate, the secret to finish it with ("" otherwise). Nothing changes if it is not
+    authorised (the customer may try again)."""
     attempt = (
         order.payments.filter(provider=Payment.Provider.STRIPE, refund_of__isnull=True)
         .exclude(provider_reference="")
         .order_by("-pk")
         .first()
     )
-    if attempt is not None and attempt.status == PaymentStatus.UNPAID:
-        refresh_payment(payment=attempt, provider=provider)
-    return confirm_online_order(order=order, channel=channel)
+    if attempt is None:
+        return order, ""  # no card sent yet: nothing to ask, nothing to place
+    waiting = ""
+    if attempt.status == PaymentStatus.UNPAID:
+        attempt, state = _sync_payment(attempt, provider or provider_for(attempt))
+        waiting = state.action_secret
+    if attempt.status in (PaymentStatus.AUTHORISED, PaymentStatus.PAID):
+        order = confirm_online_order(order=order, channel=channel)
+    return order, waiting if order.status == OrderStatus.PENDING_PAYMENT else ""
 
 
 def pay_at_counter_instead(*, order: Order, channel: str, user=None) -> Order:

@@ -28,6 +28,7 @@ from tests.web_helpers import slot_bookings, stock_of, text, written
 pytest_plugins = ["tests.web_fixtures", "tests.order_api_fixtures"]
 
 ORDER_FIELDS = [
+    "amounts",
     "arrived_at",
     "channel",
     "created_at",

@@ -27,6 +27,7 @@ from tests.web_helpers import collect_in_full, place_at, stock_of, text, written
 pytest_plugins = ["tests.web_fixtures", "tests.order_api_fixtures"]
 
 STAFF_ORDER_FIELDS = [
+    "amounts",
     "arrived_at",
     "channel",
     "code_locked",

@@ -76,22 +76,38 @@ def test_a_card_typed_in_the_page_authorises_the_order(browser, live, card_shop,
     assert console.problems == []
 
 
-def test_a_card_asking_for_3d_secure_is_authenticated_in_the_page(browser, live, card_shop, watch):
+def test_a_card_asking_for_3d_secure_is_one_payment_intent_even_when_the_page_is_reopened(
+    browser, live, card_shop, watch, tmp_path
+):
     page = browser.new_page(viewport={"width": 390, "height": 844})
     console = watch(page)
     order_online(page, live, "sara@example.test")
 
     type_card(page, "4000002500003155")
     page.get_by_role("button", name=re.compile("Authorise")).click()
-    # The bank asks twice: when the card is set up in the page, and for the payment itself
-    # (the page comes back from our server with the challenge, runs it, then has it checked).
+    # Setting the card up in the page is checked by the bank (localstripe's Stripe.js asks
+    # for it), then the payment itself: the page comes back from our server with the challenge
+    # for the one PaymentIntent of this attempt and runs it.
     page.get_by_role("button", name="Complete authentication").click()
     expect(page.locator("#pay-form[data-action-secret^=pi_]")).to_have_count(1)
+    pay_url = page.url
+    order = Order.objects.get(contact_email="sara@example.test")
+    (intent,) = StripeProvider().client.v1.payment_intents.list().data
+
+    # The customer leaves the challenge and reopens the page: it says the bank is waiting and
+    # finishes that same payment, instead of asking for the card again.
+    page.goto(pay_url)
+    expect(page.locator("#auth-pending h2")).to_have_text("Authentication pending")
+    expect(page.locator("#card-element")).to_have_count(0)
+    page.screenshot(path=tmp_path / "pay-authentication-pending-phone.png", full_page=True)
+    page.get_by_role("button", name="Confirm with your bank").click()
     page.get_by_role("button", name="Complete authentication").click()
 
     expect(page.get_by_role("status")).to_contain_text("Your card is authorised")
-    order = Order.objects.get(contact_email="sara@example.test")
+    order.refresh_from_db()
     assert (order.status, order.payment_status) == (OrderStatus.PLACED, PaymentStatus.AUTHORISED)
+    assert [i.id for i in StripeProvider().client.v1.payment_intents.list().data] == [intent.id]
+    assert order.payments.get().provider_reference == intent.id
     assert console.problems == []
 
 

@@ -23,6 +23,7 @@ from orders.services import (
     refund_payment,
 )
 from tests.localstripe_server import free_port
+from tests.payment_helpers import three_d_secure_card
 
 pytest_plugins = ["tests.payments_fixtures"]
 
@@ -164,6 +165,31 @@ def test_card_needing_authentication_hands_back_the_client_secret_and_stays_unpa
     assert cancel_payment(payment=payment, provider=stripe_provider).status == (
         PaymentStatus.VOIDED
     )
+
+
+def test_a_card_sent_again_while_authentication_is_pending_is_the_same_intent(
+    online_order, stripe_provider
+):
+    """One PaymentIntent per attempt: localstripe ignores idempotency keys, so this is our
+    own rule, and it holds for another card sent from a stale page too."""
+    card = three_d_secure_card()
+    first, first_auth = authorise_payment(
+        order=online_order, payment_method=card, provider=stripe_provider
+    )
+
+    again, again_auth = authorise_payment(
+        order=online_order, payment_method=card, provider=stripe_provider
+    )
+    other, other_auth = authorise_payment(
+        order=online_order, payment_method="pm_card_visa", provider=stripe_provider
+    )
+
+    assert (again.pk, other.pk) == (first.pk, first.pk)
+    assert again_auth == other_auth == first_auth
+    assert first_auth.status == "action_required"
+    intents = stripe_provider.client.v1.payment_intents.list().data
+    assert [i.id for i in intents] == [first.provider_reference]
+    assert Payment.objects.filter(order=online_order).count() == 1
 
 
 # --- Capture and cancel ----------------------------------------------------------------------

@@ -206,9 +206,10 @@ def test_a_card_needing_authentication_is_checked_after_the_challenge(
     assert f'data-action-secret="{payment.provider_reference}_secret_' in challenge.content.decode()
     assert Order.objects.get().status == "pending_payment"
 
-    # Checked before the customer passed the challenge: still waiting.
+    # Checked before the customer passed the challenge: still waiting for it, same intent.
     early = shopper_client.post(pay_url, {"check": "1"})
-    assert early.status_code == 402
+    assert early.status_code == 200
+    assert f'data-action-secret="{payment.provider_reference}_secret_' in early.content.decode()
     assert Order.objects.get().status == "pending_payment"
 
     # Stripe.js runs the challenge in the browser, against Stripe (here localstripe).
@@ -225,6 +226,112 @@ def test_a_card_needing_authentication_is_checked_after_the_challenge(
     assert (order.status, order.payment_status) == ("placed", "authorised")
     payment.refresh_from_db()
     assert (payment.status, payment.amount_authorised) == (PaymentStatus.AUTHORISED, order.total)
+
+
+def payment_intents() -> list:
+    return StripeProvider().client.v1.payment_intents.list().data
+
+
+def setup_intents() -> list:
+    return StripeProvider().client.v1.setup_intents.list().data
+
+
+def authenticate(intent, *, success: bool) -> None:
+    """What Stripe.js does in the customer's browser when they pass (or fail) 3-D Secure."""
+    StripeProvider().client.raw_request(
+        "post",
+        f"/v1/payment_intents/{intent.id}/_authenticate",
+        success="true" if success else "false",
+        client_secret=intent.client_secret,
+    )
+
+
+def test_one_payment_intent_per_3d_secure_attempt_and_a_reopened_page_says_it_is_pending(
+    shop, shopper_client, stripe_web
+):
+    pay_url = place_online(shopper_client, shop)
+    card = three_d_secure_card()
+    challenge = shopper_client.post(pay_url, {"payment_method": card})
+    (intent,) = payment_intents()
+    assert f'data-action-secret="{intent.client_secret}"' in text(challenge)
+    cards_entered = len(setup_intents())
+
+    # Reopened (a reload, another tab, back from the bank's app): the page says the bank is
+    # waiting and offers to finish, instead of asking for the card again.
+    reopened = shopper_client.get(pay_url)
+    html = text(reopened)
+    assert reopened.status_code == 200
+    assert "Authentication pending" in html
+    assert f'data-action-secret="{intent.client_secret}"' in html
+    assert "Confirm with your bank" in html
+    assert 'id="card-element"' not in html
+    assert "data-setup-secret" not in html
+    assert len(setup_intents()) == cards_entered
+    # The card sent again (a double submit, a stale tab) is the same attempt.
+    again = shopper_client.post(pay_url, {"payment_method": card})
+    assert again.status_code == 200
+    assert f'data-action-secret="{intent.client_secret}"' in text(again)
+    # Checked before the bank said yes: still pending, same intent.
+    early = shopper_client.post(pay_url, {"check": "1"})
+    assert early.status_code == 200
+    assert "Authentication pending" in text(early)
+    assert [i.id for i in payment_intents()] == [intent.id]
+
+    authenticate(intent, success=True)
+    checked = shopper_client.post(pay_url, {"check": "1"})
+
+    order = Order.objects.get()
+    assert checked.status_code == 302
+    assert (order.status, order.payment_status) == ("placed", "authorised")
+    assert [i.id for i in payment_intents()] == [intent.id]
+    assert list(Payment.objects.values_list("provider_reference", "status")) == [
+        (intent.id, PaymentStatus.AUTHORISED)
+    ]
+
+
+def test_authentication_finished_elsewhere_is_found_when_the_page_is_reopened(
+    shop, shopper_client, stripe_web
+):
+    pay_url = place_online(shopper_client, shop)
+    shopper_client.post(pay_url, {"payment_method": three_d_secure_card()})
+    (intent,) = payment_intents()
+    authenticate(intent, success=True)  # the page was closed before it posted the check
+
+    reopened = shopper_client.get(pay_url)
+
+    order = Order.objects.get()
+    assert reopened["Location"] == f"/orders/{order.number}/"
+    assert (order.status, order.payment_status) == ("placed", "authorised")
+    assert len(payment_intents()) == 1
+
+
+def test_a_failed_authentication_asks_for_a_card_again_as_a_new_attempt(
+    shop, shopper_client, stripe_web
+):
+    pay_url = place_online(shopper_client, shop)
+    shopper_client.post(pay_url, {"payment_method": three_d_secure_card()})
+    (first,) = payment_intents()
+    authenticate(first, success=False)
+
+    checked = shopper_client.post(pay_url, {"check": "1"})
+
+    assert checked.status_code == 402
+    html = text(checked)
+    assert (
+        '<p class="message error" role="alert" data-code="card_not_authenticated">'
+        "The card was not authenticated. Try again or use another card.</p>"
+    ) in html
+    assert 'data-setup-secret="seti_' in html
+    assert 'data-action-secret="pi_' not in html
+    assert Order.objects.get().status == "pending_payment"
+    # The next card is a new attempt: a new intent, and the order is placed with it.
+    accepted = shopper_client.post(pay_url, {"payment_method": "pm_card_visa"})
+    assert accepted.status_code == 302
+    intents = {i.id: i.status for i in payment_intents()}
+    assert len(intents) == 2
+    assert intents[first.id] == "requires_payment_method"
+    authorised = Payment.objects.get(status=PaymentStatus.AUTHORISED)
+    assert intents[authorised.provider_reference] == "requires_capture"
 
 
 def test_someone_elses_order_cannot_be_paid_or_switched(shop, shopper_client, stripe_web):

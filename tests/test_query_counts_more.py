@@ -23,7 +23,9 @@ pytest_plugins = ["tests.web_fixtures", "tests.payments_fixtures"]
 PUBLISHABLE_KEY = "pk_test_omnicollect_0123456789"
 
 # The fixed counts, as measured.
-PAY_PAGE = 9
+# The card page looks for the order's last card attempt (one query): one waiting for 3-D
+# Secure is finished, not replaced by a new card.
+PAY_PAGE = 10
 SURVEY_PAGE = 2
 ORDER_PAGE = 9
 TABLET_ORDER_PAGE = 13

@@ -184,6 +184,7 @@ def _order_context(request, store, order, **extra):
         "is_manager": is_manager(request.user, store),
         "card": card,
         "money_taken": selectors.money_taken(order),
+        "money": selectors.money_summary(order),
         "collect_form": collect_form,
         **_amount_context(order, collect_form, card),
         "cancel_form": extra.pop("cancel_form", None) or CancelForm(),

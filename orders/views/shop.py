@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import time_format
 from django.utils.translation import gettext as _
@@ -218,15 +219,79 @@ def _order_for_viewer(request, number):
     )
 
 
-@require_safe
-def order_detail(request, number):
-    order = _order_for_viewer(request, number)
+def _order_page(request, order, *, link: str = ""):
+    """The order page; opened through a message's signed ``link``, its QR and "I'm here" go
+    through the link too, and paying is not offered."""
+    if link:
+        urls = {
+            "qr_url": reverse("orders:link_qr", args=[link]),
+            "arrived_url": reverse("orders:link_arrived", args=[link]),
+        }
+    else:
+        urls = {
+            "qr_url": reverse("orders:qr", args=[order.number]),
+            "arrived_url": reverse("orders:arrived", args=[order.number]),
+        }
     context = {
         "order": order,
         "card": selectors.card_payment(order),
+        "money": selectors.money_summary(order),
         "offer_arrival": order.check_in_open(),
+        "via_link": bool(link),
+        **urls,
     }
     return render(request, "orders/order_detail.html", context)
+
+
+@require_safe
+def order_detail(request, number):
+    return _order_page(request, _order_for_viewer(request, number))
+
+
+def _order_by_link(request, token):
+    """The order a message's link opens, or the "link expired" page (410) to show instead."""
+    try:
+        return selectors.order_for_link(token=token), None
+    except OrderError as error:
+        if error.code != "link_expired":
+            raise
+        context = {"error": error, "link_days": settings.ORDER_LINK_DAYS}
+        return None, render(request, "orders/link_expired.html", context, status=410)
+
+
+def _private(response):
+    """Whoever holds a link sees the order: keep the page out of shared caches and indexes."""
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@require_safe
+def order_by_link(request, token):
+    """The order page from a message's signed link, in any browser, without logging in."""
+    order, expired = _order_by_link(request, token)
+    if expired is not None:
+        return _private(expired)
+    return _private(_order_page(request, order, link=token))
+
+
+@require_safe
+def order_link_qr(request, token):
+    order, expired = _order_by_link(request, token)
+    if expired is not None:
+        return _private(expired)
+    return _qr_response(order)
+
+
+@require_POST
+def order_link_arrived(request, token):
+    """ "I'm here" from a message's link: the only change the link allows (it tells the store
+    the customer is at the counter, as showing the QR there would)."""
+    order, expired = _order_by_link(request, token)
+    if expired is not None:
+        return _private(expired)
+    back = reverse("orders:link", args=[token])
+    return _arrive(request, order, back=back, user=None)
 
 
 def _local_time(order, moment) -> str:
@@ -240,20 +305,24 @@ def order_arrived(request, number):
     Pressing twice is harmless (the first time is kept and shown); works without JavaScript.
     """
     order = _order_for_viewer(request, number)
+    user = request.user if request.user.is_authenticated else None
+    return _arrive(request, order, back=reverse("orders:detail", args=[order.number]), user=user)
+
+
+def _arrive(request, order, *, back: str, user):
     if order.arrived_at is not None and order.is_open:
         messages.info(
             request,
             _("We already told the store at %(time)s.")
             % {"time": _local_time(order, order.arrived_at)},
         )
-        return redirect("orders:detail", number=order.number)
+        return redirect(back)
     now = timezone.now()
-    user = request.user if request.user.is_authenticated else None
     try:
         order = mark_arrived(order=order, channel=Channel.WEB, user=user, now=now)
     except OrderError as error:
         messages.error(request, error.message)
-        return redirect("orders:detail", number=order.number)
+        return redirect(back)
     if order.arrived_at == now:
         messages.success(
             request,
@@ -268,21 +337,28 @@ def order_arrived(request, number):
             _("We already told the store at %(time)s.")
             % {"time": _local_time(order, order.arrived_at)},
         )
-    return redirect("orders:detail", number=order.number)
+    return redirect(back)
 
 
-def _pay_page(request, order, *, status=200, error=None, action_secret=""):
-    """The card payment page: Stripe.js turns the typed card into a ``pm_…`` in the browser."""
+def _pay_page(request, order, *, status=200, error=None, action_secret="", authenticate=False):
+    """The card payment page: Stripe.js turns the typed card into a ``pm_…`` in the browser.
+
+    While the order's card attempt waits for the customer's bank (``action_secret``), the page
+    says so and offers to finish that authentication (``authenticate`` starts it at once)
+    instead of asking for a card again: one PaymentIntent per attempt.
+    """
     secret = ""
-    try:
-        secret = start_card_entry(order=order)
-    except OrderError as exc:
-        if error is None:
-            error, status = exc, exc.status
+    if not action_secret:
+        try:
+            secret = start_card_entry(order=order)
+        except OrderError as exc:
+            if error is None:
+                error, status = exc, exc.status
     context = {
         "order": order,
         "setup_secret": secret,
         "action_secret": action_secret,
+        "authenticate": authenticate,
         "error": error,
         "stripe_key": settings.STRIPE_PUBLISHABLE_KEY,
         "stripe_js_url": settings.STRIPE_JS_URL,
@@ -292,17 +368,32 @@ def _pay_page(request, order, *, status=200, error=None, action_secret=""):
     return render(request, "orders/pay.html", context, status=status)
 
 
+def _authorised(request, order):
+    messages.success(
+        request,
+        _("Your card is authorised. You are charged at pickup, only for what you take."),
+    )
+    return redirect("orders:detail", number=order.number)
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 def pay(request, number):
-    """Pay an online order waiting for its card: GET shows the card form, POST authorises the
-    ``pm_…`` Stripe.js made (or, after 3-D Secure, checks the result)."""
+    """Pay an online order waiting for its card: GET shows the card form (or, while the bank
+    waits for the customer, the authentication to finish), POST authorises the ``pm_…``
+    Stripe.js made or, after 3-D Secure, checks the result."""
     order = _order_for_viewer(request, number)
     if order.payment_method != PaymentMethod.ONLINE or not online_payments_enabled():
         return redirect("orders:detail", number=order.number)
     if order.status != OrderStatus.PENDING_PAYMENT:
         return redirect("orders:detail", number=order.number)
     if request.method != "POST":
-        return _pay_page(request, order)
+        try:
+            order, waiting = check_online_payment(order=order, channel=Channel.WEB)
+        except OrderError as error:
+            return _pay_page(request, order, status=error.status, error=error)
+        if order.status != OrderStatus.PENDING_PAYMENT:
+            return _authorised(request, order)  # authenticated after the page was left
+        return _pay_page(request, order, action_secret=waiting)
     form = PayForm(request.POST)
     if not form.is_valid():
         error = OrderError(
@@ -311,12 +402,12 @@ def pay(request, number):
             status=400,
         )
         return _pay_page(request, order, status=400, error=error)
-    action_secret = ""
+    checking = form.cleaned_data["check"]
     try:
-        if form.cleaned_data["check"]:
-            order = check_online_payment(order=order, channel=Channel.WEB)
+        if checking:
+            order, waiting = check_online_payment(order=order, channel=Channel.WEB)
         else:
-            order, action_secret = pay_online(
+            order, waiting = pay_online(
                 order=order,
                 payment_method=form.cleaned_data["payment_method"],
                 channel=Channel.WEB,
@@ -325,22 +416,25 @@ def pay(request, number):
             )
     except OrderError as error:
         return _pay_page(request, order, status=error.status, error=error)
-    if order.status == OrderStatus.PENDING_PAYMENT:
-        if action_secret:
-            # The card asks the customer to authenticate: the page runs 3-D Secure, then
-            # posts back to check the result.
-            return _pay_page(request, order, action_secret=action_secret)
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        return _authorised(request, order)
+    if waiting:
+        # The bank asks the customer to authenticate: the page runs 3-D Secure (at once after
+        # a card was sent), then posts back to check the result.
+        return _pay_page(request, order, action_secret=waiting, authenticate=not checking)
+    if checking:
+        error = OrderError(
+            "card_not_authenticated",
+            _("The card was not authenticated. Try again or use another card."),
+            status=402,
+        )
+    else:
         error = OrderError(
             "card_not_authorised",
             _("The card was not authorised. Try again or use another card."),
             status=402,
         )
-        return _pay_page(request, order, status=402, error=error)
-    messages.success(
-        request,
-        _("Your card is authorised. You are charged at pickup, only for what you take."),
-    )
-    return redirect("orders:detail", number=order.number)
+    return _pay_page(request, order, status=402, error=error)
 
 
 @require_POST
@@ -354,7 +448,10 @@ def pay_counter(request, number):
 
 @require_safe
 def order_qr(request, number):
-    order = _order_for_viewer(request, number)
+    return _qr_response(_order_for_viewer(request, number))
+
+
+def _qr_response(order):
     response = HttpResponse(qr_svg(order.pickup_token), content_type="image/svg+xml")
     response["Cache-Control"] = "private, no-store"
     return response

@@ -1,6 +1,8 @@
 // The card payment page: Stripe.js turns the card typed here into a payment method id (pm_…)
-// and only that id is posted to our server; after a 3-D Secure challenge the page asks the
-// server to check the result. Without JavaScript the page offers paying at the counter.
+// and only that id is posted to our server. When the bank asks the customer to authenticate
+// (3-D Secure), the page runs it for the one PaymentIntent the server made and then asks the
+// server to check the result, whatever the answer (the server asks Stripe). Without JavaScript
+// the page offers paying at the counter.
 (function () {
   "use strict";
   var form = document.getElementById("pay-form");
@@ -17,18 +19,27 @@
   }
 
   if (form.dataset.actionSecret) {
-    // The bank asks the customer to authenticate: run it, then let the server check.
-    button.disabled = true;
-    stripe.confirmCardPayment(form.dataset.actionSecret).then(function (result) {
-      var intent = result && result.paymentIntent;
-      if (result.error || !intent || intent.status === "requires_payment_method") {
-        fail(form.dataset.authFailed);
-        form.dataset.actionSecret = "";
-        return;
-      }
-      document.getElementById("id_check").value = "1";
-      form.submit();
+    // Authentication pending: finish it for this attempt, then let the server check.
+    var authenticate = function () {
+      button.disabled = true;
+      errors.textContent = "";
+      stripe.confirmCardPayment(form.dataset.actionSecret).then(
+        function () {
+          form.submit();
+        },
+        function () {
+          form.submit();
+        }
+      );
+    };
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      authenticate();
     });
+    if (form.dataset.authenticate) {
+      authenticate();
+    }
+    return;
   }
 
   if (!form.dataset.setupSecret) {
@@ -38,7 +49,7 @@
   card.mount("#card-element");
 
   form.addEventListener("submit", function (event) {
-    if (document.getElementById("id_payment_method").value || document.getElementById("id_check").value) {
+    if (document.getElementById("id_payment_method").value) {
       return;
     }
     event.preventDefault();
