@@ -199,21 +199,6 @@ class StripeProvider:
             action_secret=secret,
         )
 
-    def setup_card(self, order: Order, *, key: str) -> str:
-        """Start collecting a card on the customer's page: a SetupIntent whose
-        ``client_secret`` Stripe.js confirms with the card typed there (the card never reaches
-        us); the ``pm_…`` it yields then authorises the order (``authorise``)."""
-        intent = self._call(
-            self.client.v1.setup_intents.create,
-            params={
-                "usage": "on_session",
-                "payment_method_types": ["card"],
-                "metadata": {"order_number": order.number},
-            },
-            options={"idempotency_key": key},
-        )
-        return intent["client_secret"]
-
     def authorise(self, order: Order, payment_method: str) -> Authorisation:
         intent = self._call(
             self.client.v1.payment_intents.create,

@@ -8,7 +8,6 @@ import hashlib
 import json
 import logging
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -1870,19 +1869,6 @@ def pay_online(
         raise
     order = confirm_online_order(order=order, channel=channel)
     return order, auth.client_secret if order.status == OrderStatus.PENDING_PAYMENT else ""
-
-
-def start_card_entry(*, order: Order, provider: PaymentProvider | None = None) -> str:
-    """The secret the payment page's Stripe.js needs to turn the typed card into a ``pm_…``
-    (a SetupIntent): the card goes from the customer's browser to Stripe, never to us."""
-    if order.payment_method != PaymentMethod.ONLINE or order.status != OrderStatus.PENDING_PAYMENT:
-        raise OrderError(
-            "not_awaiting_payment",
-            _("Order %(number)s is not waiting for payment.") % {"number": order.number},
-            current=order.status,
-        )
-    provider = provider or online_provider()
-    return provider.setup_card(order, key=f"{order.number}:setup:{secrets.token_hex(8)}")
 
 
 def check_online_payment(

@@ -1,5 +1,6 @@
 """Paying online in a real browser: Stripe.js (localstripe's fake, served by a real localstripe
-on loopback) turns the typed card into a pm_… in the page; our server only ever sees that id.
+on loopback) turns the typed card into a payment method id in the page (with the fake, the
+card's card_… id); our server only ever sees that id, and makes one PaymentIntent with it.
 """
 
 import re
@@ -50,6 +51,42 @@ def type_card(page, number):
     card.locator('input[placeholder="postal_code"]').fill("28001")
 
 
+def challenges_shown(page) -> list[str]:
+    """Every 3-D Secure challenge the page shows, across page loads: localstripe's Stripe.js
+    opens it as a box with a "Complete authentication" button (the bank's page, with real
+    Stripe)."""
+    shown: list[str] = []
+    page.expose_function("challengeShown", lambda: shown.append(page.url))
+    page.add_init_script(CHALLENGE_OBSERVER)
+    return shown
+
+
+CHALLENGE_OBSERVER = """
+new MutationObserver(function (records) {
+  records.forEach(function (record) {
+    record.addedNodes.forEach(function (node) {
+      var buttons = node.querySelectorAll ? node.querySelectorAll("button") : [];
+      for (var i = 0; i < buttons.length; i++) {
+        if (buttons[i].textContent === "Complete authentication") {
+          window.challengeShown();
+        }
+      }
+    });
+  });
+}).observe(document, { childList: true, subtree: true });
+"""
+
+
+def intents_of(order) -> list:
+    """The PaymentIntents localstripe holds for the order."""
+    intents = StripeProvider().client.v1.payment_intents.list(params={"limit": 100}).data
+    return [i for i in intents if i.to_dict()["metadata"].get("order_number") == order.number]
+
+
+def setup_intents() -> list:
+    return StripeProvider().client.v1.setup_intents.list().data
+
+
 def test_a_card_typed_in_the_page_authorises_the_order(browser, live, card_shop, watch):
     page = browser.new_page(viewport={"width": 390, "height": 844})
     console = watch(page)
@@ -70,29 +107,63 @@ def test_a_card_typed_in_the_page_authorises_the_order(browser, live, card_shop,
     payment = order.payments.get()
     intent = StripeProvider().retrieve(payment.provider_reference)
     assert (intent["status"], intent["amount"]) == ("requires_capture", int(order.total * 100))
-    # What reached our server: the pm_… id, never the card number or its code.
-    assert any("payment_method=pm_" in body for body in posted)
+    # What reached our server: the id Stripe.js made (with localstripe's Stripe.js, the
+    # card's card_… id), never the card number or its code; no SetupIntent on the way.
+    sent = [
+        re.search(r"payment_method=(\w*)", body)[1] for body in posted if "payment_method=" in body
+    ]
+    assert sent == [intent["payment_method"]]
+    assert sent[0].startswith("card_")
     assert not any("4242424242424242" in body or "cvc" in body for body in posted)
+    assert setup_intents() == []
     assert console.problems == []
 
 
-def test_a_card_asking_for_3d_secure_is_one_payment_intent_even_when_the_page_is_reopened(
-    browser, live, card_shop, watch, tmp_path
+def test_a_3d_secure_card_is_authenticated_once_on_one_payment_intent(
+    browser, live, card_shop, watch
 ):
     page = browser.new_page(viewport={"width": 390, "height": 844})
     console = watch(page)
+    challenges = challenges_shown(page)
     order_online(page, live, "sara@example.test")
 
     type_card(page, "4000002500003155")
     page.get_by_role("button", name=re.compile("Authorise")).click()
-    # Setting the card up in the page is checked by the bank (localstripe's Stripe.js asks
-    # for it), then the payment itself: the page comes back from our server with the challenge
-    # for the one PaymentIntent of this attempt and runs it.
-    page.get_by_role("button", name="Complete authentication").click()
-    expect(page.locator("#pay-form[data-action-secret^=pi_]")).to_have_count(1)
-    pay_url = page.url
+    challenge = page.get_by_role("button", name="Complete authentication")
+    challenge.click()
+    # Answered once: the page goes on to the order, or (wrongly) asks again.
+    authorised = page.get_by_role("status").filter(has_text="Your card is authorised")
+    expect(authorised.or_(challenge)).to_be_visible()
+
+    assert len(challenges) == 1
+    expect(authorised).to_be_visible()
+    expect(page.locator(".status")).to_have_text("Placed")
     order = Order.objects.get(contact_email="sara@example.test")
-    (intent,) = StripeProvider().client.v1.payment_intents.list().data
+    assert (order.status, order.payment_status) == (OrderStatus.PLACED, PaymentStatus.AUTHORISED)
+    (intent,) = intents_of(order)
+    assert (intent.status, intent.amount) == ("requires_capture", int(order.total * 100))
+    assert order.payments.get().provider_reference == intent.id
+    assert setup_intents() == []
+    assert len(challenges) == 1
+    assert console.problems == []
+
+
+def test_a_3d_secure_card_left_unanswered_is_finished_on_the_reopened_page(
+    browser, live, card_shop, watch, tmp_path
+):
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    console = watch(page)
+    challenges = challenges_shown(page)
+    order_online(page, live, "sara@example.test")
+    pay_url = page.url
+
+    type_card(page, "4000002500003155")
+    page.get_by_role("button", name=re.compile("Authorise")).click()
+    expect(page.get_by_role("button", name="Complete authentication")).to_be_visible()
+    assert len(challenges) == 1
+    order = Order.objects.get(contact_email="sara@example.test")
+    (intent,) = intents_of(order)
+    assert intent.status == "requires_action"
 
     # The customer leaves the challenge and reopens the page: it says the bank is waiting and
     # finishes that same payment, instead of asking for the card again.
@@ -104,11 +175,49 @@ def test_a_card_asking_for_3d_secure_is_one_payment_intent_even_when_the_page_is
     page.get_by_role("button", name="Complete authentication").click()
 
     expect(page.get_by_role("status")).to_contain_text("Your card is authorised")
+    assert len(challenges) == 2  # the one left unanswered, and the one finished
     order.refresh_from_db()
     assert (order.status, order.payment_status) == (OrderStatus.PLACED, PaymentStatus.AUTHORISED)
-    assert [i.id for i in StripeProvider().client.v1.payment_intents.list().data] == [intent.id]
+    assert [i.id for i in intents_of(order)] == [intent.id]
     assert order.payments.get().provider_reference == intent.id
+    assert setup_intents() == []
     assert console.problems == []
+
+
+def test_a_failed_3d_secure_challenge_asks_for_a_card_again(browser, live, card_shop, watch):
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    console = watch(page)
+    challenges = challenges_shown(page)
+    order_online(page, live, "sara@example.test")
+
+    type_card(page, "4000002500003155")
+    page.get_by_role("button", name=re.compile("Authorise")).click()
+    page.get_by_role("button", name="Fail authentication").click()
+
+    expect(page.locator(".message.error")).to_have_text(
+        "The card was not authenticated. Try again or use another card."
+    )
+    expect(page.locator("#card-element input")).to_have_count(5)
+    assert len(challenges) == 1
+    order = Order.objects.get(contact_email="sara@example.test")
+    assert order.status == OrderStatus.PENDING_PAYMENT
+    # Another card is a new attempt, with its own PaymentIntent.
+    type_card(page, "4242424242424242")
+    page.get_by_role("button", name=re.compile("Authorise")).click()
+    expect(page.get_by_role("status")).to_contain_text("Your card is authorised")
+    assert len(challenges) == 1
+    order.refresh_from_db()
+    assert (order.status, order.payment_status) == (OrderStatus.PLACED, PaymentStatus.AUTHORISED)
+    assert sorted(i.status for i in intents_of(order)) == [
+        "requires_capture",
+        "requires_payment_method",
+    ]
+    assert setup_intents() == []
+    # The page that said "not authenticated" came with HTTP 402, which the browser logs.
+    assert console.problems == [
+        "error: Failed to load resource: the server responded with a status of 402 "
+        "(Payment Required)"
+    ]
 
 
 def test_a_declined_card_says_so_and_another_card_works(browser, live, card_shop):

@@ -32,7 +32,6 @@ from orders.services import (
     pay_at_counter_instead,
     pay_online,
     place_order,
-    start_card_entry,
 )
 from shop.selectors import cart_stock, cart_summary
 from shop.services import pickup_store, set_line_quantity
@@ -341,22 +340,16 @@ def _arrive(request, order, *, back: str, user):
 
 
 def _pay_page(request, order, *, status=200, error=None, action_secret="", authenticate=False):
-    """The card payment page: Stripe.js turns the typed card into a ``pm_…`` in the browser.
+    """The card payment page: Stripe.js turns the typed card into a payment method id in the
+    browser, and the page posts only that id.
 
     While the order's card attempt waits for the customer's bank (``action_secret``), the page
     says so and offers to finish that authentication (``authenticate`` starts it at once)
-    instead of asking for a card again: one PaymentIntent per attempt.
+    instead of asking for a card again: one PaymentIntent, one challenge per attempt.
     """
-    secret = ""
-    if not action_secret:
-        try:
-            secret = start_card_entry(order=order)
-        except OrderError as exc:
-            if error is None:
-                error, status = exc, exc.status
     context = {
         "order": order,
-        "setup_secret": secret,
+        "card_entry": not action_secret and order.status == OrderStatus.PENDING_PAYMENT,
         "action_secret": action_secret,
         "authenticate": authenticate,
         "error": error,
@@ -379,8 +372,8 @@ def _authorised(request, order):
 @require_http_methods(["GET", "HEAD", "POST"])
 def pay(request, number):
     """Pay an online order waiting for its card: GET shows the card form (or, while the bank
-    waits for the customer, the authentication to finish), POST authorises the ``pm_…``
-    Stripe.js made or, after 3-D Secure, checks the result."""
+    waits for the customer, the authentication to finish), POST authorises the payment method
+    id Stripe.js made (one PaymentIntent) or, after 3-D Secure, checks the result."""
     order = _order_for_viewer(request, number)
     if order.payment_method != PaymentMethod.ONLINE or not online_payments_enabled():
         return redirect("orders:detail", number=order.number)
