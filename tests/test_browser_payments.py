@@ -95,8 +95,10 @@ def test_a_card_asking_for_3d_secure_is_authenticated_in_the_page(browser, live,
     assert console.problems == []
 
 
-def test_a_declined_card_says_so_and_another_card_works(browser, live, card_shop):
+def test_a_declined_card_says_so_and_another_card_works(browser, live, card_shop, watch):
     page = browser.new_page(viewport={"width": 390, "height": 844})
+    # The page that says the card was declined comes with a 402.
+    watch(page).allow(r"status of 402 \(Payment Required\) \(http://[^ ]+/orders/CC-\w+/pay/\)")
     order_online(page, live, "dani@example.test")
 
     type_card(page, "4000000000000341")
