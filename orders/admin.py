@@ -4,7 +4,9 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from config.display import money
 from customers.models import Channel
 from orders import services
 from orders.errors import OrderError
@@ -105,7 +107,7 @@ class OrderAdmin(admin.ModelAdmin):
         "channel",
         "payment_method",
         "payment_status",
-        "total",
+        "total_money",
         "slot_start",
         "created_at",
     ]
@@ -138,6 +140,10 @@ class OrderAdmin(admin.ModelAdmin):
     exclude = ["pickup_token"]
     inlines = [OrderLineInline, PaymentInline, RefundInline, OrderEventInline]
     change_form_template = "admin/orders/order/change_form.html"
+
+    @admin.display(description=gettext_lazy("Total"), ordering="total")
+    def total_money(self, order: Order) -> str:
+        return money(order.total, order.currency)
 
     def has_add_permission(self, request):
         return False
@@ -195,8 +201,8 @@ class OrderAdmin(admin.ModelAdmin):
                 else:
                     messages.success(
                         request,
-                        _("%(amount)s %(currency)s refunded.")
-                        % {"amount": refund.amount_refunded, "currency": refund.currency},
+                        _("%(amount)s refunded.")
+                        % {"amount": money(refund.amount_refunded, refund.currency)},
                     )
                     return redirect(reverse("admin:orders_order_change", args=[order.pk]))
             else:

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
+from config.display import money
 from customers.models import NotificationKind
 from customers.selectors import timeline
 from orders.models import (
@@ -475,9 +476,7 @@ class PaymentMismatch:
 
 MISMATCH_LABELS = {
     "collected_unpaid": _("Collected, but no payment was taken."),
-    "captured_differs": _(
-        "Collected: %(captured)s %(currency)s taken for %(collected)s handed over."
-    ),
+    "captured_differs": _("Collected: %(captured)s taken for %(collected)s handed over."),
     "status_disagrees": _("The order says %(order)s, its payment says %(payment)s."),
     "hold_not_released": _("%(status)s, but its card hold is still authorised (not released)."),
     "payment_timed_out": _("Still awaiting online payment %(waited)s after checkout."),
@@ -595,9 +594,8 @@ def _mismatches_of(order: Order, now: datetime) -> list[PaymentMismatch]:
                     "captured_differs",
                     str(labels["captured_differs"])
                     % {
-                        "captured": order.captured_total,
-                        "collected": order.collected_total,
-                        "currency": order.currency,
+                        "captured": money(order.captured_total, order.currency),
+                        "collected": money(order.collected_total, order.currency),
                     },
                 )
             )

@@ -18,14 +18,15 @@ def categories():
 
 
 def catalogue_products(*, search: str = "", category: str = "", store: str = ""):
-    """Active products, searched and filtered, each with its lowest price.
+    """Active products, searched and filtered, each with its lowest price (``price_from``, in
+    ``currency``).
 
     ``store`` (a store code) keeps only products with at least one unit available there.
     """
     products = (
         Product.objects.filter(is_active=True, variants__is_active=True)
         .select_related("category")
-        .annotate(price_from=Min("variants__price"))
+        .annotate(price_from=Min("variants__price"), currency=Min("variants__currency"))
         .order_by("name", "pk")
     )
     search = (search or "").strip()[:100]

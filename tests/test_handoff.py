@@ -426,7 +426,7 @@ def test_a_code_made_on_the_api_is_claimed_on_the_web(shop, phone_cart, other_sh
     assert lines_of(cart) == [("LAMP-01", 2, "web"), ("MUG-01", 1, "web")]
     page = text(browser.get("/cart/"))
     assert "The items from your other device are now in this cart." in page
-    assert 'id="cart-total">29.00 EUR<' in page
+    assert 'id="cart-total">€29.00<' in page
     assert list(
         Touchpoint.objects.filter(customer=other_shopper)
         .order_by("pk")

@@ -84,7 +84,7 @@ def test_online_checkout_holds_the_stock_and_shows_the_card_page(shop, shopper_c
     assert f'data-stripe-key="{PUBLISHABLE_KEY}"' in html
     assert 'data-setup-secret="seti_' in html
     assert "Test payments" in html
-    assert "16.50 EUR" in html
+    assert "Authorise €16.50" in html
     policy = page["Content-Security-Policy"]
     assert f"script-src 'self' {stripe_web}" in policy
     assert f"connect-src 'self' {stripe_web}" in policy

@@ -12,6 +12,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from config.display import money
 from customers.models import Channel
 from customers.selectors import messages_about
 from orders import selectors, services
@@ -320,9 +321,8 @@ def refund(request, store, number):
             refund_form=form,
             refund_error=error.message,
         )
-    done = _("%(amount)s %(currency)s refunded.") % {
-        "amount": refunded.amount_refunded,
-        "currency": refunded.currency,
+    done = _("%(amount)s refunded.") % {
+        "amount": money(refunded.amount_refunded, refunded.currency)
     }
     if request.htmx:
         return _refund_section(request, store, order, refund_done=done)
