@@ -10,7 +10,7 @@ import pytest
 from django.template import Context, Template
 from django.utils import timezone, translation
 
-from config.display import money, zone_label
+from config.display import money, zone_label, zoned
 
 NBSP = "\xa0"
 MADRID = ZoneInfo("Europe/Madrid")
@@ -92,3 +92,25 @@ def test_the_zone_label_filter_in_a_store_time_zone_block(settings):
     )
     assert template.render(Context({"when": AT_NOON_UTC, "zone": "Europe/Madrid"})) == "13:00"
     assert zone_label(None) == ""
+
+
+def test_zoned_formats_and_labels_a_time_in_the_current_zone(settings):
+    settings.SHOP_TIME_ZONE = "Europe/Madrid"
+    with timezone.override(MEXICO_CITY):
+        assert zoned(AT_NOON_UTC, "D j M, H:i") == f"Wed 15 Jan, 06:00{NBSP}CST"
+    with timezone.override(MADRID):
+        assert zoned(AT_NOON_UTC, "D j M, H:i") == "Wed 15 Jan, 13:00"
+    assert zoned(None, "H:i") == ""
+
+
+def test_the_zoned_filter_in_a_translated_sentence(settings):
+    settings.SHOP_TIME_ZONE = "Europe/Madrid"
+    template = Template(
+        "{% load i18n tz %}{% timezone zone %}"
+        "{% blocktranslate with when=when|zoned:'H:i' %}Ready from {{ when }}"
+        "{% endblocktranslate %}"
+        "{% endtimezone %}"
+    )
+    assert template.render(Context({"when": AT_NOON_UTC, "zone": "America/Mexico_City"})) == (
+        f"Ready from 06:00{NBSP}CST"
+    )

@@ -12,7 +12,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from config.display import money
+from config.display import label_of, money
 from customers.models import Channel
 from customers.selectors import messages_about
 from orders import selectors, services
@@ -354,8 +354,9 @@ def extend_hold(request, store, number):
     if not form.is_valid():
         raise _form_error(form)
     order = services.extend_hold(order=order, hours=form.cleaned_data["hours"], user=request.user)
+    until = localtime(order.hold_until, store.tz)
     done = _("Hold extended: kept until %(when)s.") % {
-        "when": date_format(localtime(order.hold_until, store.tz), "D j M, H:i")
+        "when": date_format(until, "D j M, H:i") + label_of(until)
     }
     return _messages_done(request, store, number, done)
 
