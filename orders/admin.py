@@ -36,15 +36,22 @@ class OrderLineInline(admin.TabularInline):
     model = OrderLine
     extra = 0
     can_delete = False
-    readonly_fields = [
+    fields = readonly_fields = [
         "variant",
         "sku",
         "name",
-        "unit_price",
+        "price",
         "quantity",
         "collected_quantity",
         "refunded_quantity",
     ]
+
+    @admin.display(description=gettext_lazy("Price"))
+    def price(self, line: OrderLine) -> str:
+        return money(line.unit_price, line.order.currency)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("order", "variant")
 
 
 class OrderEventInline(admin.TabularInline):

@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.core import mail
 from django.test import Client
 
 from customers.messaging import render
@@ -211,11 +210,20 @@ def test_the_refund_message(collected, language, line):
     assert "EUR" not in message["short"]
 
 
-def test_the_admin_lists_order_totals_in_the_format(order, admin_client):
-    page = text(admin_client.get("/admin/orders/order/", headers={"accept-language": "en"}))
+def test_the_admin_shows_money_in_the_format(shop, collected, admin_client):
+    en = {"accept-language": "en"}
 
-    assert "€29.00" in page
-    del mail.outbox[:]
+    orders = text(admin_client.get("/admin/orders/order/", headers=en))
+    order = text(admin_client.get(f"/admin/orders/order/{collected.pk}/change/", headers=en))
+    payments = text(admin_client.get("/admin/orders/payment/", headers=en))
+    variants = text(admin_client.get("/admin/shop/variant/", headers=en))
+
+    assert '<td class="field-total_money">€29.00</td>' in orders
+    assert "€12.50" in order and "€4.00" in order  # the lines' prices
+    assert "€29.00" in order and "€12.50" in order  # captured, refunded
+    assert "EUR" not in order
+    assert '<td class="field-captured">€29.00</td>' in payments
+    assert '<td class="field-price_shown">€12.50</td>' in variants
 
 
 def test_money_amounts_are_decimals_in_the_api(order, shopper):
