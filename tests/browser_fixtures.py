@@ -144,11 +144,11 @@ class WatchedBrowser:
 
     def __init__(self, browser):
         self._browser = browser
-        self.current: ConsoleWatch | None = None
 
-    def _attach(self, page) -> None:
-        if self.current is not None:
-            self.current.attach(page)
+    @staticmethod
+    def _attach(page) -> None:
+        if _running.watch is not None:
+            _running.watch.attach(page)
 
     def new_page(self, **options):
         page = self._browser.new_page(**options)
@@ -164,22 +164,24 @@ class WatchedBrowser:
         return getattr(self._browser, name)
 
 
+class _Running:
+    watch: ConsoleWatch | None = None
+
+
+_running = _Running()
 CONSOLE_WATCH = pytest.StashKey[ConsoleWatch]()
 
 
 @pytest.fixture(autouse=True)
 def _browser_console(request):
-    """Autouse: every test that opens pages with ``browser`` has them watched, and fails (after
-    its own body passed) on any complaint it did not allow."""
-    if "browser" not in request.fixturenames:
-        yield None
-        return
-    browser = request.getfixturevalue("browser")
+    """Autouse: the pages a test opens with ``browser`` are watched, and the test fails (after
+    its own body passed) on any complaint it did not allow. A test without pages has nothing to
+    check."""
     watch = ConsoleWatch()
-    browser.current = watch
+    _running.watch = watch
     request.node.stash[CONSOLE_WATCH] = watch
     yield watch
-    browser.current = None
+    _running.watch = None
 
 
 @pytest.hookimpl(wrapper=True)
