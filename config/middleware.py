@@ -43,6 +43,19 @@ def content_security_policy() -> str:
     return "; ".join(directives)
 
 
+# Django's technical 404 and 500 pages (DEBUG only) carry this tag; the shop's pages do not.
+DEBUG_PAGE_MARK = b'<meta name="robots" content="NONE,NOARCHIVE">'
+
+
+def _is_debug_page(response) -> bool:
+    return (
+        response.status_code in (404, 500)
+        and not response.streaming
+        and response.get("Content-Type", "").startswith("text/html")
+        and DEBUG_PAGE_MARK in response.content
+    )
+
+
 class ContentSecurityPolicyMiddleware:
     """Adds the Content Security Policy header (no inline scripts or styles anywhere)."""
 
@@ -51,7 +64,15 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if not request.path.startswith(("/admin/", "/api/docs/")):
+        if settings.DEBUG and _is_debug_page(response):
+            # Django's own 404 and 500 pages in DEBUG (the demo) are styled and scripted inline.
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                content_security_policy()
+                .replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
+                .replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+            )
+        elif not request.path.startswith(("/admin/", "/api/docs/")):
             response.headers.setdefault("Content-Security-Policy", content_security_policy())
         else:
             # The Django admin ships a few inline scripts/styles of its own.

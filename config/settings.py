@@ -98,6 +98,9 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "shop.context_processors.shop",
             ],
+            # Money and store times read the same everywhere: {{ x|money:currency }},
+            # {{ when|zone_label }} (config/display.py).
+            "builtins": ["config.display"],
         },
     }
 ]
@@ -170,6 +173,9 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 TIME_ZONE = "UTC"
 USE_TZ = True
+# The shop's own zone: a store's times are labelled with its zone where they differ from the
+# times here (Ciudad de México's "17:30 CST"); times in the admin are always labelled.
+SHOP_TIME_ZONE = os.environ.get("SHOP_TIME_ZONE", "Europe/Madrid")
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"

@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from config import views
+
 urlpatterns = [
+    path("favicon.ico", views.favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", include("config.api_urls")),

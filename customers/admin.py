@@ -2,8 +2,11 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from config.display import admin_time_column
 from customers.models import Customer, Notification, NpsAnswer, Touchpoint, User
 from customers.services import send_again
+
+# Times here belong to no store: shown in UTC, and labelled so.
 
 
 @admin.register(User)
@@ -26,8 +29,9 @@ class UserAdmin(BaseUserAdmin):
 class TouchpointInline(admin.TabularInline):
     model = Touchpoint
     extra = 0
-    readonly_fields = ["created_at", "channel", "kind", "payload"]
+    fields = readonly_fields = ["created_at_shown", "channel", "kind", "payload"]
     can_delete = False
+    created_at_shown = admin_time_column(Touchpoint, "created_at")
 
 
 @admin.register(Customer)
@@ -40,7 +44,8 @@ class CustomerAdmin(admin.ModelAdmin):
 
 @admin.register(Touchpoint)
 class TouchpointAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "customer", "channel", "kind"]
+    list_display = ["created_at_shown", "customer", "channel", "kind"]
+    created_at_shown = admin_time_column(Touchpoint, "created_at")
     list_filter = ["channel", "kind"]
     search_fields = ["customer__email"]
     raw_id_fields = ["customer"]
@@ -52,14 +57,14 @@ class NotificationAdmin(admin.ModelAdmin):
     """The outbox: what was sent to whom, what waits, and what failed (with why)."""
 
     list_display = [
-        "created_at",
+        "created_at_shown",
         "kind",
         "order_number",
         "customer",
         "channel",
         "status",
         "attempts",
-        "scheduled_for",
+        "scheduled_for_shown",
         "reason",
     ]
     list_filter = ["status", "kind", "channel"]
@@ -74,15 +79,20 @@ class NotificationAdmin(admin.ModelAdmin):
         "channel",
         "dedupe_key",
         "status",
-        "scheduled_for",
+        "scheduled_for_shown",
         "attempts",
-        "sending_since",
-        "sent_at",
+        "sending_since_shown",
+        "sent_at_shown",
         "provider_id",
         "reason",
-        "created_at",
+        "created_at_shown",
     ]
+    fields = readonly_fields  # nothing here is edited by hand
     actions = ["send_again_action"]
+    created_at_shown = admin_time_column(Notification, "created_at")
+    scheduled_for_shown = admin_time_column(Notification, "scheduled_for")
+    sending_since_shown = admin_time_column(Notification, "sending_since")
+    sent_at_shown = admin_time_column(Notification, "sent_at")
 
     @admin.action(description=_("Send the selected failed messages again"))
     def send_again_action(self, request, queryset):

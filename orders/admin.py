@@ -4,7 +4,9 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from config.display import admin_time_column, money
 from customers.models import Channel
 from orders import services
 from orders.errors import OrderError
@@ -21,46 +23,91 @@ from orders.models import (
 from stores.selectors import is_manager
 
 
+# Times in the admin: in the order's store's zone, named ("15 Jan 2025, 08:00 CST").
+def _store_zone(obj) -> str:
+    return obj.store.timezone
+
+
+def _order_zone(obj) -> str:
+    return obj.order.store.timezone
+
+
 class OrderLineInline(admin.TabularInline):
     model = OrderLine
     extra = 0
     can_delete = False
-    readonly_fields = [
+    fields = readonly_fields = [
         "variant",
         "sku",
         "name",
-        "unit_price",
+        "price",
         "quantity",
         "collected_quantity",
         "refunded_quantity",
     ]
+
+    @admin.display(description=gettext_lazy("Price"))
+    def price(self, line: OrderLine) -> str:
+        return money(line.unit_price, line.order.currency)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("order", "variant")
 
 
 class OrderEventInline(admin.TabularInline):
     model = OrderEvent
     extra = 0
     can_delete = False
-    readonly_fields = ["created_at", "from_status", "to_status", "actor", "user", "channel", "note"]
+    fields = readonly_fields = [
+        "created_at_shown",
+        "from_status",
+        "to_status",
+        "actor",
+        "user",
+        "channel",
+        "note",
+    ]
+    created_at_shown = admin_time_column(OrderEvent, "created_at", _order_zone)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("order__store", "user")
 
 
 class PaymentInline(admin.TabularInline):
     model = Payment
     extra = 0
     can_delete = False
-    readonly_fields = [
+    fields = readonly_fields = [
         "provider",
         "method",
         "reference",
-        "currency",
-        "amount_authorised",
-        "amount_captured",
-        "amount_refunded",
+        "authorised",
+        "captured",
+        "refunded",
         "status",
-        "created_at",
+        "created_at_shown",
     ]
+    created_at_shown = admin_time_column(Payment, "created_at", _order_zone)
+
+    @admin.display(description=gettext_lazy("Authorised"))
+    def authorised(self, payment: Payment) -> str:
+        return money(payment.amount_authorised, payment.currency)
+
+    @admin.display(description=gettext_lazy("Captured"))
+    def captured(self, payment: Payment) -> str:
+        return money(payment.amount_captured, payment.currency)
+
+    @admin.display(description=gettext_lazy("Refunded"))
+    def refunded(self, payment: Payment) -> str:
+        return money(payment.amount_refunded, payment.currency)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(refund_of__isnull=True)
+        return (
+            super()
+            .get_queryset(request)
+            .filter(refund_of__isnull=True)
+            .select_related("order__store")
+        )
 
 
 class RefundInline(admin.TabularInline):
@@ -72,9 +119,8 @@ class RefundInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = [
-        "created_at",
-        "amount_refunded",
-        "currency",
+        "created_at_shown",
+        "amount",
         "provider",
         "method",
         "reference",
@@ -83,9 +129,19 @@ class RefundInline(admin.TabularInline):
         "note",
     ]
     readonly_fields = fields
+    created_at_shown = admin_time_column(Payment, "created_at", _order_zone)
+
+    @admin.display(description=gettext_lazy("Amount"))
+    def amount(self, refund: Payment) -> str:
+        return money(refund.amount_refunded, refund.currency)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(refund_of__isnull=False).select_related("user")
+        return (
+            super()
+            .get_queryset(request)
+            .filter(refund_of__isnull=False)
+            .select_related("user", "order__store")
+        )
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -105,9 +161,9 @@ class OrderAdmin(admin.ModelAdmin):
         "channel",
         "payment_method",
         "payment_status",
-        "total",
-        "slot_start",
-        "created_at",
+        "total_money",
+        "slot_start_shown",
+        "created_at_shown",
     ]
     list_filter = ["status", "store", "channel", "payment_method", "payment_status"]
     search_fields = ["number", "contact_email", "contact_name", "contact_phone"]
@@ -122,22 +178,41 @@ class OrderAdmin(admin.ModelAdmin):
         "status",
         "payment_method",
         "payment_status",
-        "currency",
-        "total",
-        "slot_start",
-        "slot_end",
-        "hold_until",
+        "total_money",
+        "slot_start_shown",
+        "slot_end_shown",
+        "hold_until_shown",
+        "arrived_at_shown",
         "guest_checkout",
         "idempotency_key",
         "pickup_code",
         "code_failures",
-        "code_locked_at",
+        "code_locked_at_shown",
         "cancel_reason",
-        "created_at",
+        "created_at_shown",
+        "updated_at_shown",
     ]
-    exclude = ["pickup_token"]
+    fields = [
+        *readonly_fields[:13],
+        "contact_name",
+        "contact_email",
+        "contact_phone",
+        "pickup_person",
+        *readonly_fields[13:],
+    ]
+    slot_start_shown = admin_time_column(Order, "slot_start", _store_zone)
+    slot_end_shown = admin_time_column(Order, "slot_end", _store_zone)
+    hold_until_shown = admin_time_column(Order, "hold_until", _store_zone)
+    arrived_at_shown = admin_time_column(Order, "arrived_at", _store_zone)
+    code_locked_at_shown = admin_time_column(Order, "code_locked_at", _store_zone)
+    created_at_shown = admin_time_column(Order, "created_at", _store_zone)
+    updated_at_shown = admin_time_column(Order, "updated_at", _store_zone)
     inlines = [OrderLineInline, PaymentInline, RefundInline, OrderEventInline]
     change_form_template = "admin/orders/order/change_form.html"
+
+    @admin.display(description=gettext_lazy("Total"), ordering="total")
+    def total_money(self, order: Order) -> str:
+        return money(order.total, order.currency)
 
     def has_add_permission(self, request):
         return False
@@ -195,8 +270,8 @@ class OrderAdmin(admin.ModelAdmin):
                 else:
                     messages.success(
                         request,
-                        _("%(amount)s %(currency)s refunded.")
-                        % {"amount": refund.amount_refunded, "currency": refund.currency},
+                        _("%(amount)s refunded.")
+                        % {"amount": money(refund.amount_refunded, refund.currency)},
                     )
                     return redirect(reverse("admin:orders_order_change", args=[order.pk]))
             else:
@@ -221,36 +296,74 @@ class OrderAdmin(admin.ModelAdmin):
 
 @admin.register(OrderEvent)
 class OrderEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "order", "from_status", "to_status", "actor", "channel", "user"]
+    list_display = [
+        "created_at_shown",
+        "order",
+        "from_status",
+        "to_status",
+        "actor",
+        "channel",
+        "user",
+    ]
     list_filter = ["to_status", "actor", "channel"]
     search_fields = ["order__number"]
-    list_select_related = ["order", "user"]
-    readonly_fields = [f.name for f in OrderEvent._meta.fields]
+    list_select_related = ["order__store", "user"]
+    readonly_fields = [
+        *(f.name for f in OrderEvent._meta.fields if f.name != "created_at"),
+        "created_at_shown",
+    ]
+    fields = readonly_fields  # nothing here is edited by hand
+    created_at_shown = admin_time_column(OrderEvent, "created_at", _order_zone)
+
+
+PAYMENT_TIMES = ("created_at", "captured_at", "pending_since")
 
 
 @admin.register(Payment)
 class PaymentAdmin(admin.ModelAdmin):
     list_display = [
-        "created_at",
+        "created_at_shown",
         "order",
         "provider",
         "method",
-        "amount_captured",
-        "currency",
+        "captured",
         "status",
     ]
     list_filter = ["provider", "method", "status"]
     search_fields = ["order__number", "reference", "provider_reference"]
-    list_select_related = ["order"]
-    readonly_fields = [f.name for f in Payment._meta.fields]
+    list_select_related = ["order__store"]
+    readonly_fields = [
+        *(f.name for f in Payment._meta.fields if f.name not in PAYMENT_TIMES),
+        *(f"{name}_shown" for name in PAYMENT_TIMES),
+    ]
+    fields = readonly_fields  # nothing here is edited by hand
+    created_at_shown = admin_time_column(Payment, "created_at", _order_zone)
+    captured_at_shown = admin_time_column(Payment, "captured_at", _order_zone)
+    pending_since_shown = admin_time_column(Payment, "pending_since", _order_zone)
+
+    @admin.display(description=gettext_lazy("Captured"), ordering="amount_captured")
+    def captured(self, payment: Payment) -> str:
+        return money(payment.amount_captured, payment.currency)
 
 
 @admin.register(Handover)
 class HandoverAdmin(admin.ModelAdmin):
-    list_display = ["collected_at", "order", "collector_name", "collector", "verified_by", "clerk"]
+    list_display = [
+        "collected_at_shown",
+        "order",
+        "collector_name",
+        "collector",
+        "verified_by",
+        "clerk",
+    ]
     search_fields = ["order__number", "collector_name"]
-    list_select_related = ["order", "clerk"]
-    readonly_fields = [f.name for f in Handover._meta.fields]
+    list_select_related = ["order__store", "clerk"]
+    readonly_fields = [
+        *(f.name for f in Handover._meta.fields if f.name != "collected_at"),
+        "collected_at_shown",
+    ]
+    fields = readonly_fields  # nothing here is edited by hand
+    collected_at_shown = admin_time_column(Handover, "collected_at", _order_zone)
 
 
 @admin.register(StripeEvent)

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config.display import money
 from customers.models import Channel
 
 # Unambiguous alphabet for anything a person reads aloud or types: no 0/O, 1/I/L.
@@ -300,8 +301,8 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         if self.refund_of_id:
-            return f"{self.provider} refund {self.amount_refunded} {self.currency}"
-        return f"{self.provider} {self.amount_captured} {self.currency}"
+            return f"{self.provider} refund {money(self.amount_refunded, self.currency)}"
+        return f"{self.provider} {money(self.amount_captured, self.currency)}"
 
     @property
     def refundable(self):

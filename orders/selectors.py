@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
+from config.display import money
 from customers.models import NotificationKind
 from customers.selectors import timeline
 from orders import links
@@ -144,24 +145,24 @@ def money_taken(order: Order) -> list[Payment]:
 
 
 def money_taken_text(payment: Payment) -> str:
-    """How the money of ``payment`` was taken, in words: "Charged 34.90 EUR to the card
-    authorised online", "Took 34.90 EUR by card (receipt 1234)", "Took 12.00 EUR in cash"."""
-    amount = {"amount": payment.amount_captured, "currency": payment.currency}
+    """How the money of ``payment`` was taken, in words: "Charged €34.90 to the card
+    authorised online", "Took €34.90 by card (receipt 1234)", "Took €12.00 in cash"."""
+    amount = {"amount": money(payment.amount_captured, payment.currency)}
     if payment.provider == Payment.Provider.STRIPE:
-        return _("Charged %(amount)s %(currency)s to the card authorised online") % amount
+        return _("Charged %(amount)s to the card authorised online") % amount
     if payment.method == Payment.Method.CARD:
         if payment.reference:
-            return _("Took %(amount)s %(currency)s by card (receipt %(reference)s)") % {
+            return _("Took %(amount)s by card (receipt %(reference)s)") % {
                 **amount,
                 "reference": payment.reference,
             }
-        return _("Took %(amount)s %(currency)s by card") % amount
+        return _("Took %(amount)s by card") % amount
     if payment.reference:
-        return _("Took %(amount)s %(currency)s in cash (receipt %(reference)s)") % {
+        return _("Took %(amount)s in cash (receipt %(reference)s)") % {
             **amount,
             "reference": payment.reference,
         }
-    return _("Took %(amount)s %(currency)s in cash") % amount
+    return _("Took %(amount)s in cash") % amount
 
 
 def handover_total(lines, quantities: dict[str, int]) -> Decimal:
@@ -712,9 +713,7 @@ class PaymentMismatch:
 
 MISMATCH_LABELS = {
     "collected_unpaid": _("Collected, but no payment was taken."),
-    "captured_differs": _(
-        "Collected: %(captured)s %(currency)s taken for %(collected)s handed over."
-    ),
+    "captured_differs": _("Collected: %(captured)s taken for %(collected)s handed over."),
     "status_disagrees": _("The order says %(order)s, its payment says %(payment)s."),
     "hold_not_released": _("%(status)s, but its card hold is still authorised (not released)."),
     "payment_timed_out": _("Still awaiting online payment %(waited)s after checkout."),
@@ -832,9 +831,8 @@ def _mismatches_of(order: Order, now: datetime) -> list[PaymentMismatch]:
                     "captured_differs",
                     str(labels["captured_differs"])
                     % {
-                        "captured": order.captured_total,
-                        "collected": order.collected_total,
-                        "currency": order.currency,
+                        "captured": money(order.captured_total, order.currency),
+                        "collected": money(order.collected_total, order.currency),
                     },
                 )
             )

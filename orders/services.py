@@ -20,6 +20,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from config.display import money
 from customers.models import Channel, Customer, Notification, NotificationKind
 from customers.selectors import messages_about
 from customers.services import (
@@ -1526,8 +1527,8 @@ def _capture_ceiling(payment: Payment, amount: Decimal) -> None:
     if amount > payment.amount_authorised:
         raise OrderError(
             "capture_too_large",
-            _("At most %(amount)s %(currency)s was authorised.")
-            % {"amount": payment.amount_authorised, "currency": payment.currency},
+            _("At most %(amount)s was authorised.")
+            % {"amount": money(payment.amount_authorised, payment.currency)},
             status=400,
         )
 
@@ -1536,8 +1537,8 @@ def _refund_ceiling(payment: Payment, amount: Decimal) -> None:
     if amount > payment.refundable:
         raise OrderError(
             "refund_too_large",
-            _("At most %(amount)s %(currency)s can still be refunded.")
-            % {"amount": payment.refundable, "currency": payment.currency},
+            _("At most %(amount)s can still be refunded.")
+            % {"amount": money(payment.refundable, payment.currency)},
             status=400,
         )
 

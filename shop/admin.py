@@ -2,7 +2,9 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 
+from config.display import money
 from shop.models import Cart, CartHandoff, CartLine, Category, Product, Variant
 
 
@@ -86,11 +88,15 @@ class ProductAdmin(TranslatedAdmin, admin.ModelAdmin):
 @admin.register(Variant)
 class VariantAdmin(TranslatedAdmin, admin.ModelAdmin):
     translated = "title"
-    list_display = ["sku", "product", "title", "price", "currency", "barcode", "is_active"]
+    list_display = ["sku", "product", "title", "price_shown", "barcode", "is_active"]
     list_filter = ["is_active", "currency"]
     search_fields = ["sku", "barcode", "product__name"]
     list_select_related = ["product"]
     raw_id_fields = ["product"]
+
+    @admin.display(description=gettext_lazy("Price"), ordering="price")
+    def price_shown(self, variant: Variant) -> str:
+        return money(variant.price, variant.currency)
 
 
 class CartLineInline(admin.TabularInline):

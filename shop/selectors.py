@@ -21,8 +21,8 @@ def categories():
 
 
 def catalogue_products(*, search: str = "", category: str = "", store: str = ""):
-    """Active products, searched and filtered, each with its lowest price, in the order of
-    their names in the active language.
+    """Active products, searched and filtered, each with its lowest price (``price_from``, in
+    ``currency``), in the order of their names in the active language.
 
     ``store`` (a store code) keeps only products with at least one unit available there.
     """
@@ -32,6 +32,7 @@ def catalogue_products(*, search: str = "", category: str = "", store: str = "")
         .select_related("category")
         .annotate(
             price_from=Min("variants__price"),
+            currency=Min("variants__currency"),
             local_name=Coalesce(
                 KeyTextTransform(language, "name_translations"), "name", output_field=CharField()
             ),

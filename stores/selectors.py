@@ -9,6 +9,7 @@ from django.http import Http404
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from config.display import label_of
 from customers.phones import country_for_timezone
 from stores.models import Closure, OpeningHours, SlotBooking, StaffMembership, StockLevel, Store
 
@@ -231,13 +232,14 @@ def earliest_pickups(*, stores, now: datetime | None = None) -> dict[int, Slot |
 
 
 def describe_pickup(*, slot: Slot | None, store: Store, now: datetime | None = None) -> str:
-    """“today from 17:30”, “tomorrow from 10:00”, “Thursday 26 from 10:00”, in the store's time."""
+    """“today from 17:30”, “tomorrow from 10:00”, “Thursday 26 from 10:00”, in the store's time
+    (with its zone where that reads differently from the shop's: “today from 10:00 CST”)."""
     if slot is None:
         return _("no pickup slots in the next days")
     now = now or timezone.now()
     local = slot.start.astimezone(store.tz)
     today = now.astimezone(store.tz).date()
-    time = formats.time_format(local, "H:i")
+    time = formats.time_format(local, "H:i") + label_of(local)
     if local.date() == today:
         return _("today from %(time)s") % {"time": time}
     if local.date() == today + timedelta(days=1):

@@ -609,11 +609,13 @@ def test_api_and_web_cart_page_show_the_same_prices_and_availability(shop, shopp
 
     html = text(page)
     assert page.status_code == 200
+    # The API's decimal strings in EUR; the page in the English format.
+    assert {line["currency"] for line in api_cart["lines"]} == {api_cart["currency"]} == {"EUR"}
     for line in api_cart["lines"]:
-        assert f'<td class="num">{line["line_total"]} {line["currency"]}</td>' in html
-        assert f"<small>{line['unit_price']} {line['currency']}</small>" in html
+        assert f'<td class="num">€{line["line_total"]}</td>' in html
+        assert f"<small>€{line['unit_price']}</small>" in html
         assert f'value="{line["quantity"]}"' in html
-    assert f'id="cart-total">{api_cart["total"]} {api_cart["currency"]}<' in html
+    assert f'id="cart-total">€{api_cart["total"]}<' in html
     # The mug: 5 wanted, 3 at the store, on both.
     assert [ln["available_at_store"] for ln in api_cart["lines"]] == [10, 3]
     assert "Only 3 available at your store" in html

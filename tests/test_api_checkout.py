@@ -485,8 +485,8 @@ def test_the_api_order_shows_what_the_web_order_page_shows(
     assert '<p class="status status-placed">Placed</p>' in page
     assert f'<strong class="code">{body["pickup_code"]}</strong>' in page
     for line in body["lines"]:
-        assert f'<td class="num">{line["line_total"]} EUR</td>' in page
-    assert f'<th class="num">{body["total"]} EUR</th>' in page
+        assert f'<td class="num">€{line["line_total"]}</td>' in page
+    assert f'<th class="num">€{body["total"]}</th>' in page
     order = Order.objects.get()
     assert (
         Decimal(body["total"])

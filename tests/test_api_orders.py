@@ -404,8 +404,8 @@ def test_status_and_prices_match_the_web_page_and_the_tablet(
     label = OrderStatus("preparing").label
     assert f'<p class="status status-preparing">{label}</p>' in page
     assert f'<span class="status status-preparing">{label}</span>' in counter
-    assert f'<th class="num">{api["total"]} EUR</th>' in page
-    assert f"<dd>{api['total']} EUR</dd>" in counter
+    assert f'<th class="num">€{api["total"]}</th>' in page
+    assert f"<dd>€{api['total']}</dd>" in counter
     assert [ln["line_total"] for ln in api["lines"]] == ["25.00", "4.00"]
     for line in api["lines"]:
-        assert f'<td class="num">{line["line_total"]} EUR</td>' in page
+        assert f'<td class="num">€{line["line_total"]}</td>' in page

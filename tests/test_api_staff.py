@@ -542,7 +542,7 @@ def test_the_api_and_the_tablet_show_the_same_order(shop, clerk, clerk_api, orde
 
     assert (api["status"], api["total"]) == ("placed", "29.00")
     assert '<span class="status status-placed">Placed</span>' in page
-    assert f"<dd>{api['total']} EUR</dd>" in page
+    assert f"<dd>€{api['total']}</dd>" in page
     for line in api["lines"]:
         row = f"<td>{line['name']}<br><small>{line['sku']}</small></td>"
         assert f'{row}<td class="num">{line["quantity"]}</td>' in page

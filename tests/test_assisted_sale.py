@@ -278,7 +278,7 @@ def test_the_customer_page_shows_what_is_on_file_and_records_nothing(shop, table
     assert "1. WhatsApp, 2. Email" in html
     assert "<dd>English</dd>" in html
     assert "Brass Desk Lamp — Brass" in html
-    assert 'id="cart-total">25.00 EUR<' in html
+    assert 'id="cart-total">€25.00<' in html
     assert f'<a href="/store/{shop.store.code}/orders/{here.number}/">{here.number}</a>' in html
     assert there.number in html
     assert f"/orders/{there.number}/" not in html  # another store's order: listed, not linked

@@ -340,7 +340,7 @@ def test_refunds_send_one_message_each(shop, clerk):
     assert refund.context["amount"] == str(Decimal("12.50"))
     outcome, _note = deliver(order, "refund")
     assert outcome == "sent"
-    assert "12.50 EUR" in mail.outbox[0].body
+    assert "12,50\xa0€" in mail.outbox[0].body  # the customer reads Spanish
 
 
 def test_every_kind_renders_in_both_languages(shop, clerk):

@@ -100,7 +100,7 @@ def test_the_tablet_says_to_take_payment_when_the_hold_is_gone(shop, clerk, onli
     url = f"/store/{shop.store.code}/orders/{online.number}/"
 
     held = tablet.get(url).content.decode()
-    assert "29.00 EUR authorised" in held
+    assert "€29.00 authorised" in held
     assert 'id="take-payment"' not in held
     queue = tablet.get(f"/store/{shop.store.code}/").content.decode()
     assert "Card authorised" in queue

@@ -105,7 +105,7 @@ def test_online_checkout_holds_the_stock_and_shows_the_card_page(shop, shopper_c
     # Stripe.js makes the card's payment method itself: opening the page asks Stripe nothing.
     assert setup_intents() == []
     assert "Test payments" in html
-    assert "16.50 EUR" in html
+    assert "Authorise €16.50" in html
     policy = page["Content-Security-Policy"]
     assert f"script-src 'self' {stripe_web}" in policy
     assert f"connect-src 'self' {stripe_web}" in policy

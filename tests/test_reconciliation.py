@@ -454,7 +454,7 @@ def test_each_kind_of_mismatch_is_found_once(madrid, troubled):
 def test_mismatches_say_what_is_wrong(madrid, troubled):
     found = {m.code: m.detail for m in payment_mismatches(stores=[madrid], now=NOW)}
 
-    assert found["captured_differs"] == "Collected: 25.00 EUR taken for 20.00 handed over."
+    assert found["captured_differs"] == "Collected: €25.00 taken for €20.00 handed over."
     assert found["status_disagrees"] == "The order says Not paid yet, its payment says Authorised."
     assert found["hold_not_released"] == (
         "Cancelled, but its card hold is still authorised (not released)."
@@ -546,7 +546,8 @@ def test_the_page_shows_days_totals_and_what_needs_attention(madrid, new_york, w
     assert [_flat(r) for r in report.rows] == EXPECTED_ROWS
     assert [_flat(t) for t in report.totals] == EXPECTED_TOTALS
     assert html.count('<tr class="recon-total">') == 2
-    assert "-16.50" in html and "38.50" in html and "27.50" in html
+    assert "<strong>-€16.50</strong>" in html
+    assert "<strong>€38.50</strong>" in html and "<strong>$27.50</strong>" in html
     bad, healthy = troubled
     for order in bad.values():
         assert f'href="/store/MAD-01/orders/{order.number}/"' in html

@@ -441,7 +441,7 @@ def test_the_tablet_shows_the_refund_form_on_a_collected_order(clerk, till_order
     assert 'name="refund_MUG-01"' in html and 'max="1"' in html
     assert 'name="everything"' in html
     assert 'name="payment_method"' in html
-    assert "Still refundable: 29.00 EUR" in html
+    assert "Still refundable: €29.00" in html
     assert "Nothing refunded yet." in html
 
 
@@ -477,8 +477,8 @@ def test_a_refund_from_the_tablet_without_javascript(shop, clerk, till_order):
     assert stock_of(shop.store, shop.lamp) == (9, 0)
     page = tablet.get(response["Location"])
     html = text(page)
-    assert "12.50 EUR refunded." in html
-    assert "Still refundable: 16.50 EUR" in html
+    assert "€12.50 refunded." in html
+    assert "Still refundable: €16.50" in html
     assert "Dented" in html and clerk.email in html
     assert 'max="1"' in html
 
@@ -493,8 +493,8 @@ def test_refund_everything_from_the_tablet_with_htmx(clerk, card_order):
     assert response.status_code == 200
     html = text(response)
     assert html.lstrip().startswith('<section id="refund"')
-    assert "29.00 EUR refunded." in html
-    assert "Still refundable: 0.00 EUR" in html
+    assert "€29.00 refunded." in html
+    assert "Still refundable: €0.00" in html
     assert "<form" not in html
     assert refunds_of(card_order) == [
         (Decimal("29.00"), "stripe", "card", "", "Wrong colour", clerk.pk)
@@ -653,4 +653,4 @@ def test_the_customer_sees_the_refund_on_the_order_page(clerk, card_order):
 
     page = text(web.get(f"/orders/{card_order.number}/"))
 
-    assert "4.00 EUR given back on" in page
+    assert "€4.00 given back on" in page

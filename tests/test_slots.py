@@ -304,8 +304,9 @@ def test_describe_pickup_in_mexico_city_local_time(db):
     now = datetime(2025, 1, 15, 3, 0, tzinfo=UTC)
 
     with override("en"):
+        # Not the shop's zone (Madrid): the zone is named.
         assert describe_pickup(slot=_first(store, now), store=store, now=now) == (
-            "tomorrow from 08:00"
+            "tomorrow from 08:00\xa0CST"
         )
 
 

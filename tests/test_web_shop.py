@@ -158,7 +158,7 @@ def test_cart_line_quantity_zero_removes_the_line(shop):
 
     assert response.status_code == 200
     assert list(CartLine.objects.values_list("variant__sku", flat=True)) == ["MUG-01"]
-    assert 'id="cart-total">4.00 EUR<' in text(response)
+    assert 'id="cart-total">€4.00<' in text(response)
 
 
 # --- Checkout refusals ---------------------------------------------------------------------
@@ -557,7 +557,7 @@ def test_logging_in_merges_the_anonymous_cart_into_the_customers_cart(shop, shop
         ("MUG-01", 3),
     ]
     cart_page = text(browser.get("/cart/"))
-    assert 'id="cart-total">49.50 EUR<' in cart_page
+    assert 'id="cart-total">€49.50<' in cart_page
 
 
 def test_wrong_password_is_refused_and_keeps_the_anonymous_cart(shop, shopper):

@@ -12,6 +12,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from config.display import label_of, money
 from customers.models import Channel
 from customers.selectors import messages_about
 from orders import selectors, services
@@ -448,9 +449,8 @@ def refund(request, store, number):
             refund_form=form,
             refund_error=error.message,
         )
-    done = _("%(amount)s %(currency)s refunded.") % {
-        "amount": refunded.amount_refunded,
-        "currency": refunded.currency,
+    done = _("%(amount)s refunded.") % {
+        "amount": money(refunded.amount_refunded, refunded.currency)
     }
     if request.htmx:
         return _refund_section(request, store, order, refund_done=done)
@@ -506,8 +506,9 @@ def extend_hold(request, store, number):
         return _messages_refused(
             request, store, number, status=error.status, extend_form=form, error=error.message
         )
+    until = localtime(order.hold_until, store.tz)
     done = _("Hold extended: kept until %(when)s.") % {
-        "when": date_format(localtime(order.hold_until, store.tz), "D j M, H:i")
+        "when": date_format(until, "D j M, H:i") + label_of(until)
     }
     return _messages_done(request, store, number, done)
 

@@ -14,6 +14,7 @@ from django.utils.formats import time_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from config.display import label_of
 from config.errors import DomainError
 from config.qr import qr_svg
 from customers.errors import CustomerError
@@ -294,7 +295,8 @@ def order_link_arrived(request, token):
 
 
 def _local_time(order, moment) -> str:
-    return time_format(timezone.localtime(moment, order.store.tz), "H:i")
+    local = timezone.localtime(moment, order.store.tz)
+    return time_format(local, "H:i") + label_of(local)
 
 
 @require_POST
