@@ -114,13 +114,13 @@ def test_clerk_hands_over_at_the_tablet_with_a_scanner(
     # The customer refuses the large T-shirt: the amount to take follows (htmx).
     taken = shop_data["small"].price * 2
     page.fill("input[name=qty_TEE-L]", "0")
-    expect(page.locator("#amount-due")).to_contain_text(f"Amount to take: {taken} EUR")
+    expect(page.locator("#amount-due")).to_contain_text(f"Amount to take: €{taken}")
     page.locator("input[name=payment_method][value=card]").check()
     page.fill("input[name=reference]", "TPV-0042")
     page.get_by_role("button", name="Confirm handover").click()
     # Back at the queue with the scanner field focused, ready for the next customer.
     expect(page.get_by_role("status")).to_contain_text(
-        f"Order {order.number} handed over. Took {taken} EUR by card (receipt TPV-0042)."
+        f"Order {order.number} handed over. Took €{taken} by card (receipt TPV-0042)."
     )
     expect(page.locator("#scan")).to_be_focused()
 

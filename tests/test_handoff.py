@@ -583,7 +583,7 @@ def test_an_htmx_claim_answers_with_the_cart_and_what_moved(shop, phone_cart, re
     page = text(response)
     assert "<html" not in page
     assert f'<p class="message success" role="status">{MOVED}</p>' in page
-    assert 'id="cart-total">41.50 EUR<' in page
+    assert 'id="cart-total">€41.50<' in page
     assert '<span id="cart-count" class="badge" hx-swap-oob="true">4</span>' in page
     assert claim_input(response).get("value", "") == ""  # ready for another code
 
@@ -630,7 +630,7 @@ def test_an_expired_unclaimed_code_says_nothing_on_the_source_device(shop, brows
 
     assert "moved to another device" not in page
     assert "cart_handoff" not in browser.session
-    assert 'id="cart-total">25.00 EUR<' in page
+    assert 'id="cart-total">€25.00<' in page
 
 
 @pytest.mark.parametrize("problem", ["wrong", "expired", "used"])
@@ -666,7 +666,7 @@ def test_an_htmx_bad_code_is_shown_beside_the_field(shop, browser):
     assert "<html" not in text(response)
     assert claim_error(response) == "This code is wrong or has expired."
     assert claim_input(response)["value"] == "zzzzzzzz"
-    assert 'id="cart-total">25.00 EUR<' in text(response)  # the cart is still there
+    assert 'id="cart-total">€25.00<' in text(response)  # the cart is still there
     assert state() == before
 
 

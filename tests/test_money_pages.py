@@ -106,11 +106,11 @@ def test_order_page_and_account(shopper, collected, language, total, refund):
 @pytest.mark.parametrize(
     ("language", "total", "paid", "refunded", "refundable"),
     [
-        ("en", "€29.00", "€29.00 · Cash", "€12.50 refunded", "Still refundable: €16.50"),
+        ("en", "€29.00", "Took €29.00 in cash", "€12.50 refunded", "Still refundable: €16.50"),
         (
             "es",
             f"29,00{NBSP}€",
-            f"29,00{NBSP}€ · Efectivo",
+            f"Cobrados 29,00{NBSP}€ en efectivo",
             f"12,50{NBSP}€ devuelto",
             f"Aún se puede devolver: 16,50{NBSP}€",
         ),
@@ -137,9 +137,16 @@ def test_the_tablets_refund_says_how_much_in_the_format(shop, clerk, order):
         {"refund_MUG-01": "1", "reason": "Chipped", "payment_method": "cash"},
         HTTP_HX_REQUEST="true",
     )
+    confirmed = browse("en", clerk).post(
+        f"/store/{shop.store.code}/orders/{order.number}/refund/",
+        {"refund_MUG-01": "1", "reason": "Chipped", "payment_method": "cash", "confirm": "1"},
+        HTTP_HX_REQUEST="true",
+    )
 
     assert response.status_code == 200
-    assert "€4.00 refunded." in text(response)
+    assert "Give back €4.00 in cash at the till?" in text(response)
+    assert confirmed.status_code == 200
+    assert "€4.00 refunded." in text(confirmed)
 
 
 @pytest.mark.parametrize(

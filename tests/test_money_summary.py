@@ -2,9 +2,9 @@
 refunded and the net, from one selector (``orders.selectors.money_summary``) used by the
 shopper's order page, the API and the receipt sent at handover.
 
-The story of the issue: two shirts (14.95) and trousers (19.95), 49.85 EUR authorised on the
+The story of the issue: two shirts (14.95) and trousers (19.95), €49.85 authorised on the
 card; one shirt refused at the counter, so 34.90 captured; then the trousers refunded (19.95):
-14.95 EUR net. Cards go through a real localstripe; the clock is frozen at ``NOW``.
+€14.95 net. Cards go through a real localstripe; the clock is frozen at ``NOW``.
 """
 
 import re
@@ -65,7 +65,7 @@ def clothes(shop):
 
 @pytest.fixture
 def card_order(shop, shopper, clothes, localstripe):
-    """The shopper's online order, 2 shirts and trousers (49.85 EUR), its card authorised."""
+    """The shopper's online order, 2 shirts and trousers (€49.85), its card authorised."""
     shirt, trousers = clothes
     shopper.language = "en"
     shopper.save(update_fields=["language"])
@@ -182,11 +182,11 @@ def test_the_order_page_tells_what_was_charged_refunded_and_the_net(partly_refun
     rows = money_rows(html)
     assert rows[0] == ("Status", "Pay online · Partly refunded")
     assert rows[1:4] == [
-        ("Ordered", "49.85 EUR"),
-        ("Handed over", "34.90 EUR"),
-        ("Charged", "34.90 EUR"),
+        ("Ordered", "€49.85"),
+        ("Handed over", "€34.90"),
+        ("Charged", "€34.90"),
     ]
-    assert rows[-2:] == [("Refunded", "19.95 EUR"), ("Net paid", "14.95 EUR")]
+    assert rows[-2:] == [("Refunded", "€19.95"), ("Net paid", "€14.95")]
     assert "· Paid" not in html
 
 
@@ -271,15 +271,15 @@ def test_the_handover_sends_one_receipt_with_what_was_taken_and_charged(card_ord
     (email,) = mail.outbox
     assert email.subject == f"Receipt for order {card_order.number}"
     body = email.body
-    assert f"1 × {shirt} (SHIRT-M): 14.95 EUR" in body
-    assert f"1 × {trousers} (CHINO-40): 19.95 EUR" in body
+    assert f"1 × {shirt} (SHIRT-M): €14.95" in body
+    assert f"1 × {trousers} (CHINO-40): €19.95" in body
     assert f"Not taken, not charged: 1 × {shirt} (SHIRT-M)" in body
-    assert "Ordered: 49.85 EUR" in body
-    assert "Handed over: 34.90 EUR" in body
-    assert "Charged to your card: 34.90 EUR" in body
+    assert "Ordered: €49.85" in body
+    assert "Handed over: €34.90" in body
+    assert "Charged to your card: €34.90" in body
     assert "/o/" in body
     html = email.alternatives[0][0]
-    assert "Charged to your card" in html and "34.90 EUR" in html
+    assert "Charged to your card" in html and "€34.90" in html
 
 
 def test_the_receipt_by_sms_is_short_and_says_what_was_charged(shop, clerk, settings):
@@ -300,5 +300,5 @@ def test_the_receipt_by_sms_is_short_and_says_what_was_charged(shop, clerk, sett
     short = messaging.render("receipt", receipt.context, "en")["short"]
     assert short == (
         f"Omnicollect: order {order.number} collected at {shop.store.name}. "
-        "Paid 25.00 EUR in cash (ordered 29.00 EUR)."
+        "Paid €25.00 in cash (ordered €29.00)."
     )

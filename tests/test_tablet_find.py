@@ -263,7 +263,7 @@ def test_the_queue_lists_the_orders_collected_today_in_the_stores_day(
     # Newest first, each linking to its page (for a refund), with what was handed over.
     assert section.index(today_latest.number) < section.index(today_early.number)
     assert f'href="{_order_page(today_early)}"' in section
-    assert "25.00 EUR" in section and "12.50 EUR" in section
+    assert "€25.00" in section and "€12.50" in section
     for absent in (yesterday, elsewhere, open_order):
         assert absent.number not in section
 

@@ -47,7 +47,7 @@ def tablet(clerk):
 
 @pytest.fixture
 def order(shop):
-    """A placed order paid at the counter: 2 lamps (12.50) and 1 mug (4.00), 29.00 EUR."""
+    """A placed order paid at the counter: 2 lamps (12.50) and 1 mug (4.00), €29.00."""
     return place_at(shop.store, (shop.lamp, 2), (shop.mug, 1))
 
 
@@ -100,7 +100,7 @@ def _amount_due(html: str) -> str:
 def test_the_handover_form_shows_the_amount_to_take(at_counter, tablet):
     html = text(tablet.get(_url(at_counter)))
 
-    assert _amount_due(html).startswith("Amount to take: <strong>29.00 EUR</strong>")
+    assert _amount_due(html).startswith("Amount to take: <strong>€29.00</strong>")
     # Without JavaScript, a button recomputes it on the server.
     (recalculate,) = [t.attrs for t in tags(html) if t.attrs.get("name") == "recalculate"]
     assert recalculate["formaction"] == _url(at_counter, "collect/amount")
@@ -119,7 +119,7 @@ def test_changing_a_quantity_updates_the_amount_with_htmx(at_counter, tablet):
     assert response.status_code == 200
     html = text(response)
     assert html.lstrip().startswith('<p class="amount-due" id="amount-due"')
-    assert _amount_due(html).startswith("Amount to take: <strong>12.50 EUR</strong>")
+    assert _amount_due(html).startswith("Amount to take: <strong>€12.50</strong>")
     assert _state() == before
 
 
@@ -140,7 +140,7 @@ def test_recalculate_without_javascript_keeps_everything_typed(at_counter, table
 
     assert response.status_code == 200
     html = text(response)
-    assert _amount_due(html).startswith("Amount to take: <strong>16.50 EUR</strong>")
+    assert _amount_due(html).startswith("Amount to take: <strong>€16.50</strong>")
     assert (_value(html, "qty_LAMP-01"), _value(html, "qty_MUG-01")) == ("1", "1")
     assert _value(html, "reference") == "TPV-77"
     assert _checked(html, "payment_method") == ["card"]
@@ -177,17 +177,17 @@ def test_the_amount_shown_is_what_the_handover_takes(at_counter, tablet, quantit
         {**quantities, "collector": "customer", "payment_method": "cash"},
     )
 
-    assert f"<strong>{amount} EUR</strong>" in _amount_due(text(shown))
+    assert f"<strong>€{amount}</strong>" in _amount_due(text(shown))
     assert Payment.objects.get(order=at_counter).amount_captured == Decimal(amount)
 
 
 @pytest.mark.parametrize(
     ("payment", "said"),
     [
-        ({"payment_method": "cash"}, "Took 12.50 EUR in cash."),
+        ({"payment_method": "cash"}, "Took €12.50 in cash."),
         (
             {"payment_method": "card", "reference": "1234"},
-            "Took 12.50 EUR by card (receipt 1234).",
+            "Took €12.50 by card (receipt 1234).",
         ),
     ],
     ids=["cash", "card"],
@@ -209,7 +209,7 @@ def test_the_handover_of_a_card_order_says_it_was_charged_to_the_card(shop, cler
     ready(online, clerk)
     tablet.post(f"/store/{shop.store.code}/scan/", {"q": online.pickup_token})
     page = text(tablet.get(_url(online)))
-    assert _amount_due(page).startswith("Amount to take: <strong>29.00 EUR</strong>")
+    assert _amount_due(page).startswith("Amount to take: <strong>€29.00</strong>")
     assert "charged to the card authorised online" in _amount_due(page)
 
     response = tablet.post(
@@ -219,7 +219,7 @@ def test_the_handover_of_a_card_order_says_it_was_charged_to_the_card(shop, cler
     )
 
     assert (
-        f"Order {online.number} handed over. Charged 25.00 EUR to the card authorised online."
+        f"Order {online.number} handed over. Charged €25.00 to the card authorised online."
         in text(response)
     )
 
@@ -241,7 +241,7 @@ def test_a_missing_payment_method_is_shown_beside_it_keeping_the_input(at_counte
     assert _field_error(html, 'name="payment_method"') == "Choose card or cash."
     assert (_value(html, "qty_LAMP-01"), _value(html, "qty_MUG-01")) == ("1", "0")
     assert _value(html, "reference") == "R-1"
-    assert _amount_due(html).startswith("Amount to take: <strong>12.50 EUR</strong>")
+    assert _amount_due(html).startswith("Amount to take: <strong>€12.50</strong>")
     assert _state() == before
 
 
@@ -402,7 +402,7 @@ def test_cancel_asks_for_confirmation_stating_the_amount(shop, order, tablet):
     assert response.status_code == 200
     html = text(response)
     assert 'id="cancel-confirm"' in html
-    assert f"Cancel order {order.number} (29.00 EUR)?" in html
+    assert f"Cancel order {order.number} (€29.00)?" in html
     assert "Its 3 items go back on sale." in html
     assert _hidden(html, "reason") == "Damaged box"
     assert _hidden(html, "confirm") == "1"
@@ -432,13 +432,13 @@ def test_cancelling_a_card_order_says_the_hold_is_released(clerk, tablet, online
     response = tablet.post(_url(online, "cancel"), {"reason": "Out of stock"})
 
     assert response.status_code == 200
-    assert "The card authorisation of 29.00 EUR is released." in text(response)
+    assert "The card authorisation of €29.00 is released." in text(response)
     assert Order.objects.get(pk=online.pk).status == OrderStatus.PLACED
 
 
 @pytest.fixture
 def till_order(shop, clerk):
-    """Collected in full and paid cash at the counter: 2 lamps and 1 mug, 29.00 EUR."""
+    """Collected in full and paid cash at the counter: 2 lamps and 1 mug, €29.00."""
     order = place_at(shop.store, (shop.lamp, 2), (shop.mug, 1))
     ready(order, clerk)
     collect_in_full(order, clerk)
@@ -447,7 +447,7 @@ def till_order(shop, clerk):
 
 @pytest.fixture
 def card_order(shop, clerk, online):
-    """The online order (29.00 EUR) collected in full: charged to the card."""
+    """The online order (€29.00) collected in full: charged to the card."""
     ready(online, clerk)
     hand_over(online, clerk)
     return online
@@ -471,7 +471,7 @@ def test_a_line_refund_without_javascript_asks_first_stating_the_amount(
     html = text(response)
     assert "<html" in html
     assert 'id="refund-confirm"' in html
-    assert "Give back 12.50 EUR in cash at the till?" in html
+    assert "Give back €12.50 in cash at the till?" in html
     assert "1 × Brass Desk Lamp" in html
     assert _hidden(html, "refund_LAMP-01") == "1"
     assert _hidden(html, "reason") == "Dented"
@@ -494,14 +494,14 @@ def test_refund_everything_with_htmx_asks_first_stating_the_amount(clerk, tablet
     assert response.status_code == 200
     html = text(response)
     assert html.lstrip().startswith('<section id="refund"')
-    assert "Refund 29.00 EUR to the card?" in html
+    assert "Refund €29.00 to the card?" in html
     assert _hidden(html, "everything") == "True"
     assert _state() == before
 
     done = tablet.post(_url(card_order, "refund"), {**data, "confirm": "1"}, HTTP_HX_REQUEST="true")
 
     assert done.status_code == 200
-    assert "29.00 EUR refunded." in text(done)
+    assert "€29.00 refunded." in text(done)
 
 
 def test_a_card_refund_at_the_till_names_the_receipt(clerk, tablet, till_order):
@@ -511,7 +511,7 @@ def test_a_card_refund_at_the_till_names_the_receipt(clerk, tablet, till_order):
     )
 
     assert response.status_code == 200
-    assert "Refund 4.00 EUR by card at the till (receipt T-9)?" in text(response)
+    assert "Refund €4.00 by card at the till (receipt T-9)?" in text(response)
 
 
 def test_going_back_from_the_refund_confirmation_keeps_the_choice(clerk, tablet, till_order):

@@ -181,8 +181,8 @@ def test_a_declined_first_card_leaves_no_payment_row_on_the_tablet(
     order.refresh_from_db()
     assert (order.status, order.payment_status) == (OrderStatus.COLLECTED, PaymentStatus.PAID)
     page = text(tablet.get(f"/store/{shop.store.code}/orders/{order.number}/"))
-    assert _money_rows(page) == ["Charged 12.50 EUR to the card authorised online"]
-    assert "0.00 EUR" not in page
+    assert _money_rows(page) == ["Charged €12.50 to the card authorised online"]
+    assert "€0.00" not in page
 
 
 def test_money_rows_say_how_the_counter_took_the_money(shop, clerk):
@@ -197,8 +197,8 @@ def test_money_rows_say_how_the_counter_took_the_money(shop, clerk):
     cash_page = text(tablet.get(f"/store/{shop.store.code}/orders/{cash.number}/"))
     card_page = text(tablet.get(f"/store/{shop.store.code}/orders/{card.number}/"))
 
-    assert _money_rows(cash_page) == ["Took 25.00 EUR in cash"]
-    assert _money_rows(card_page) == ["Took 4.00 EUR by card (receipt TPV-1234)"]
+    assert _money_rows(cash_page) == ["Took €25.00 in cash"]
+    assert _money_rows(card_page) == ["Took €4.00 by card (receipt TPV-1234)"]
 
 
 def test_a_failed_intent_unknown_to_us_records_no_payment(online_order, settings):
