@@ -11,7 +11,6 @@ import re
 from decimal import Decimal
 
 import pytest
-import time_machine
 from django.core import mail
 from django.test import Client
 
@@ -32,10 +31,10 @@ from tests.web_helpers import hand_over, place_at, text
 pytest_plugins = ["tests.web_fixtures", "tests.payments_fixtures"]
 
 
-@pytest.fixture(autouse=True)
-def _clock():
-    with time_machine.travel(NOW, tick=True):
-        yield
+@pytest.fixture
+def moment():
+    """The wall clock starts at ``NOW`` in every test here (see tests/conftest.py)."""
+    return NOW
 
 
 @pytest.fixture(autouse=True)

@@ -31,10 +31,10 @@ pytest_plugins = ["tests.web_fixtures"]
 LINK = re.compile(r"http://127\.0\.0\.1:8000(/o/[^/\s\"<>]+/)")
 
 
-@pytest.fixture(autouse=True)
-def _clock():
-    with time_machine.travel(NOW, tick=True):
-        yield
+@pytest.fixture
+def moment():
+    """The wall clock starts at ``NOW`` in every test here (see tests/conftest.py)."""
+    return NOW
 
 
 @pytest.fixture(autouse=True)
