@@ -419,9 +419,14 @@ def test_api_confirm_refuses_a_weak_password_with_the_reasons(shopper):
     assert weak.status_code == 400
     assert weak.json() == {
         "code": "weak_password",
-        "detail": "This password is too common. This password is entirely numeric.",
+        "detail": "This password is too short. It must contain at least 12 characters. "
+        "This password is too common. This password is entirely numeric.",
         "errors": {
-            "password": ["This password is too common.", "This password is entirely numeric."]
+            "password": [
+                "This password is too short. It must contain at least 12 characters.",
+                "This password is too common.",
+                "This password is entirely numeric.",
+            ]
         },
     }
     assert state() == before
