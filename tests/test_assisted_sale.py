@@ -36,13 +36,6 @@ pytest_plugins = ["tests.web_fixtures"]  # the shop and shopper fixtures
 
 
 @pytest.fixture
-def tablet(clerk):
-    client = Client()
-    client.force_login(clerk)
-    return client
-
-
-@pytest.fixture
 def candle(shop):
     """A third item, sold by barcode: 6.00 EUR, 4 at the shop's store."""
     variant = VariantFactory(

@@ -11,6 +11,7 @@ from tests.factories import StaffMembershipFactory, UserFactory
 from tests.web_helpers import (
     collect_in_full,
     column,
+    logged_in,
     place_at,
     slot_bookings,
     stock_of,
@@ -19,17 +20,6 @@ from tests.web_helpers import (
 )
 
 pytest_plugins = ["tests.web_fixtures"]  # the shop and shopper fixtures
-
-
-def _logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def tablet(clerk):
-    return _logged_in(clerk)
 
 
 @pytest.fixture
@@ -64,7 +54,7 @@ def test_anonymous_visitors_are_sent_to_log_in(order):
 
 
 def test_a_shopper_without_membership_gets_no_tablet(order, shopper):
-    client = _logged_in(shopper.user)
+    client = logged_in(shopper.user)
     before = written()
 
     assert client.get("/store/").status_code == 403
@@ -88,7 +78,7 @@ def test_the_tablet_home_sends_a_one_store_clerk_to_their_queue(shop, tablet):
 def test_the_tablet_home_lists_every_store_of_a_multi_store_manager(shop, manager):
     StaffMembershipFactory(user=manager, store=shop.other, role=StaffMembership.Role.MANAGER)
 
-    response = _logged_in(manager).get("/store/")
+    response = logged_in(manager).get("/store/")
 
     assert response.status_code == 200
     assert f'href="/store/{shop.store.code}/"' in text(response)
@@ -127,7 +117,7 @@ def test_a_clerk_of_two_stores_reaches_both(shop, clerk):
     StaffMembershipFactory(user=clerk, store=shop.other)
     theirs = place_at(shop.other, (shop.mug, 1))
 
-    client = _logged_in(clerk)
+    client = logged_in(clerk)
 
     assert client.get(f"/store/{shop.other.code}/").status_code == 200
     assert client.get(f"/store/{shop.other.code}/orders/{theirs.number}/").status_code == 200
@@ -441,7 +431,7 @@ def test_five_wrong_codes_lock_the_order_until_a_manager_unlocks_it(
     assert written() == before
 
     # The manager can; the right code then works.
-    unlocked = _logged_in(manager).post(_url(order, "unlock"))
+    unlocked = logged_in(manager).post(_url(order, "unlock"))
     assert unlocked.status_code == 302
     order.refresh_from_db()
     assert (order.code_failures, order.code_locked_at) == (0, None)
@@ -495,7 +485,7 @@ def test_wrong_codes_at_the_scanner_are_rate_limited_per_clerk(shop, clerk, tabl
     colleague = UserFactory()
     StaffMembershipFactory(user=colleague, store=shop.store)
     assert (
-        _logged_in(colleague)
+        logged_in(colleague)
         .post(f"/store/{shop.store.code}/scan/", {"q": order.pickup_code})
         .status_code
         == 302

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from customers.models import Notification, NpsAnswer, Touchpoint
@@ -16,7 +15,7 @@ from orders.models import Order
 from orders.services import mark_preparing, mark_ready, refund_order
 from stores.models import StockLevel
 from tests.factories import VariantFactory
-from tests.web_helpers import add_to_cart, checkout, collect_in_full, place_at, text
+from tests.web_helpers import add_to_cart, checkout, collect_in_full, logged_in, place_at, text
 
 pytest_plugins = ["tests.web_fixtures", "tests.payments_fixtures"]
 
@@ -42,12 +41,6 @@ def _count(client, path, **kwargs) -> tuple[int, str]:
 
 def _report(name, small, large, rows):
     print(f"\n{name}: {small} queries for {rows[0]} rows, {large} for {rows[1]} rows")
-
-
-def _logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -78,7 +71,7 @@ def stripe_web(localstripe, settings):
 
 
 def test_card_page_queries_do_not_grow_with_lines(shop, shopper, stocked_variants, stripe_web):
-    client = _logged_in(shopper.user)
+    client = logged_in(shopper.user)
 
     def measure(n):
         for variant in stocked_variants(n):
@@ -187,7 +180,7 @@ def _messages(order, n, *, start=0):
 
 def test_order_page_queries_do_not_grow_with_refunds(shopper, clerk, collected_six):
     order, variants = collected_six
-    client = _logged_in(shopper.user)
+    client = logged_in(shopper.user)
     path = f"/orders/{order.number}/"
 
     _refund(order, clerk, variants[:1])
@@ -205,7 +198,7 @@ def test_tablet_order_page_queries_do_not_grow_with_refunds_and_messages(
     shop, clerk, collected_six
 ):
     order, variants = collected_six
-    tablet = _logged_in(clerk)
+    tablet = logged_in(clerk)
     path = f"/store/{shop.store.code}/orders/{order.number}/"
 
     _refund(order, clerk, variants[:1])
@@ -227,7 +220,7 @@ def test_tablet_order_page_queries_do_not_grow_with_refunds_and_messages(
 
 
 def test_account_queries_do_not_grow_with_message_touchpoints(shopper):
-    client = _logged_in(shopper.user)
+    client = logged_in(shopper.user)
 
     def grow(start, n):
         Touchpoint.objects.bulk_create(

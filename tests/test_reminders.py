@@ -26,7 +26,7 @@ from orders.services import (
 from orders.templatetags.order_tags import event_note
 from stores.models import StaffMembership
 from tests.factories import StaffMembershipFactory, UserFactory
-from tests.web_helpers import inputs_named, place_at, text, written
+from tests.web_helpers import inputs_named, logged_in, place_at, text, written
 
 pytest_plugins = ["tests.web_fixtures"]  # the shop fixture
 
@@ -51,12 +51,6 @@ def _kinds(order):
         .order_by("pk")
         .values_list("kind", flat=True)
     )
-
-
-def _logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _url(order, action=""):
@@ -296,7 +290,7 @@ def test_the_ready_message_goes_again_only_to_a_ready_order(shop, clerk):
 def test_the_tablet_extends_a_hold_without_javascript(shop, clerk):
     order = _ready(shop, clerk)
     first_end = order.hold_until
-    tablet = _logged_in(clerk)
+    tablet = logged_in(clerk)
 
     page = tablet.get(_url(order))
     assert inputs_named(page.content, "hours") == [
@@ -324,7 +318,7 @@ def test_the_tablet_extends_a_hold_without_javascript(shop, clerk):
 def test_the_tablet_extends_a_hold_with_htmx(shop, clerk):
     order = _ready(shop, clerk)
     first_end = order.hold_until
-    tablet = _logged_in(clerk)
+    tablet = logged_in(clerk)
 
     response = tablet.post(_url(order, "extend"), {"hours": "5"}, HTTP_HX_REQUEST="true")
 
@@ -344,7 +338,7 @@ def test_the_tablet_extends_a_hold_with_htmx(shop, clerk):
 @pytest.mark.parametrize("hours", ["0", "169", "abc", "", "2.5"])
 def test_the_tablet_refuses_bad_hours_and_writes_nothing(shop, clerk, hours):
     order = _ready(shop, clerk)
-    tablet = _logged_in(clerk)
+    tablet = logged_in(clerk)
     before = written()
 
     response = tablet.post(_url(order, "extend"), {"hours": hours})
@@ -355,7 +349,7 @@ def test_the_tablet_refuses_bad_hours_and_writes_nothing(shop, clerk, hours):
 
 def test_the_tablet_resends_the_ready_message_and_stops_at_the_limit(shop, clerk):
     order = _ready(shop, clerk)
-    tablet = _logged_in(clerk)
+    tablet = logged_in(clerk)
 
     first = tablet.post(_url(order, "resend"))
     htmx = [
@@ -393,7 +387,7 @@ def test_a_clerk_of_another_store_gets_404(shop, clerk):
     Notification.objects.filter(pk=failed.pk).update(status="failed", reason="SMTP down")
     outsider = UserFactory()
     StaffMembershipFactory(user=outsider, store=shop.other, role=StaffMembership.Role.MANAGER)
-    tablet = _logged_in(outsider)
+    tablet = logged_in(outsider)
     before = written()
 
     for action in ["extend", "resend", f"messages/{failed.pk}/again"]:
@@ -436,7 +430,7 @@ def _row(html, message):
 def test_the_tablet_lists_the_orders_messages_with_their_status(shop, clerk):
     order = _ready(shop, clerk)
     sent, failed, suppressed = _outbox(order)
-    tablet = _logged_in(clerk)
+    tablet = logged_in(clerk)
 
     html = text(tablet.get(_url(order)))
 
@@ -460,7 +454,7 @@ def test_the_tablet_lists_the_orders_messages_with_their_status(shop, clerk):
 def test_a_failed_message_is_sent_again_from_the_tablet(shop, clerk):
     order = _ready(shop, clerk)
     _sent, failed, _suppressed = _outbox(order)
-    tablet = _logged_in(clerk)
+    tablet = logged_in(clerk)
 
     response = tablet.post(_url(order, f"messages/{failed.pk}/again"))
 
@@ -477,7 +471,7 @@ def test_a_failed_message_is_sent_again_from_the_tablet(shop, clerk):
 def test_a_failed_message_is_sent_again_with_htmx(shop, clerk):
     order = _ready(shop, clerk)
     _sent, failed, _suppressed = _outbox(order)
-    tablet = _logged_in(clerk)
+    tablet = logged_in(clerk)
 
     response = tablet.post(_url(order, f"messages/{failed.pk}/again"), HTTP_HX_REQUEST="true")
 
@@ -494,7 +488,7 @@ def test_only_this_orders_failed_messages_are_sent_again(shop, clerk):
     _sent, failed, suppressed = _outbox(order)
     other_failed = Notification.objects.get(order_number=other.number, kind="order_ready")
     Notification.objects.filter(pk=other_failed.pk).update(status="failed", reason="down")
-    tablet = _logged_in(clerk)
+    tablet = logged_in(clerk)
     before = written()
 
     # Another order's message under this order's URL, and a message that did not fail.
@@ -509,7 +503,7 @@ def test_only_this_orders_failed_messages_are_sent_again(shop, clerk):
 
 def test_the_order_page_reads_the_messages_in_one_query(shop, clerk):
     order = _ready(shop, clerk)
-    tablet = _logged_in(clerk)
+    tablet = logged_in(clerk)
     tablet.get(_url(order))
 
     def measure():

@@ -12,7 +12,6 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from customers.models import Customer
@@ -25,13 +24,6 @@ from tests.order_api_helpers import ready
 from tests.web_helpers import hand_over, place_at, text, written
 
 pytest_plugins = ["tests.web_fixtures"]
-
-
-@pytest.fixture
-def tablet(clerk):
-    client = Client()
-    client.force_login(clerk)
-    return client
 
 
 @pytest.fixture

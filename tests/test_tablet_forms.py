@@ -6,7 +6,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from orders.models import Order, OrderLine, OrderStatus, Payment
@@ -32,17 +31,6 @@ pytest_plugins = [
 ]
 
 DEAD_END = "That did not work"
-
-
-def _logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def tablet(clerk):
-    return _logged_in(clerk)
 
 
 @pytest.fixture

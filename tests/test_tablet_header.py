@@ -19,18 +19,13 @@ from tests.web_helpers import (
     checkout,
     collect_in_full,
     hand_over,
+    logged_in,
     place_at,
     tags,
     text,
 )
 
 pytest_plugins = ["tests.web_fixtures", "tests.payments_fixtures"]
-
-
-def _logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _header(html: str) -> str:
@@ -59,7 +54,7 @@ def tablet_pages(shop, clerk):
 
 
 def test_tablet_pages_have_the_staff_header_without_cart_or_account(shop, clerk, tablet_pages):
-    tablet = _logged_in(clerk)
+    tablet = logged_in(clerk)
     base = f"/store/{shop.store.code}/"
 
     for path in tablet_pages:
@@ -81,7 +76,7 @@ def test_tablet_pages_have_the_staff_header_without_cart_or_account(shop, clerk,
 
 
 def test_a_manager_finds_the_reconciliation_in_the_header(shop, manager):
-    tablet = _logged_in(manager)
+    tablet = logged_in(manager)
 
     for path in [f"/store/{shop.store.code}/", f"/store/{shop.store.code}/customers/"]:
         header = _header(text(tablet.get(path)))
@@ -90,7 +85,7 @@ def test_a_manager_finds_the_reconciliation_in_the_header(shop, manager):
 
 def test_the_store_choice_and_reconciliation_have_the_staff_header(shop, manager):
     StaffMembershipFactory(user=manager, store=shop.other, role=StaffMembership.Role.MANAGER)
-    tablet = _logged_in(manager)
+    tablet = logged_in(manager)
 
     home = _header(text(tablet.get("/store/")))
     reconciliation = _header(text(tablet.get("/manage/reconciliation/")))
@@ -104,7 +99,7 @@ def test_the_store_choice_and_reconciliation_have_the_staff_header(shop, manager
 
 
 def test_the_shop_keeps_the_shoppers_header(shop, shopper):
-    header = _header(text(_logged_in(shopper.user).get("/")))
+    header = _header(text(logged_in(shopper.user).get("/")))
 
     assert 'id="cart-count"' in header
     assert "My account" in header
@@ -155,7 +150,7 @@ def test_a_declined_first_card_leaves_no_payment_row_on_the_tablet(
 ):
     """The first card is declined (Stripe then says ``payment_intent.payment_failed``), the
     second is authorised; after the handover the tablet lists one charge, nothing at 0.00."""
-    shop_client = _logged_in(shopper.user)
+    shop_client = logged_in(shopper.user)
     add_to_cart(shop_client, shop.lamp)
     add_to_cart(shop_client, shop.mug)
     pay_url = checkout(shop_client, shop.store, payment="online")["Location"]
@@ -170,7 +165,7 @@ def test_a_declined_first_card_leaves_no_payment_row_on_the_tablet(
     assert shop_client.post(pay_url, {"payment_method": "pm_card_visa"}).status_code == 302
 
     ready(order, clerk)
-    tablet = _logged_in(clerk)
+    tablet = logged_in(clerk)
     tablet.post(f"/store/{shop.store.code}/scan/", {"q": order.pickup_token})
     collected = tablet.post(
         f"/store/{shop.store.code}/orders/{order.number}/collect/",
@@ -192,7 +187,7 @@ def test_money_rows_say_how_the_counter_took_the_money(shop, clerk):
         ready(order, clerk)
     collect_in_full(cash, clerk)
     hand_over(card, clerk, method="card", reference="TPV-1234")
-    tablet = _logged_in(clerk)
+    tablet = logged_in(clerk)
 
     cash_page = text(tablet.get(f"/store/{shop.store.code}/orders/{cash.number}/"))
     card_page = text(tablet.get(f"/store/{shop.store.code}/orders/{card.number}/"))

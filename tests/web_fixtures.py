@@ -16,7 +16,7 @@ from tests.factories import (
     UserFactory,
     VariantFactory,
 )
-from tests.web_helpers import Shop
+from tests.web_helpers import Shop, logged_in
 
 
 @pytest.fixture
@@ -49,3 +49,9 @@ def shopper(db):
     ``tests.factories.PASSWORD``)."""
     user = UserFactory()
     return CustomerFactory(user=user, email=user.email, name=user.name)
+
+
+@pytest.fixture
+def tablet(clerk):
+    """The store tablet: a client logged in as the clerk of ``store``."""
+    return logged_in(clerk)

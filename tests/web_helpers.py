@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 
 from django.db.models import Sum
+from django.test import Client
 
 from customers.models import Customer, Notification, Touchpoint, User
 from orders.models import Handover, Order, OrderEvent, OrderLine, Payment
@@ -225,3 +226,10 @@ def hand_over(order, clerk, *, quantities=None, method="", reference="", provide
 def collect_in_full(order, clerk):
     """Hand the whole order over at the counter, paid cash, checked by QR."""
     return hand_over(order, clerk, method="cash")
+
+
+def logged_in(user) -> Client:
+    """A test client logged in as ``user``."""
+    client = Client()
+    client.force_login(user)
+    return client
