@@ -4,10 +4,7 @@ Errors are always ``{"code": "...", "detail": "..."}`` (validation errors add ``
 with the per-field messages), whatever raised them: DRF, Django or a service's DomainError.
 """
 
-import time
-
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.utils.translation import get_supported_language_variant
@@ -20,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import set_rollback
 
+from config import counters
 from config.errors import DomainError
 
 
@@ -123,18 +121,12 @@ class Pagination(PageNumberPagination):
 def count_attempt(scope: str, ident: str, *, default: tuple[int, int] = (10, 60)) -> float:
     """Count one attempt by ``ident`` against the limit of ``scope`` (``API_RATE_LIMITS``:
     ``(limit, window seconds)``, else ``default``) in the current fixed window, on an atomic
-    cache counter (Redis INCR in production). Returns 0 when the attempt is within the limit,
-    otherwise the seconds until the window ends."""
+    cache counter (Redis INCR in production). Returns 0 when the attempt is within the limit
+    (or could not be counted: config/counters.py), otherwise the seconds until the window
+    ends."""
     limit, window = settings.API_RATE_LIMITS.get(scope, default)
-    now = time.time()
-    key = f"rate:{scope}:{ident}:{int(now // window)}"
-    cache.add(key, 0, timeout=window + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # the key expired between add and incr
-        cache.set(key, 1, timeout=window + 1)
-        count = 1
-    return 0 if count <= limit else window - (now % window)
+    count, left = counters.window_increment(f"rate:{scope}:{ident}", window=window)
+    return 0 if count is None or count <= limit else left
 
 
 class WindowThrottle(BaseThrottle):

@@ -8,7 +8,6 @@ timeout on every try of the publish retry policy (5 to 20 s with their 5 s). Red
 push in well under a millisecond: half a second only cuts off a broker that is gone.
 """
 
-import logging
 import os
 import threading
 
@@ -16,11 +15,14 @@ from django.db import transaction
 from kombu import pools
 
 from config.celery import app
-
-logger = logging.getLogger(__name__)
+from config.outage import Pause
 
 # Redis client options for the publishing connections only (workers keep the app's).
 PUBLISH_TRANSPORT_OPTIONS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+
+# After a failed publish, requests leave the broker alone for a few seconds: their messages
+# are in the outbox already, and the sweep (which always tries) sends them.
+broker_pause = Pause("broker", seconds=5.0)
 
 _lock = threading.Lock()
 _producers: dict[str, pools.ProducerPool] = {}  # broker URL -> pool of producers
@@ -58,12 +60,20 @@ def send_now(name: str, *args) -> bool:
         else:
             with producers.acquire(block=True, timeout=1) as producer:
                 app.send_task(name, args=args, producer=producer)
-    except Exception:  # kombu/redis connection errors: the caller's work is already committed
-        logger.warning("could not queue %s%r: the broker is unreachable", name, args)
+    except Exception as error:  # kombu/redis connection errors: the caller's work is committed
+        broker_pause.failed(error, f"queueing {name}{args!r}")
         return False
+    broker_pause.end()
     return True
 
 
+def _send_unless_paused(name: str, *args) -> bool:
+    if broker_pause.active():
+        return False
+    return send_now(name, *args)
+
+
 def send_after_commit(name: str, *args) -> None:
-    """Queue task ``name`` once the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: send_now(name, *args))
+    """Queue task ``name`` once the current transaction commits (at once outside one), unless
+    the broker failed a moment ago (the task's outbox row is found by the sweep)."""
+    transaction.on_commit(lambda: _send_unless_paused(name, *args))

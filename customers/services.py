@@ -2,7 +2,6 @@
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -11,7 +10,6 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
@@ -24,6 +22,7 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from knox.models import AuthToken
 
+from config import counters
 from config.api import count_attempt
 from config.tasks import send_after_commit, send_now
 from customers import messaging, policy
@@ -217,15 +216,11 @@ def verification_token(*, customer: Customer) -> str:
 
 
 def _count_verification_email(customer: Customer) -> int:
-    """One more email for this customer in the current window (an atomic cache counter)."""
-    window = VERIFICATION_EMAIL_WINDOW
-    key = f"verification-emails:{customer.pk}:{int(time.time() // window)}"
-    cache.add(key, 0, timeout=window + 1)
-    try:
-        return cache.incr(key)
-    except ValueError:  # the key expired between add and incr
-        cache.set(key, 1, timeout=window + 1)
-        return 1
+    """One more email for this customer in the current window (0 when it cannot be counted)."""
+    count, _left = counters.window_increment(
+        f"verification-emails:{customer.pk}", window=VERIFICATION_EMAIL_WINDOW
+    )
+    return count or 0
 
 
 def _deliver_verification(customer: Customer, link: str) -> None:

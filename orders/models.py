@@ -332,6 +332,23 @@ class Handover(models.Model):
         return f"{self.order_id} to {self.collector_name}"
 
 
+class PickupVerification(models.Model):
+    """A clerk checked this order's QR code or pickup code: for a while they may hand it over."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    method = models.CharField(max_length=4, choices=Handover.Verification.choices)
+    verified_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["order", "user"], name="one_verification_per_clerk")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} by {self.user_id} ({self.method})"
+
+
 class StripeEvent(models.Model):
     """A verified Stripe webhook event, stored once: a redelivery finds its id and does nothing."""
 

@@ -13,13 +13,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from config import counters
 from config.display import money
 from customers.models import Channel, Customer, Notification, NotificationKind
 from customers.selectors import messages_about
@@ -45,6 +45,7 @@ from orders.models import (
     Payment,
     PaymentMethod,
     PaymentStatus,
+    PickupVerification,
     StripeEvent,
     random_code,
 )
@@ -914,19 +915,15 @@ def _too_many_attempts() -> OrderError:
 
 
 def _check_clerk_limit(store: Store, user) -> None:
-    if cache.get(_clerk_key(store, user), 0) >= settings.PICKUP_CODE_CLERK_LIMIT:
+    if counters.current(_clerk_key(store, user)) >= settings.PICKUP_CODE_CLERK_LIMIT:
         raise _too_many_attempts()
 
 
 def _count_clerk_failure(store: Store, user) -> int:
-    """Count one wrong code atomically (Redis INCR); returns the clerk's count so far."""
+    """Count one wrong code atomically (Redis INCR); returns the clerk's count so far (0 when
+    the cache is unreachable: each order's own lock, in the database, still holds)."""
     key = _clerk_key(store, user)
-    cache.add(key, 0, timeout=settings.PICKUP_CODE_CLERK_WINDOW)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=settings.PICKUP_CODE_CLERK_WINDOW)
-        return 1
+    return counters.increment(key, timeout=settings.PICKUP_CODE_CLERK_WINDOW) or 0
 
 
 def _code_locked() -> OrderError:
@@ -1026,27 +1023,28 @@ def unlock_pickup_code(*, order: Order, user) -> Order:
 
 
 # A successful lookup (QR token or pickup code) lets that clerk hand the order over for a
-# while. Kept in the shared cache, not in a session or on the device: any app server answers.
+# while. Kept in the database, not in a session or on the device: any app server answers, and
+# it holds when the cache is down.
 VERIFICATION_SECONDS = 15 * 60
-
-
-def _verified_key(order: Order, user) -> str:
-    return f"pickup-verified:{user.pk}:{order.pk}"
 
 
 def mark_pickup_verified(*, order: Order, user, method: str) -> None:
     if method not in Handover.Verification.values:
         raise ValueError(f"unknown verification {method!r}")
-    cache.set(_verified_key(order, user), method, timeout=VERIFICATION_SECONDS)
+    PickupVerification.objects.update_or_create(
+        order=order, user=user, defaults={"method": method, "verified_at": timezone.now()}
+    )
 
 
 def pickup_verification(*, order: Order, user) -> str:
     """How this clerk verified this order recently ("qr", "code"), or "" if they did not."""
-    return cache.get(_verified_key(order, user)) or ""
+    since = timezone.now() - timedelta(seconds=VERIFICATION_SECONDS)
+    found = PickupVerification.objects.filter(order=order, user=user, verified_at__gte=since)
+    return found.values_list("method", flat=True).first() or ""
 
 
 def forget_pickup_verification(*, order: Order, user) -> None:
-    cache.delete(_verified_key(order, user))
+    PickupVerification.objects.filter(order=order, user=user).delete()
 
 
 def _collection_lines(

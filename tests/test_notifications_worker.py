@@ -24,7 +24,6 @@ from customers.models import Notification
 from customers.services import notify, sweep_notifications
 from orders.models import Order
 from orders.services import mark_preparing, mark_ready
-from stores.models import StockLevel, Store
 from tests.celery_worker import (
     DELIVER,
     WorkerProcess,
@@ -35,54 +34,21 @@ from tests.celery_worker import (
     wait_processed,
 )
 from tests.redis_server import RedisServer
-from tests.smtp_server import SmtpServer
 from tests.web_helpers import place_at
+from tests.worker_fixtures import per_recipient
 
-pytest_plugins = ["tests.web_fixtures"]
+pytest_plugins = ["tests.web_fixtures", "tests.worker_fixtures"]
 # The worker is another process, on the real clock: OMNICOLLECT_TEST_CLOCK leaves these be.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.real_clock]
 
 
-@pytest.fixture
-def smtp(settings):
-    """A real SMTP server on loopback, and Django's SMTP backend pointed at it."""
-    server = SmtpServer().start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = server.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.TEXT_MESSAGE_BACKEND = ""  # email only
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def big_shop(shop):
-    """The ``shop`` with room for many orders: 1000 lamps, 100 orders per pickup slot."""
-    Store.objects.filter(pk=shop.store.pk).update(slot_capacity=100)
-    StockLevel.objects.filter(store=shop.store, variant=shop.lamp).update(on_hand=1000)
-    shop.store.refresh_from_db()
-    return shop
-
-
 @pytest.fixture(autouse=True)
-def _empty_queue():
+def _empty_queue(empty_queue):
     """Tasks other tests queued on the shared test broker are not ours."""
-    purge()
-    yield
-    purge()
 
 
 def note_of(order, kind):
     return Notification.objects.get(order_number=order.number, kind=kind)
-
-
-def per_recipient(messages) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for message in messages:
-        for to in message.to:
-            counts[to] = counts.get(to, 0) + 1
-    return counts
 
 
 def percentile(values, share):
