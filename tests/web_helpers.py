@@ -158,11 +158,28 @@ def add_to_cart(client, variant, quantity=1):
     return response
 
 
+def _day_slots(html) -> list[str]:
+    return [attrs["value"] for attrs in inputs_named(html, "slot")]
+
+
 def checkout_page(client, store):
-    """GET the checkout for ``store``: (response, checkout_key, offered slot values)."""
+    """GET the checkout for ``store``: (response, checkout_key, offered slot values).
+
+    The page shows one day's slots; late in the store's day that day may have a single slot
+    left, so the slots of the next days offered are added (as a shopper picks another day)."""
     response = client.get(f"/checkout/?store={store.code}")
     assert response.status_code == 200, response
-    slots = [attrs["value"] for attrs in inputs_named(response.content, "slot")]
+    slots = _day_slots(response.content)
+    chips = [
+        t.attrs
+        for t in tags(response.content)
+        if t.name == "a" and "chip" in t.attrs.get("class", "")
+    ]
+    shown = next((i for i, chip in enumerate(chips) if "active" in chip["class"].split()), 0)
+    for chip in chips[shown + 1 :]:
+        if len(slots) >= 2:
+            break
+        slots += _day_slots(client.get(f"/checkout/{chip['href']}").content)
     return response, input_value(response.content, "checkout_key"), slots
 
 
