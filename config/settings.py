@@ -286,6 +286,10 @@ API_RATE_LIMITS = {
     # Password reset links: asked for per caller (address), and sent per email address.
     "password_reset": (10, 60 * 60),
     "password_reset_address": (3, 60 * 60),
+    # The store tablet, per clerk: searches of the customer file, and customer records opened
+    # (a guessed reference counts too).
+    "customer_search": (30, 60),
+    "customer_view": (60, 60),
 }
 
 # --- Email ----------------------------------------------------------------------------------

@@ -3,7 +3,14 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from config.display import admin_time_column
-from customers.models import Customer, Notification, NpsAnswer, Touchpoint, User
+from customers.models import (
+    Customer,
+    CustomerAccess,
+    Notification,
+    NpsAnswer,
+    Touchpoint,
+    User,
+)
 from customers.services import send_again
 
 # Times here belong to no store: shown in UTC, and labelled so.
@@ -37,7 +44,8 @@ class TouchpointInline(admin.TabularInline):
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     list_display = ["email", "name", "phone", "user", "created_at"]
-    search_fields = ["email", "name", "phone"]
+    search_fields = ["email", "name", "phone", "reference"]
+    readonly_fields = ["reference"]
     raw_id_fields = ["user"]
     inlines = [TouchpointInline]
 
@@ -106,3 +114,27 @@ class NpsAnswerAdmin(admin.ModelAdmin):
     list_filter = ["score"]
     search_fields = ["order_number", "customer__email"]
     readonly_fields = ["customer", "order_number", "score", "comment", "created_at"]
+
+
+@admin.register(CustomerAccess)
+class CustomerAccessAdmin(admin.ModelAdmin):
+    """The log of customer records opened at the tablets: read, never written by hand."""
+
+    list_display = ["viewed_at_shown", "store", "user", "customer", "via"]
+    list_filter = ["store", "via"]
+    search_fields = ["customer__email", "customer__name", "customer__reference", "user__email"]
+    list_select_related = ["store", "user", "customer"]
+    date_hierarchy = "viewed_at"
+    fields = readonly_fields = ["viewed_at_shown", "store", "user", "customer", "via"]
+    viewed_at_shown = admin_time_column(
+        CustomerAccess, "viewed_at", lambda view: view.store.timezone
+    )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

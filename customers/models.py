@@ -1,3 +1,4 @@
+import secrets
 import unicodedata
 import zoneinfo
 
@@ -97,9 +98,22 @@ def fold_for_search(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+# 16 random bytes: 22 url-safe characters, 128 bits (DESIGN §5's bar for an opaque token).
+REFERENCE_BYTES = 16
+
+
+def new_customer_reference() -> str:
+    return secrets.token_urlsafe(REFERENCE_BYTES)
+
+
 class Customer(models.Model):
     """One person, whatever the channel. The same email is the same customer (DESIGN §1)."""
 
+    # How the store tablet names the customer in its URLs: random and unguessable, never the
+    # sequential id, so no one walks the customer file by counting.
+    reference = models.CharField(
+        max_length=32, unique=True, default=new_customer_reference, editable=False
+    )
     user = models.OneToOneField(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="customer"
     )
@@ -328,3 +342,30 @@ class NpsAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_number}: {self.score}"
+
+
+class CustomerAccess(models.Model):
+    """One view of a customer's record at a store's tablet: who looked, where, when, and how
+    they got there. Managers read it for their stores; nothing here is edited."""
+
+    class Via(models.TextChoices):
+        SEARCH = "search", _("Customer search")
+        ORDER = "order", _("Order page")
+        NEW = "new", _("Added or found by email")
+        # The page again: after an action on the cart, or reloaded.
+        PAGE = "page", _("Customer page")
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="accesses")
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    store = models.ForeignKey("stores.Store", on_delete=models.PROTECT, related_name="+")
+    via = models.CharField(_("via"), max_length=8, choices=Via.choices, default=Via.PAGE)
+    viewed_at = models.DateTimeField(_("viewed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("customer record view")
+        verbose_name_plural = _("customer record views")
+        ordering = ["-viewed_at", "-pk"]
+        indexes = [models.Index(fields=["store", "-viewed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} by {self.user_id} at {self.store_id}"

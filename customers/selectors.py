@@ -5,7 +5,13 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Replace
 from django.http import Http404
 
-from customers.models import Customer, Notification, Touchpoint, fold_for_search
+from customers.models import (
+    Customer,
+    CustomerAccess,
+    Notification,
+    Touchpoint,
+    fold_for_search,
+)
 
 SEARCH_LIMIT = 20
 
@@ -25,13 +31,15 @@ def timeline(*, customer: Customer, limit: int | None = 50, hide_orders=None):
     return touchpoints if limit is None else touchpoints[:limit]
 
 
-def customer_by_id(customer_id) -> Customer:
-    """A customer record for the store tablet (staff only); 404 if there is none."""
-    try:
-        customer_id = int(customer_id)
-    except (TypeError, ValueError):
-        raise Http404("No such customer") from None
-    customer = Customer.objects.select_related("user").filter(pk=customer_id).first()
+def customer_by_reference(reference) -> Customer:
+    """A customer record for the store tablet (staff only), by the opaque reference a search
+    result or an order of the store links to; 404 if there is none (never by the id)."""
+    reference = str(reference or "")[:32]
+    customer = (
+        Customer.objects.select_related("user").filter(reference=reference).first()
+        if reference
+        else None
+    )
     if customer is None:
         raise Http404("No such customer")
     return customer
@@ -71,4 +79,12 @@ def messages_about(*, customer: Customer, order_number: str):
     """The messages sent (or queued) to ``customer`` about one order, oldest first."""
     return Notification.objects.filter(customer=customer, order_number=order_number).order_by(
         "created_at", "pk"
+    )
+
+
+def customer_accesses(*, store_ids):
+    """Views of customer records at these stores' tablets, newest first, with the customer,
+    the clerk and the store (one query per page of them)."""
+    return CustomerAccess.objects.filter(store_id__in=list(store_ids)).select_related(
+        "customer", "user", "store"
     )

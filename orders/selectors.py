@@ -531,15 +531,28 @@ def customer_timeline(*, customer, limit: int | None = 50):
     return timeline(customer=customer, limit=limit, hide_orders=hidden)
 
 
-def orders_for_staff(*, customer, limit: int = 50):
-    """All of a customer's orders, at every store and however placed, newest first (the
-    tablet's customer page: staff see the whole history, guest orders included)."""
+def orders_for_staff(*, customer, store, limit: int = 50):
+    """A customer's orders at ``store``, however placed, newest first (the tablet's customer
+    page: the clerk sees their store's history, guest orders included)."""
     return (
-        Order.objects.filter(customer=customer)
+        Order.objects.filter(customer=customer, store=store)
         .select_related("store")
         .annotate(item_count=Sum("lines__quantity"))
         .order_by("-created_at", "-pk")[:limit]
     )
+
+
+def orders_elsewhere(*, customer, store):
+    """The customer's orders at other stores than ``store``: the tablet counts them and leaves
+    their touchpoints out of the timeline, but shows nothing of them."""
+    return Order.objects.filter(customer=customer).exclude(store=store)
+
+
+def staff_timeline(*, customer, store, limit: int = 50):
+    """The customer's timeline as a clerk of ``store`` sees it: everything but the touchpoints
+    about orders at other stores (their numbers, amounts and messages)."""
+    hidden = orders_elsewhere(customer=customer, store=store).values("number")
+    return timeline(customer=customer, limit=limit, hide_orders=hidden)
 
 
 # --- Payments reconciliation (managers) ------------------------------------------------------

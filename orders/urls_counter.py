@@ -30,27 +30,27 @@ urlpatterns = [
     # The customer view and assisted sale.
     path("<slug:code>/customers/", assisted.customers, name="customers"),
     path("<slug:code>/customers/new/", assisted.customer_create, name="customer_create"),
-    path("<slug:code>/customers/<int:customer_id>/", assisted.customer_detail, name="customer"),
-    path("<slug:code>/customers/<int:customer_id>/cart/", assisted.cart_add, name="cart_add"),
+    path("<slug:code>/customers/<str:reference>/", assisted.customer_detail, name="customer"),
+    path("<slug:code>/customers/<str:reference>/cart/", assisted.cart_add, name="cart_add"),
     path(
-        "<slug:code>/customers/<int:customer_id>/cart/lines/<int:line_id>/",
+        "<slug:code>/customers/<str:reference>/cart/lines/<int:line_id>/",
         assisted.cart_line,
         name="cart_line",
     ),
     path(
-        "<slug:code>/customers/<int:customer_id>/cart/claim/",
+        "<slug:code>/customers/<str:reference>/cart/claim/",
         assisted.cart_claim,
         name="cart_claim",
     ),
     path(
-        "<slug:code>/customers/<int:customer_id>/cart/handoff/",
+        "<slug:code>/customers/<str:reference>/cart/handoff/",
         assisted.cart_handoff,
         name="cart_handoff",
     ),
     path(
-        "<slug:code>/customers/<int:customer_id>/cart/handoff/<str:handoff_code>/qr.svg",
+        "<slug:code>/customers/<str:reference>/cart/handoff/<str:handoff_code>/qr.svg",
         assisted.cart_handoff_qr,
         name="cart_handoff_qr",
     ),
-    path("<slug:code>/customers/<int:customer_id>/order/", assisted.place, name="place"),
+    path("<slug:code>/customers/<str:reference>/order/", assisted.place, name="place"),
 ]

@@ -6,4 +6,5 @@ app_name = "manage"
 
 urlpatterns = [
     path("reconciliation/", manage.reconciliation, name="reconciliation"),
+    path("customer-access/", manage.customer_access, name="customer_access"),
 ]

@@ -14,7 +14,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from customers.models import Customer, Touchpoint
+from customers.models import Customer, CustomerAccess, Touchpoint
 from customers.services import record_touchpoint, update_customer
 from orders.models import Order, OrderEvent
 from shop.models import CartHandoff, CartLine
@@ -59,7 +59,7 @@ def _base(shop) -> str:
 
 
 def _page(shop, customer) -> str:
-    return f"{_base(shop)}{customer.pk}/"
+    return f"{_base(shop)}{customer.reference}/"
 
 
 def _state() -> dict:
@@ -108,7 +108,7 @@ def test_the_clerk_finds_a_customer_by_email_phone_or_name(shop, tablet, lucia, 
 
     assert response.status_code == 200
     assert _result_names(text(response)) == ["Lucía Fernández"]
-    assert f'href="{_page(shop, lucia)}"' in text(response)
+    assert f'href="{_page(shop, lucia)}?via=search"' in text(response)
     assert _state() == before
 
 
@@ -202,7 +202,7 @@ def test_the_clerk_adds_a_new_customer(shop, tablet):
 
     customer = Customer.objects.get(email="pablo@example.test")
     assert response.status_code == 302
-    assert response["Location"] == _page(shop, customer)
+    assert response["Location"] == f"{_page(shop, customer)}?via=new"
     assert (customer.name, customer.phone, customer.user_id) == (
         "Pablo Ortiz",
         "+34622000111",  # stored in E.164
@@ -220,7 +220,7 @@ def test_an_email_already_on_file_opens_that_customer_unchanged(shop, tablet, lu
     )
 
     assert response.status_code == 302
-    assert response["Location"] == _page(shop, lucia)
+    assert response["Location"] == f"{_page(shop, lucia)}?via=new"
     assert _state() == before  # no second record, no change to the first
     assert "This email is already on file: here is that customer." in text(
         tablet.get(response["Location"])
@@ -249,7 +249,9 @@ def test_a_new_customer_needs_a_name_and_a_valid_email(shop, tablet, data, messa
 # --- The customer page -----------------------------------------------------------------------
 
 
-def test_the_customer_page_shows_what_is_on_file_and_records_nothing(shop, tablet, lucia):
+def test_the_customer_page_shows_what_is_on_file_and_records_only_the_view(
+    shop, tablet, clerk, lucia
+):
     update_customer(
         customer=lucia,
         channel="mobile",
@@ -273,11 +275,16 @@ def test_the_customer_page_shows_what_is_on_file_and_records_nothing(shop, table
     assert "Brass Desk Lamp — Brass" in html
     assert 'id="cart-total">€25.00<' in html
     assert f'<a href="/store/{shop.store.code}/orders/{here.number}/">{here.number}</a>' in html
-    assert there.number in html
-    assert f"/orders/{there.number}/" not in html  # another store's order: listed, not linked
-    assert html.index(there.number) < html.index(here.number)  # newest first
+    # another store's order: counted, never listed, linked or on the timeline
+    assert re.search(r'id="orders-elsewhere">\s*1 order at another store\s*<', html)
+    assert there.number not in html
+    assert f"/orders/{there.number}/" not in html
     assert "Mobile app</span>" in html and "Changed their details or preferences" in html
+    # no touchpoint, no other change: only the view, in the access log
     assert _state() == before
+    assert list(CustomerAccess.objects.values_list("customer", "user", "store")) == [
+        (lucia.pk, clerk.pk, shop.store.pk)
+    ]
 
 
 def test_items_are_added_by_sku_or_barcode_on_channel_store(shop, tablet, lucia, candle):
@@ -369,7 +376,7 @@ def test_assisted_sale_end_to_end_one_customer_one_cart_three_channels(shop, tab
         {"name": "Lucía Fernández", "email": "lucia@example.test", "phone": "+34611222333"},
     )
     lucia = Customer.objects.get(email="lucia@example.test")
-    assert created["Location"] == _page(shop, lucia)
+    assert created["Location"] == f"{_page(shop, lucia)}?via=new"
     # She signs up on the web with the same address: the same record.
     signed_up = Client().post(
         "/account/signup/",
@@ -526,7 +533,9 @@ def test_the_customer_page_runs_the_same_queries_for_3_or_30_orders(shop, tablet
     large, html_large = measure()
 
     orders = re.search(r'<section class="panel" id="orders">(.*?)</section>', html_large, re.S)
-    assert html_small.count('<li class="timeline-item">') == 6
-    assert html_large.count('<li class="timeline-item">') == 50  # the newest 50 of 60
-    assert orders.group(1).count("<li>") == 30
+    # every other order is at the other store: counted, and off the timeline
+    assert html_small.count('<li class="timeline-item">') == 4  # 3 views, 1 order here
+    assert html_large.count('<li class="timeline-item">') == 45  # 30 views, 15 orders here
+    assert orders.group(1).count("<li>") == 15
+    assert "15 orders at other stores" in orders.group(1)
     assert small == large

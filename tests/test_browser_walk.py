@@ -160,7 +160,7 @@ def queue(demo):
             reason="Damaged",
             method="cash",
         )
-        yield {"store": madrid, "new": new, "preparing": preparing}
+        yield {"store": madrid, "new": new, "preparing": preparing, "elsewhere": collected}
 
 
 def test_the_store_walk_on_a_tablet(browser, live, queue):
@@ -202,6 +202,10 @@ def test_the_store_walk_on_a_tablet(browser, live, queue):
     page.locator(".customer-search").get_by_role("button", name="Search").click()
     page.get_by_role("link", name=re.compile("Lucía Fernández")).first.click()
     expect(page.locator("h1")).to_contain_text("Lucía Fernández")
+    # Her order at Ciudad de México is only counted: nothing of it on Madrid's tablet.
+    elsewhere = re.compile(r"\d+ orders? at (another store|other stores)")
+    expect(page.locator("#orders-elsewhere")).to_have_text(elsewhere)
+    assert queue["elsewhere"].number not in page.content()
     look(page, "tablet-6-customer", minimum=44)
 
     # The manager's reconciliation: every column fits the tablet's width.
@@ -212,4 +216,10 @@ def test_the_store_walk_on_a_tablet(browser, live, queue):
     scroll = page.locator(".table-scroll")
     assert scroll.evaluate("e => e.scrollWidth <= e.clientWidth"), "the table needs scrolling"
     look(page, "tablet-7-reconciliation", minimum=44)
+
+    # The manager reads who opened which customer's record: the clerk's look at Lucía.
+    page.goto(f"{live}/manage/customer-access/")
+    expect(page.locator("#access-rows")).to_contain_text("Lucía Fernández")
+    expect(page.locator("#access-rows")).to_contain_text("Javier Martín")
+    look(page, "tablet-8-customer-access", minimum=44)
     context.close()

@@ -44,7 +44,7 @@ def test_cart_started_on_the_phone_continued_on_the_web_and_ordered_at_the_table
     # at the store tablet (channel store): the clerk opens the customer and places the order
     tablet = Client()
     tablet.force_login(clerk)
-    base = f"/store/{shop.store.code}/customers/{shopper.pk}/"
+    base = f"/store/{shop.store.code}/customers/{shopper.reference}/"
     page = text(tablet.get(base))
     assert "Brass Desk Lamp" in page and "Stoneware Mug" in page
     slot = next(s for s in pickup_slots(store=shop.store) if not s.is_full)
@@ -75,7 +75,7 @@ def test_tablet_hands_the_customers_cart_to_a_phone(shop, shopper, clerk, other_
     # given the customer's cart filled at the tablet
     tablet = Client()
     tablet.force_login(clerk)
-    base = f"/store/{shop.store.code}/customers/{shopper.pk}/"
+    base = f"/store/{shop.store.code}/customers/{shopper.reference}/"
     tablet.post(base + "cart/", {"code": shop.lamp.sku, "quantity": 2})
 
     # when the clerk asks for a handoff code

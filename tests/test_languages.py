@@ -159,12 +159,12 @@ def test_a_tablet_order_speaks_the_customers_preference(shop, clerk):
     CartLineFactory(cart=cart, variant=shop.lamp, quantity=1, channel="store")
     tablet = Client(HTTP_ACCEPT_LANGUAGE="es")
     tablet.force_login(clerk)
-    page = text(tablet.get(f"/store/{shop.store.code}/customers/{customer.pk}/"))
+    page = text(tablet.get(f"/store/{shop.store.code}/customers/{customer.reference}/"))
     slot = re.search(r'<option value="([^"]+)" selected>', page).group(1)
     key = re.search(r'name="order_key" value="([^"]+)"', page).group(1)
 
     placed = tablet.post(
-        f"/store/{shop.store.code}/customers/{customer.pk}/order/",
+        f"/store/{shop.store.code}/customers/{customer.reference}/order/",
         {"slot": slot, "order_key": key},
     )
 
@@ -350,7 +350,7 @@ def test_the_tablet_shows_names_in_the_clerks_language(spanish_names, clerk):
     tablet = Client(HTTP_ACCEPT_LANGUAGE="es")
     tablet.force_login(clerk)
 
-    html = text(tablet.get(f"/store/{spanish_names.store.code}/customers/{customer.pk}/"))
+    html = text(tablet.get(f"/store/{spanish_names.store.code}/customers/{customer.reference}/"))
 
     assert "Lámpara de escritorio de latón — Latón" in html
 

@@ -160,7 +160,8 @@ def test_the_tablets_customer_page(shop, shopper, clerk, order, language, cart_t
     CartLineFactory(cart=cart, variant=shop.lamp, quantity=2)
     CartLineFactory(cart=cart, variant=shop.mug, quantity=1)
 
-    page = text(browse(language, clerk).get(f"/store/{shop.store.code}/customers/{shopper.pk}/"))
+    page_url = f"/store/{shop.store.code}/customers/{shopper.reference}/"
+    page = text(browse(language, clerk).get(page_url))
 
     assert f'id="cart-total">{cart_total}<' in page
     assert order_line in page

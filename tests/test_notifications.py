@@ -485,7 +485,7 @@ def test_the_timeline_says_which_message_and_why_it_was_held(shop, clerk):
     tablet = Client()
     tablet.force_login(clerk)
 
-    page = tablet.get(f"/store/{shop.store.code}/customers/{customer.pk}/").content.decode()
+    page = tablet.get(f"/store/{shop.store.code}/customers/{customer.reference}/").content.decode()
 
     assert "Message held until quiet hours end" in page
     # The channel it is held for is the entry's tag.

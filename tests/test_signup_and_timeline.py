@@ -222,7 +222,7 @@ def test_a_message_is_on_the_timeline_on_the_channel_it_went_out_on(
     assert (api[0]["kind"], api[0]["channel"]) == ("notification_sent", expected)
     tablet = Client()
     tablet.force_login(clerk)
-    html = text(tablet.get(f"/store/{shop.store.code}/customers/{shopper.pk}/"))
+    html = text(tablet.get(f"/store/{shop.store.code}/customers/{shopper.reference}/"))
     assert _timeline_items(html)[0] == f"{label} Message sent · {order.number} (Order confirmed)"
 
 

@@ -208,7 +208,7 @@ def test_the_tablet_adds_for_pickup_at_the_clerks_store_whatever_the_carts_store
     Cart.objects.create(customer=shopper, store=shop.other)
     tablet = Client()
     tablet.force_login(clerk)
-    page = f"/store/{shop.store.code}/customers/{shopper.pk}/"
+    page = f"/store/{shop.store.code}/customers/{shopper.reference}/"
 
     added = tablet.post(f"{page}cart/", {"code": "LAMP-01", "quantity": 1})
 

@@ -534,7 +534,7 @@ def test_a_refund_that_cannot_be_made_is_refused_before_any_confirmation(tablet,
 def test_an_out_of_range_cart_quantity_stays_in_its_line(shop, tablet):
     customer = CustomerFactory()
     line = CartLineFactory(cart=cart_for_customer(customer=customer), variant=shop.lamp)
-    page = f"/store/{shop.store.code}/customers/{customer.pk}/"
+    page = f"/store/{shop.store.code}/customers/{customer.reference}/"
     before = _state()
 
     response = tablet.post(f"{page}cart/lines/{line.pk}/", {"quantity": "25"})

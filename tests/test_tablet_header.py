@@ -49,7 +49,7 @@ def tablet_pages(shop, clerk):
         f"{base}orders/{order.number}/",
         f"{base}customers/",
         f"{base}customers/?q=ana",
-        f"{base}customers/{customer.pk}/",
+        f"{base}customers/{customer.reference}/",
     ]
 
 

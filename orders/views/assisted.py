@@ -1,12 +1,18 @@
 """The store tablet's customer view and assisted sale.
 
-The clerk finds a customer (or puts one on file), sees everything already known about them —
-profile, preferences, cart, orders, timeline — fills their one cart (by SKU, barcode or a
-handoff code from their phone) and places the order for them with channel ``store``.
-Looking a customer up is staff work, not an interaction with the customer: it records nothing.
+The clerk finds a customer (or puts one on file), sees what the counter needs — profile,
+preferences, cart, this store's orders and the timeline without other stores' orders — fills
+their one cart (by SKU, barcode or a handoff code from their phone) and places the order for
+them with channel ``store``.
+
+A customer is opened by their opaque reference, which only a search result or an order of the
+store links to, never by the sequential id. Searches and openings count against per-clerk
+limits; each view of the page is written to the access log managers read. Looking a customer
+up is staff work, not an interaction with the customer: it is no touchpoint.
 """
 
 import secrets
+from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
@@ -20,13 +26,25 @@ from django.views.decorators.http import require_POST, require_safe
 
 from config.errors import DomainError
 from config.qr import qr_svg
+from customers.errors import CustomerError
 from customers.forms import CustomerContactForm
-from customers.models import Channel, ContactChannel
-from customers.selectors import customer_by_email, customer_by_id, search_customers, timeline
-from customers.services import customer_for_contact
+from customers.models import Channel, ContactChannel, CustomerAccess
+from customers.selectors import customer_by_email, customer_by_reference, search_customers
+from customers.services import (
+    count_customer_search,
+    count_customer_view,
+    customer_for_contact,
+    record_customer_access,
+)
 from orders.forms import AssistedAddForm, AssistedOrderForm, HandoffCodeForm
 from orders.models import PaymentMethod
-from orders.selectors import order_by_number, order_number_in, orders_for_staff
+from orders.selectors import (
+    order_by_number,
+    order_number_in,
+    orders_elsewhere,
+    orders_for_staff,
+    staff_timeline,
+)
 from orders.services import place_order
 from orders.views.counter import counter_view
 from shop.forms import LineQuantityForm
@@ -79,8 +97,9 @@ def _customer_context(request, store, customer, **extra):
         "lines": [
             (line, max(stock.get((store.pk, line.variant_id), 0), 0)) for line in summary.lines
         ],
-        "orders": list(orders_for_staff(customer=customer, limit=ORDERS_SHOWN)),
-        "touchpoints": list(timeline(customer=customer, limit=50)),
+        "orders": list(orders_for_staff(customer=customer, store=store, limit=ORDERS_SHOWN)),
+        "orders_elsewhere": orders_elsewhere(customer=customer, store=store).count(),
+        "touchpoints": list(staff_timeline(customer=customer, store=store, limit=50)),
         "slot_days": _slot_days(store, slots),
         "chosen_slot": chosen,
         "add_form": extra.pop("add_form", None) or AssistedAddForm(),
@@ -90,10 +109,18 @@ def _customer_context(request, store, customer, **extra):
     }
 
 
+def _customer_page(request, store, customer, *, via="", status=200, **extra):
+    """The customer page, and its line in the access log: every showing of the record."""
+    record_customer_access(customer=customer, user=request.user, store_id=store.pk, via=via)
+    context = _customer_context(request, store, customer, **extra)
+    return render(request, "counter/customer.html", context, status=status)
+
+
 def _refused(request, store, customer, error: DomainError, *, at: str = "cart", **forms):
     """The customer page again, with why the action was refused next to its form."""
-    context = _customer_context(request, store, customer, error=error, error_at=at, **forms)
-    return render(request, "counter/customer.html", context, status=error.status)
+    return _customer_page(
+        request, store, customer, status=error.status, error=error, error_at=at, **forms
+    )
 
 
 def _form_error(form) -> DomainError:
@@ -118,25 +145,51 @@ def _contact_initial(query: str) -> dict:
     return {"name": query}
 
 
+def _search_page(request, store, *, query="", results=None, status=200, **extra):
+    """The customer search page: the results of ``query`` (None: no search made), and the
+    form to put a new customer on file."""
+    context = {
+        "store": store,
+        "q": query,
+        "results": results,
+        "contact_form": extra.pop("contact_form", None)
+        or CustomerContactForm(
+            initial={**_contact_initial(query), "language": request.LANGUAGE_CODE}
+        ),
+        **extra,
+    }
+    return render(request, "counter/customers.html", context, status=status)
+
+
+def _throttled(request, store, error: CustomerError):
+    """Over a per-clerk limit: the search page, saying how long to wait, and nothing found."""
+    response = _search_page(request, store, status=error.status, throttled=error)
+    response["Retry-After"] = str(error.extra["retry_after"])
+    return response
+
+
 @counter_view
 @require_safe
 def customers(request, store):
     query = request.GET.get("q", "").strip()[:100]
+    if not query:
+        return _search_page(request, store)
+    try:
+        count_customer_search(user=request.user)
+    except CustomerError as error:
+        return _throttled(request, store, error)
     number = order_number_in(query)
     if number is not None:
         found = order_by_number(store=store, number=number)
         if found is not None:
             return redirect("counter:order", code=store.code, number=found.number)
-    context = {
-        "store": store,
-        "q": query,
-        "results": list(search_customers(query)) if query else None,
-        "no_order": number,
-        "contact_form": CustomerContactForm(
-            initial={**_contact_initial(query), "language": request.LANGUAGE_CODE}
-        ),
-    }
-    return render(request, "counter/customers.html", context)
+    results = list(search_customers(query))
+    return _search_page(request, store, query=query, results=results, no_order=number)
+
+
+def _customer_url(store, customer, via: str = "") -> str:
+    url = reverse("counter:customer", kwargs={"code": store.code, "reference": customer.reference})
+    return f"{url}?{urlencode({'via': via})}" if via else url
 
 
 @counter_view
@@ -145,13 +198,12 @@ def customer_create(request, store):
     """Put a customer on file; an email already on file opens that customer instead."""
     form = CustomerContactForm(request.POST, phone_region=store.country)
     if not form.is_valid():
-        context = {"store": store, "q": "", "results": None, "contact_form": form}
-        return render(request, "counter/customers.html", context, status=400)
+        return _search_page(request, store, contact_form=form, status=400)
     data = form.cleaned_data
     existing = customer_by_email(data["email"])
     if existing is not None:
         messages.info(request, _("This email is already on file: here is that customer."))
-        return redirect("counter:customer", code=store.code, customer_id=existing.pk)
+        return redirect(_customer_url(store, existing, CustomerAccess.Via.NEW))
     customer = customer_for_contact(
         email=data["email"],
         name=data["name"],
@@ -159,28 +211,43 @@ def customer_create(request, store):
         language=data["language"] or request.LANGUAGE_CODE,
     )
     messages.success(request, _("Customer added."))
-    return redirect("counter:customer", code=store.code, customer_id=customer.pk)
+    return redirect(_customer_url(store, customer, CustomerAccess.Via.NEW))
 
 
 # --- The customer page -----------------------------------------------------------------------
 
 
-@counter_view
+def customer_view(view):
+    """A tablet view of one customer, opened by reference: each opening counts against the
+    clerk's limit, a guessed reference too; over it, the search page says so (429)."""
+
+    @counter_view
+    @wraps(view)
+    def wrapper(request, store, reference, *args, **kwargs):
+        try:
+            count_customer_view(user=request.user)
+        except CustomerError as error:
+            return _throttled(request, store, error)
+        customer = customer_by_reference(reference)
+        return view(request, store, customer, *args, **kwargs)
+
+    return wrapper
+
+
+@customer_view
 @require_safe
-def customer_detail(request, store, customer_id):
-    customer = customer_by_id(customer_id)
+def customer_detail(request, store, customer):
     # A handoff just made for this customer's cart is shown with its code and QR.
     handoff = active_handoff(
         cart=customer_cart(customer=customer), code=request.GET.get("handoff", "")[:8]
     )
-    context = _customer_context(request, store, customer, handoff=handoff)
-    return render(request, "counter/customer.html", context)
+    via = request.GET.get("via", "")
+    return _customer_page(request, store, customer, via=via, handoff=handoff)
 
 
-@counter_view
+@customer_view
 @require_POST
-def cart_add(request, store, customer_id):
-    customer = customer_by_id(customer_id)
+def cart_add(request, store, customer):
     form = AssistedAddForm(request.POST)
     if not form.is_valid():
         return _refused(request, store, customer, _form_error(form), add_form=form)
@@ -198,13 +265,12 @@ def cart_add(request, store, customer_id):
     except DomainError as error:
         return _refused(request, store, customer, error, add_form=form)
     messages.success(request, _("Added: %(item)s") % {"item": line.variant})
-    return redirect("counter:customer", code=store.code, customer_id=customer.pk)
+    return redirect(_customer_url(store, customer))
 
 
-@counter_view
+@customer_view
 @require_POST
-def cart_line(request, store, customer_id, line_id):
-    customer = customer_by_id(customer_id)
+def cart_line(request, store, customer, line_id):
     cart = customer_cart(customer=customer)
     if cart is None:
         raise Http404("No cart")
@@ -222,14 +288,13 @@ def cart_line(request, store, customer_id, line_id):
         )
     except DomainError as error:
         return _refused(request, store, customer, error, **typed)
-    return redirect("counter:customer", code=store.code, customer_id=customer.pk)
+    return redirect(_customer_url(store, customer))
 
 
-@counter_view
+@customer_view
 @require_POST
-def cart_claim(request, store, customer_id):
+def cart_claim(request, store, customer):
     """The customer shows a cart code on their phone: that cart joins theirs."""
-    customer = customer_by_id(customer_id)
     form = HandoffCodeForm(request.POST)
     if not form.is_valid():
         return _refused(request, store, customer, _form_error(form), claim_form=form)
@@ -243,28 +308,28 @@ def cart_claim(request, store, customer_id):
     except DomainError as error:
         return _refused(request, store, customer, error, claim_form=form)
     messages.success(request, _("The cart from the customer's phone is now in their cart."))
-    return redirect("counter:customer", code=store.code, customer_id=customer.pk)
+    return redirect(_customer_url(store, customer))
 
 
-@counter_view
+@customer_view
 @require_POST
-def cart_handoff(request, store, customer_id):
+def cart_handoff(request, store, customer):
     """Show a code and QR so the customer continues this cart on their own phone."""
-    customer = customer_by_id(customer_id)
     try:
         handoff = start_handoff(cart=customer_cart(customer=customer), channel=Channel.STORE)
     except DomainError as error:
         return _refused(request, store, customer, error)
-    url = reverse("counter:customer", kwargs={"code": store.code, "customer_id": customer.pk})
-    return redirect(f"{url}?{urlencode({'handoff': handoff.code})}#handoff")
+    query = urlencode({"handoff": handoff.code})
+    return redirect(f"{_customer_url(store, customer)}?{query}#handoff")
 
 
 @counter_view
 @require_safe
-def cart_handoff_qr(request, store, customer_id, handoff_code):
+def cart_handoff_qr(request, store, reference, handoff_code):
     """The QR of a live handoff of this customer's cart: it opens the shop's cart page with
-    the code filled in."""
-    customer = customer_by_id(customer_id)
+    the code filled in. (Part of the page already opened: not counted again; a wrong reference
+    and a wrong code are the same 404.)"""
+    customer = customer_by_reference(reference)
     handoff = active_handoff(cart=customer_cart(customer=customer), code=handoff_code)
     if handoff is None:
         raise Http404("No such handoff")
@@ -276,11 +341,10 @@ def cart_handoff_qr(request, store, customer_id, handoff_code):
     return response
 
 
-@counter_view
+@customer_view
 @require_POST
-def place(request, store, customer_id):
+def place(request, store, customer):
     """Order the customer's cart for pickup at this store, paid at the counter."""
-    customer = customer_by_id(customer_id)
     form = AssistedOrderForm(request.POST)
     if not form.is_valid():
         return _refused(request, store, customer, _form_error(form), at="order", order_form=form)

@@ -1,4 +1,5 @@
-"""Manager pages: the payments reconciliation (money per store and day, and what to check)."""
+"""Manager pages: the payments reconciliation (money per store and day, and what to check),
+and the log of who opened which customer's record at the tablet."""
 
 import csv
 from datetime import UTC, timedelta
@@ -6,6 +7,7 @@ from datetime import UTC, timedelta
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -13,9 +15,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_safe
 
+from customers.selectors import customer_accesses
 from orders import selectors
 from stores.selectors import managed_stores, staff_stores
 
+ACCESS_PAGE_SIZE = 50
 DEFAULT_DAYS = 7
 MAX_DAYS = 366
 ISO_DATE = ["%Y-%m-%d"]
@@ -78,6 +82,21 @@ def _default_range(stores, chosen):
     return today - timedelta(days=DEFAULT_DAYS - 1), today
 
 
+def _managed_scope(request):
+    """The stores the user manages (403 if none; every store for a superuser) and the one
+    chosen with ``?store=`` (None: all of them; 404 for a store they do not manage)."""
+    stores = list(managed_stores(request.user))
+    if not stores:
+        raise PermissionDenied
+    code = request.GET.get("store", "")
+    if not code:
+        return stores, None
+    chosen = next((s for s in stores if s.code == code), None)
+    if chosen is None:
+        raise Http404("No such store")
+    return stores, chosen
+
+
 def _error_text(form) -> str:
     return " ".join(str(error) for errors in form.errors.values() for error in errors)
 
@@ -91,16 +110,8 @@ def reconciliation(request):
     like the tablet home for a user without a store). Asking for a store one does not manage
     is a 404, as on the tablet: no store is confirmed to exist.
     """
-    stores = list(managed_stores(request.user))
-    if not stores:
-        raise PermissionDenied
+    stores, chosen = _managed_scope(request)
     form = ReconciliationForm(request.GET)
-    chosen = None
-    code = request.GET.get("store", "")
-    if code:
-        chosen = next((s for s in stores if s.code == code), None)
-        if chosen is None:
-            raise Http404("No such store")
     context = {
         "stores": stores,
         # Orders at stores the user works at open on the tablet; others (a superuser's view of
@@ -147,6 +158,20 @@ def reconciliation(request):
         csv_query=query.urlencode(),
     )
     return render(request, "manage/reconciliation.html", context)
+
+
+@login_required
+@require_safe
+def customer_access(request):
+    """Who opened which customer's record at the tablet, where and when: the stores the user
+    manages (or the one chosen), newest first, a page at a time. Refused like the
+    reconciliation: 403 for anyone who manages no store, 404 for a store they do not."""
+    stores, chosen = _managed_scope(request)
+    scope = [chosen] if chosen else stores
+    views = customer_accesses(store_ids=[store.pk for store in scope])
+    page = Paginator(views, ACCESS_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"stores": stores, "chosen": chosen, "page": page}
+    return render(request, "manage/customer_access.html", context)
 
 
 def _cell(value: str) -> str:
