@@ -186,6 +186,18 @@ def test_a_url_over_the_limit_is_a_json_414_and_one_at_the_limit_is_answered(cli
     assert client.get(at_limit).status_code == 200
 
 
+def test_the_refusals_speak_the_callers_language(client, db):
+    spanish = {"content_type": "application/json", "HTTP_ACCEPT_LANGUAGE": "es"}
+
+    large = client.post(TOKEN, three_mb_json(), **spanish)
+    deep = client.post(TOKEN, nested(1000, "list"), **spanish)
+
+    assert large.json()["detail"] == "La solicitud es demasiado grande: como máximo 2,5\xa0MB."
+    assert deep.json()["detail"] == (
+        f"El JSON tiene demasiados niveles de anidamiento: como máximo {JSON_MAX_DEPTH}."
+    )
+
+
 # --- The schema ------------------------------------------------------------------------------
 
 
