@@ -4,9 +4,9 @@
   parser would recurse until ``RecursionError``: a 500).
 - A body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is a 413 ``request_too_large``, authenticated or
   not, on every API path; a web form that big gets the shop's 413 page.
-- A URL over ``config.api.MAX_URL_LENGTH`` characters is a 414 ``url_too_long``. Longer request
-  lines never reach the app: the server answers them itself (gunicorn refuses request lines
-  over 4,094 bytes with its own 400, Django's development server over 65,536 with a 414).
+- A URL over ``config.api.MAX_URL_LENGTH`` characters is a 414 ``url_too_long``. Much longer
+  request lines never reach the app: the server refuses them with its own 414 page (gunicorn
+  over 4,094 bytes, Django's development server over 65,536).
 
 Through Django's test client, a real HTTP server on loopback (``live``) and the ASGI handler
 fed a body in chunks without a Content-Length (as a chunked upload arrives).
