@@ -7,6 +7,7 @@ with the per-field messages), whatever raised them: DRF, Django or a service's D
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import get_supported_language_variant
 from django.utils.translation import gettext as _
 from django.utils.translation.trans_real import parse_accept_lang_header
@@ -19,6 +20,10 @@ from rest_framework.views import set_rollback
 
 from config import counters
 from config.errors import DomainError
+from config.parsers import JSON_MAX_DEPTH
+
+# A path and query string longer than this are refused with 414.
+MAX_URL_LENGTH = 2048
 
 
 def _first_message(detail) -> str:
@@ -193,6 +198,39 @@ def api_not_found(request, exception=None):
     return json_error(request, status.HTTP_404_NOT_FOUND, "not_found", _("Not found."))
 
 
+def request_too_large_message() -> str:
+    size = filesizeformat(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    return _("The request is too large: at most %(size)s.") % {"size": size}
+
+
+def request_too_large(request) -> JsonResponse:
+    """413: the body is over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (refused before it is read when
+    its Content-Length says so, or when reading it finds out)."""
+    return json_error(
+        request,
+        status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        "request_too_large",
+        request_too_large_message(),
+    )
+
+
+def url_too_long(request) -> JsonResponse:
+    """414: the path and query string are over ``MAX_URL_LENGTH`` characters."""
+    return json_error(
+        request,
+        status.HTTP_414_REQUEST_URI_TOO_LONG,
+        "url_too_long",
+        _("The URL is too long: at most %(max)d characters.") % {"max": MAX_URL_LENGTH},
+    )
+
+
+def api_bad_request(request):
+    """400 for a request Django itself refused as malformed (e.g. too many form fields)."""
+    return json_error(
+        request, status.HTTP_400_BAD_REQUEST, "bad_request", _("The request is malformed.")
+    )
+
+
 def api_server_error(request):
     return json_error(
         request, status.HTTP_500_INTERNAL_SERVER_ERROR, "server_error", _("Server error.")
@@ -200,17 +238,26 @@ def api_server_error(request):
 
 
 def document_common_errors(result, generator, request, public):
-    """drf-spectacular postprocessing hook: every operation can answer 400 (a request with
-    characters no database stores is refused before any view runs), in the error shape."""
+    """drf-spectacular postprocessing hook: every operation can answer, in the error shape,
+    400 (a request with characters no database stores is refused before any view runs), 413
+    (a body over the size limit) and 414 (a URL over ``MAX_URL_LENGTH``)."""
     error = {"$ref": "#/components/schemas/Error"}
+    common = {
+        "400": "invalid_characters, parse_error (not JSON, or nested over "
+        f"{JSON_MAX_DEPTH} levels), or invalid input",
+        "413": "request_too_large: the body is over "
+        f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes",
+        "414": f"url_too_long: the path and query string are over {MAX_URL_LENGTH:,} characters",
+    }
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
-            responses.setdefault(
-                "400",
-                {
-                    "description": "invalid_characters, or invalid input",
-                    "content": {"application/json": {"schema": error}},
-                },
-            )
+            for code, description in common.items():
+                responses.setdefault(
+                    code,
+                    {
+                        "description": description,
+                        "content": {"application/json": {"schema": error}},
+                    },
+                )
     return result

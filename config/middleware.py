@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
+from config.api import MAX_URL_LENGTH, request_too_large, url_too_long
 from config.errors import DomainError
 
 
@@ -153,6 +154,33 @@ class RejectNullCharactersMiddleware:
             for source in sources
             for key, values in source.lists()
         )
+
+
+class ApiRequestLimitsMiddleware:
+    """An API request over the limits is refused in JSON before anything reads it: a URL over
+    ``MAX_URL_LENGTH`` characters (414), a body whose Content-Length is over
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (413; Django would refuse it with an HTML 400 once read,
+    and only after authentication). A body that proves too large only as it is read (sent
+    without a length) reaches ``config.views.bad_request``: a 413 too."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/"):
+            if len(request.get_full_path()) > MAX_URL_LENGTH:
+                return url_too_long(request)
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            if limit is not None and self._declared_length(request) > limit:
+                return request_too_large(request)
+        return self.get_response(request)
+
+    @staticmethod
+    def _declared_length(request) -> int:
+        try:
+            return int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return 0
 
 
 class HtmxRedirectMiddleware:

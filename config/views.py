@@ -1,6 +1,7 @@
 from functools import cache
 
 from django.contrib.staticfiles import finders
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -8,7 +9,13 @@ from django.views import defaults
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
-from config.api import api_not_found, api_server_error
+from config.api import (
+    api_bad_request,
+    api_not_found,
+    api_server_error,
+    request_too_large,
+    request_too_large_message,
+)
 from config.errors import DomainError
 
 
@@ -27,6 +34,22 @@ def csrf_failure(request, reason=""):
         message = _("Your session expired. Reload the page and try again.")
         return _htmx_message(request, "csrf_failed", message, 403)
     return render(request, "403_csrf.html", status=403)
+
+
+def bad_request(request, exception):
+    """A request Django refused as it read it: 413 when the body is over
+    DATA_UPLOAD_MAX_MEMORY_SIZE (RequestDataTooBig), 400 otherwise (e.g. too many fields).
+    JSON for the API, the shop's page otherwise."""
+    too_large = isinstance(exception, RequestDataTooBig)
+    if request.path.startswith("/api/"):
+        return request_too_large(request) if too_large else api_bad_request(request)
+    if not too_large:
+        return defaults.bad_request(request, exception)
+    message = request_too_large_message()
+    if getattr(request, "htmx", False):
+        return _htmx_message(request, "request_too_large", message, 413)
+    error = DomainError("request_too_large", message, status=413)
+    return render(request, "error.html", {"error": error, "back": ""}, status=413)
 
 
 def page_not_found(request, exception):

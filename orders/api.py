@@ -338,10 +338,26 @@ def _idempotency_key(request) -> str:
     return key
 
 
+def _checkout_fingerprint(body: dict) -> str:
+    """The request as a retry must repeat it (``services.request_fingerprint``)."""
+    return services.request_fingerprint(
+        {
+            "store": body["store"],
+            "slot_start": body["slot_start"].isoformat(),
+            "payment": body["payment"],
+            "payment_method": body["payment_method"],
+        }
+    )
+
+
 class CheckoutView(APIView):
     """Place the order from the customer's one cart (channel mobile)."""
 
     throttle_classes = [CheckoutThrottle]
+
+    def check_throttles(self, request):
+        """Not before the view runs: ``post`` counts the attempt once it knows the request is
+        a new checkout. A retry of one already placed is answered, never throttled."""
 
     @extend_schema(
         operation_id="checkout",
@@ -358,8 +374,9 @@ class CheckoutView(APIView):
                 required=True,
                 description="A new random value per checkout (at most 80 visible ASCII "
                 "characters). Retrying with the same key and the same body answers 201 with "
-                "the same order (and the header Idempotent-Replayed: true); the same key with "
-                "another body is refused with 422 idempotency_mismatch.",
+                "the same order (and the header Idempotent-Replayed: true) and does not count "
+                "against the checkout rate limit; the same key with another body is refused "
+                "with 422 idempotency_mismatch.",
             )
         ],
         request=CheckoutSerializer,
@@ -402,27 +419,25 @@ class CheckoutView(APIView):
         ):
             # Refused before anything is reserved; card numbers never get this far.
             raise OrderError("bad_payment_method", _("Choose a card to pay with."), status=400)
-        fingerprint = services.request_fingerprint(
-            {
-                "store": body["store"],
-                "slot_start": body["slot_start"].isoformat(),
-                "payment": body["payment"],
-                "payment_method": body["payment_method"],
-            }
-        )
-        order = services.place_order(
-            cart=cart_for_customer(customer=customer),
-            store=store,
-            slot_start=body["slot_start"],
-            payment_method=body["payment"],
-            channel=Channel.MOBILE,
-            customer=customer,
-            idempotency_key=key,
-            fingerprint=fingerprint,
-            user=request.user,
-            allow_online=True,
-            language=requested_language(request),
-        )
+        cart = cart_for_customer(customer=customer)
+        fingerprint = _checkout_fingerprint(body)
+        order = services.replayed_order(cart=cart, idempotency_key=key, fingerprint=fingerprint)
+        if order is None:
+            super().check_throttles(request)
+            order = services.place_order(
+                cart=cart,
+                store=store,
+                slot_start=body["slot_start"],
+                payment_method=body["payment"],
+                channel=Channel.MOBILE,
+                customer=customer,
+                idempotency_key=key,
+                fingerprint=fingerprint,
+                user=request.user,
+                allow_online=True,
+                language=requested_language(request),
+                replay_checked=True,
+            )
         replayed = getattr(order, "replayed", False)
         client_secret = ""
         if order.payment_method == PaymentMethod.ONLINE:

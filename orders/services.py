@@ -111,8 +111,9 @@ def request_fingerprint(body: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _replayed(*, cart: Cart, idempotency_key: str | None, fingerprint: str) -> Order | None:
-    """The order already placed from this cart with this key, if any (a retry).
+def replayed_order(*, cart: Cart, idempotency_key: str | None, fingerprint: str) -> Order | None:
+    """The order already placed from this cart with this key, if any (a retry), marked
+    ``replayed``. One query.
 
     The same key with a different request fingerprint is refused with 422.
     """
@@ -150,6 +151,7 @@ def place_order(
     now: datetime | None = None,
     allow_online: bool = False,
     language: str = "",
+    replay_checked: bool = False,
 ) -> Order:
     """Turn the cart into an order at ``store`` for the slot starting at ``slot_start``.
 
@@ -161,12 +163,17 @@ def place_order(
     order, its lines, the first event and a touchpoint, and empties the cart — all or nothing.
     The same ``idempotency_key`` for the same cart returns the order already placed (marked
     ``replayed``) if ``fingerprint`` (see ``request_fingerprint``) matches the one it was
-    placed with, and raises ``idempotency_mismatch`` (422) if not.
+    placed with, and raises ``idempotency_mismatch`` (422) if not. ``replay_checked``: the
+    caller has just looked the key up with ``replayed_order`` and found no order, so it is not
+    looked up again before the cart is locked (under the lock it always is).
     """
     now = now or timezone.now()
-    existing = _replayed(cart=cart, idempotency_key=idempotency_key, fingerprint=fingerprint)
-    if existing is not None:
-        return existing
+    if not replay_checked:
+        existing = replayed_order(
+            cart=cart, idempotency_key=idempotency_key, fingerprint=fingerprint
+        )
+        if existing is not None:
+            return existing
     online = payment_method == PaymentMethod.ONLINE and allow_online
     if online and not settings.STRIPE_SECRET_KEY:
         online = False
@@ -231,7 +238,9 @@ def place_order(
             )
     except IntegrityError:
         # A concurrent submit with the same key won the race: return its order.
-        existing = _replayed(cart=cart, idempotency_key=idempotency_key, fingerprint=fingerprint)
+        existing = replayed_order(
+            cart=cart, idempotency_key=idempotency_key, fingerprint=fingerprint
+        )
         if existing is not None:
             return existing
         raise
@@ -256,7 +265,7 @@ def _place(
 ) -> Order:
     # The cart row lock serialises two submits of the same checkout.
     Cart.objects.select_for_update().filter(pk=cart.pk).first()
-    existing = _replayed(cart=cart, idempotency_key=idempotency_key, fingerprint=fingerprint)
+    existing = replayed_order(cart=cart, idempotency_key=idempotency_key, fingerprint=fingerprint)
     if existing is not None:
         return existing
     lines = list(

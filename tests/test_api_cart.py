@@ -656,15 +656,24 @@ def test_the_schema_documents_every_cart_operation_and_its_status_codes(db, clie
         for method, operation in operations.items()
         if method != "parameters"
     }
-    # 400 is on every operation: a request with NUL characters is refused before any view.
+    # 400, 413 and 414 are on every operation: a request with NUL characters, a body over the
+    # size limit or a URL over the length limit is refused before any view.
     assert documented == {
-        ("/api/v1/cart/", "get"): ["200", "400", "401"],
-        ("/api/v1/cart/lines/", "post"): ["201", "400", "401", "409", "415"],
-        ("/api/v1/cart/lines/{line_id}/", "patch"): ["200", "400", "401", "404", "415"],
-        ("/api/v1/cart/lines/{line_id}/", "delete"): ["200", "400", "401", "404"],
-        ("/api/v1/cart/store/", "put"): ["200", "400", "401", "415"],
-        ("/api/v1/cart/handoff/", "post"): ["201", "400", "401", "409"],
-        ("/api/v1/cart/claim/", "post"): ["200", "400", "401", "404", "415", "429"],
+        ("/api/v1/cart/", "get"): ["200", "400", "401", "413", "414"],
+        ("/api/v1/cart/lines/", "post"): ["201", "400", "401", "409", "413", "414", "415"],
+        ("/api/v1/cart/lines/{line_id}/", "patch"): [
+            "200",
+            "400",
+            "401",
+            "404",
+            "413",
+            "414",
+            "415",
+        ],
+        ("/api/v1/cart/lines/{line_id}/", "delete"): ["200", "400", "401", "404", "413", "414"],
+        ("/api/v1/cart/store/", "put"): ["200", "400", "401", "413", "414", "415"],
+        ("/api/v1/cart/handoff/", "post"): ["201", "400", "401", "409", "413", "414"],
+        ("/api/v1/cart/claim/", "post"): ["200", "400", "401", "404", "413", "414", "415", "429"],
     }
     schemas = response.json()["components"]["schemas"]
     assert schemas["LineQuantityRequest"]["required"] == ["quantity"]

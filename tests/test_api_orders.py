@@ -379,7 +379,7 @@ def test_the_schema_documents_the_qr_as_an_svg_image(db, client):
 
     responses = schema["paths"]["/api/v1/orders/{number}/qr.svg"]["get"]["responses"]
 
-    assert sorted(responses) == ["200", "400", "401", "404"]
+    assert sorted(responses) == ["200", "400", "401", "404", "413", "414"]
     assert list(responses["200"]["content"]) == ["image/svg+xml"]
     assert list(responses["404"]["content"]) == ["application/json"]
 
