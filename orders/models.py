@@ -261,8 +261,9 @@ class Payment(models.Model):
     reference = models.CharField(max_length=120, blank=True)
     # The provider's id for this payment (a Stripe PaymentIntent "pi_…"); blank at the counter.
     provider_reference = models.CharField(max_length=255, blank=True)
-    # The provider operation in flight ("capture", "cancel", "refund:…"), set under the row
-    # lock before the network call and cleared when its answer is recorded: one at a time.
+    # The provider operation in flight ("authorise", "capture", "cancel", "refund:…"), set under
+    # the row lock before the network call and cleared when its answer is recorded: one at a
+    # time. A card attempt is claimed ("authorise") before its PaymentIntent exists.
     pending_operation = models.CharField(max_length=80, blank=True)
     # When that operation was claimed: one still pending long after is a call whose answer was
     # lost (a crash, a timeout) and is settled by asking the provider.

@@ -63,6 +63,7 @@ from orders.selectors import (
     READY_RESENDS,
     card_payment,
     check_refundable,
+    extra_card_holds,
     handover_total,
     money_summary,
     paid_payment,
@@ -1329,6 +1330,18 @@ def _set_order_payment_status(order: Order, status: str) -> None:
             )
 
 
+def _order_follows(payment: Payment) -> None:
+    """Keep the order's payment status in step with ``payment`` (locked), if that is the
+    payment the order uses: an extra card hold released later (see ``void_extra_holds``) must
+    not make an order with its card held look voided."""
+    newer = payment.order.payments.filter(
+        provider=Payment.Provider.STRIPE, refund_of__isnull=True, pk__gt=payment.pk
+    ).exclude(status=PaymentStatus.UNPAID)
+    if payment.provider == Payment.Provider.STRIPE and newer.exists():
+        return
+    _set_order_payment_status(payment.order, payment.status)
+
+
 def _apply_provider_state(payment: Payment, state: ProviderState) -> bool:
     """Move ``payment`` (locked) forward to what the provider said. True if it changed."""
     if _PAYMENT_RANK[state.status] <= _PAYMENT_RANK[payment.status]:
@@ -1395,9 +1408,31 @@ def authorise_payment(
     Returns the Payment and the provider's answer; ``client_secret`` in it is for the
     customer's device when the card needs authentication, and is not stored. A decline raises
     ``card_declined`` (402) and writes nothing.
+
+    One order, one hold: the attempt is claimed on the order (a payment row marked
+    ``authorise``, under the order's lock) before the provider is called, so a second attempt
+    while the first is under way (a double tap, the same checkout sent again, two tabs) is
+    refused with ``payment_in_progress`` instead of reaching Stripe; the provider's idempotency
+    key alone does not cover concurrent requests nor another card.
     """
     if not isinstance(payment_method, str) or not PAYMENT_METHOD_ID.match(payment_method):
         raise OrderError("bad_payment_method", _("Choose a card to pay with."), status=400)
+    _check_awaiting_card(order)
+    provider = provider or online_provider()
+    waiting = _waiting_attempt(order, provider)
+    if waiting is not None:
+        return waiting
+    claim = _claim_attempt(order, provider)
+    try:
+        auth = provider.authorise(order, payment_method)
+    except OrderError:
+        _drop_attempt(claim)
+        raise
+    return _record_attempt(claim, auth), auth
+
+
+def _check_awaiting_card(order: Order) -> None:
+    """The order is paid online and still waits for its card (in the caller's lock, if any)."""
     if order.payment_method != PaymentMethod.ONLINE:
         raise OrderError("not_online", _("This order is paid at the counter."))
     if order.status != OrderStatus.PENDING_PAYMENT:
@@ -1408,29 +1443,82 @@ def authorise_payment(
         )
     if order.payments.filter(status__in=[PaymentStatus.AUTHORISED, PaymentStatus.PAID]).exists():
         raise OrderError("already_authorised", _("This order is already paid for."))
-    provider = provider or online_provider()
-    waiting = _waiting_attempt(order, provider)
-    if waiting is not None:
-        return waiting
-    auth = provider.authorise(order, payment_method)
+
+
+# The claim of a card attempt whose PaymentIntent is being created (no reference yet).
+AUTHORISE = "authorise"
+# A client told an attempt is under way may ask again after this many seconds.
+AUTHORISE_RETRY_AFTER = 1
+
+
+def _claim_attempt(order: Order, provider) -> Payment:
+    """Step 1 of a card attempt: under the order's lock, check it still waits for its card and
+    no other attempt is under way, and write the attempt's row, claimed."""
     with transaction.atomic():
-        order = _lock(order)
-        payment, _created = Payment.objects.select_for_update().get_or_create(
+        locked = _lock(order)
+        _check_awaiting_card(locked)
+        if locked.payments.filter(pending_operation=AUTHORISE).exists():
+            raise OrderError(
+                "payment_in_progress",
+                _("The card for this order is already being authorised. Try again in a moment."),
+                retry_after=AUTHORISE_RETRY_AFTER,
+            )
+        return Payment.objects.create(
+            order=locked,
             provider=provider.name,
-            provider_reference=auth.reference,
-            defaults={
-                "order": order,
-                "method": Payment.Method.CARD,
-                "currency": order.currency,
-                "status": PaymentStatus.UNPAID,
-            },
+            method=Payment.Method.CARD,
+            currency=locked.currency,
+            status=PaymentStatus.UNPAID,
+            pending_operation=AUTHORISE,
+            pending_since=timezone.now(),
         )
+
+
+def _drop_attempt(claim: Payment) -> None:
+    """The provider refused the attempt (or could not be reached): forget it, so nothing stays
+    written and the customer may try again."""
+    with transaction.atomic():
+        Payment.objects.filter(
+            pk=claim.pk, pending_operation=AUTHORISE, provider_reference=""
+        ).delete()
+
+
+def _record_attempt(claim: Payment, auth: Authorisation) -> Payment:
+    """Step 3: give the claimed attempt its PaymentIntent and what the provider said, and end
+    the claim. A webhook may have recorded the intent first (found by its order number): that
+    row is kept and the claim's dropped. If the claim was given up meanwhile (settled as
+    stale), the attempt gets a row of its own."""
+    with transaction.atomic():
+        order = _lock(claim.order)
+        own = Payment.objects.select_for_update().filter(pk=claim.pk).first()
+        payment = (
+            Payment.objects.select_for_update()
+            .filter(provider=claim.provider, provider_reference=auth.reference)
+            .first()
+        )
+        if payment is not None and own is not None:
+            own.delete()
+        payment = (
+            payment
+            or own
+            or Payment(
+                order=order,
+                provider=claim.provider,
+                method=Payment.Method.CARD,
+                currency=order.currency,
+                status=PaymentStatus.UNPAID,
+            )
+        )
+        payment.provider_reference = auth.reference
+        payment.pending_operation = ""
+        payment.pending_since = None
         if auth.status == PaymentStatus.AUTHORISED and payment.status == PaymentStatus.UNPAID:
             payment.status = PaymentStatus.AUTHORISED
             payment.amount_authorised = auth.amount
-            payment.save(update_fields=["status", "amount_authorised"])
+        payment.save()
+        if payment.status == PaymentStatus.AUTHORISED:
             _set_order_payment_status(order, PaymentStatus.AUTHORISED)
-    return payment, auth
+    return payment
 
 
 def _waiting_attempt(order: Order, provider) -> tuple[Payment, Authorisation] | None:
@@ -1486,7 +1574,7 @@ def _record_state(locked: Payment, state: ProviderState, *, fields: list[str]) -
     with transaction.atomic():
         payment = _lock_payment(locked)
         if _apply_provider_state(payment, state):
-            _set_order_payment_status(payment.order, payment.status)
+            _order_follows(payment)
         payment.pending_operation = ""
         payment.save(update_fields=[*fields, "pending_operation"])
     return payment
@@ -1794,7 +1882,7 @@ def _sync_payment(payment: Payment, provider) -> tuple[Payment, ProviderState]:
             payment.save(
                 update_fields=["status", "amount_authorised", "amount_captured", "captured_at"]
             )
-            _set_order_payment_status(payment.order, payment.status)
+            _order_follows(payment)
     return payment, state
 
 
@@ -1845,6 +1933,10 @@ def pay_online(
             order=order, payment_method=payment_method, provider=provider
         )
     except OrderError as error:
+        if error.code in ("already_authorised", "not_awaiting_payment"):
+            # Another attempt for this order was authorised (and placed it) meanwhile: that is
+            # the answer, as if it had been done before this call.
+            return confirm_online_order(order=order, channel=channel), ""
         if error.status == 402:
             record_touchpoint(
                 customer=order.customer,
@@ -1981,6 +2073,30 @@ def void_leftover_authorisations() -> int:
     return released
 
 
+def void_extra_holds(*, provider: PaymentProvider | None = None) -> int:
+    """An order holds one card authorisation: any other still open on it (see
+    ``selectors.extra_card_holds``) is released, keeping the one the order uses. Run by the
+    same task as ``void_leftover_authorisations``; safe to run twice. Returns how many."""
+    released = 0
+    for payment in extra_card_holds().filter(pending_operation="").select_related("order"):
+        try:
+            payment = cancel_payment(payment=payment, provider=provider)
+        except OrderError:
+            logger.warning("could not release extra card hold %s", payment.pk)
+            continue
+        if payment.status == PaymentStatus.VOIDED:
+            with transaction.atomic():
+                order = _lock(payment.order)
+                _note_event(
+                    order,
+                    note=f"extra card hold released ({payment.provider_reference})",
+                    actor=Actor.SYSTEM,
+                    channel=order.channel,
+                )
+            released += 1
+    return released
+
+
 def release_lapsing_authorisations(
     *, now: datetime | None = None, provider: PaymentProvider | None = None
 ) -> int:
@@ -2020,6 +2136,16 @@ def settle_payment_operation(*, payment: Payment, provider: PaymentProvider | No
     operation = payment.pending_operation
     if not operation:
         return payment
+    if operation == AUTHORISE:
+        # No PaymentIntent was recorded for the attempt, so there is nothing to ask about: give
+        # the claim up so the customer can send the card again. An intent it did make is
+        # found by its order number when Stripe reports it, and released by
+        # ``void_extra_holds`` if the order gets another.
+        logger.warning(
+            "card attempt %s on %s got no answer: given up", payment.pk, payment.order_id
+        )
+        _drop_attempt(payment)
+        return payment
     provider = provider or provider_for(payment)
     is_refund = operation.startswith("refund:")
     if is_refund:
@@ -2039,7 +2165,7 @@ def settle_payment_operation(*, payment: Payment, provider: PaymentProvider | No
                     amount_captured=Decimal(operation.removeprefix("capture:")),
                 )
             if _apply_provider_state(locked, state):
-                _set_order_payment_status(locked.order, locked.status)
+                _order_follows(locked)
         locked.pending_operation = ""
         locked.pending_since = None
         locked.save(
@@ -2163,7 +2289,7 @@ def _apply_intent_event(payment: Payment, to: str, intent: dict) -> bool:
         fields |= {"status", "amount_captured", "captured_at"}
     if fields:
         payment.save(update_fields=sorted(fields))
-        _set_order_payment_status(payment.order, payment.status)
+        _order_follows(payment)
     return "status" in fields or "amount_authorised" in fields
 
 
