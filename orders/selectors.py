@@ -41,6 +41,7 @@ from orders.models import (
     OrderLine,
     OrderStatus,
     Payment,
+    PaymentAnomaly,
     PaymentMethod,
     PaymentStatus,
 )
@@ -859,6 +860,22 @@ def payment_mismatches(
     for order in flagged:
         found.extend(_mismatches_of(order, now))
     return found
+
+
+def payment_anomalies(
+    *, stores, unattributed: bool = False, limit: int = MISMATCH_LIMIT
+) -> list[PaymentAnomaly]:
+    """Refused provider events (see ``services.handle_stripe_event``) about orders of
+    ``stores``, and with ``unattributed`` those naming no order of ours (for who sees every
+    store), most recent first. One query."""
+    scope = Q(order__store__in=list(stores))
+    if unattributed:
+        scope |= Q(order__isnull=True)
+    return list(
+        PaymentAnomaly.objects.filter(scope)
+        .select_related("order__store")
+        .order_by("-created_at", "-pk")[:limit]
+    )
 
 
 def _mismatches_of(order: Order, now: datetime) -> list[PaymentMismatch]:
