@@ -40,7 +40,10 @@ def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         set_rollback()
         body = {"code": exc.code, "detail": exc.message, **exc.extra}
-        return Response(body, status=exc.status)
+        # A refusal that passes once something under way has finished says when to ask again.
+        retry_after = exc.extra.get("retry_after")
+        headers = {"Retry-After": str(retry_after)} if retry_after else {}
+        return Response(body, status=exc.status, headers=headers)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -18,6 +18,7 @@ from orders.models import (
     OrderLine,
     OrderStatus,
     Payment,
+    PaymentAnomaly,
     StripeEvent,
 )
 from stores.selectors import is_manager
@@ -373,3 +374,18 @@ class StripeEventAdmin(admin.ModelAdmin):
     search_fields = ["event_id", "payment__provider_reference", "payment__order__number"]
     list_select_related = ["payment"]
     readonly_fields = [f.name for f in StripeEvent._meta.fields]
+
+
+@admin.register(PaymentAnomaly)
+class PaymentAnomalyAdmin(admin.ModelAdmin):
+    """Refused provider events (also listed in the payments reconciliation): a record, never
+    edited by hand."""
+
+    list_display = ["created_at", "kind", "provider_reference", "order", "amount", "currency"]
+    list_filter = ["kind"]
+    search_fields = ["provider_reference", "event_id", "order__number"]
+    list_select_related = ["order"]
+    readonly_fields = [f.name for f in PaymentAnomaly._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

@@ -397,7 +397,12 @@ class CheckoutView(APIView):
                 "card_declined, payment_failed: the card was refused; the order is cancelled "
                 "and its stock and pickup time released"
             ),
-            409: error_response("out_of_stock (with skus), slot_full, unavailable (with skus)"),
+            409: error_response(
+                "out_of_stock (with skus), slot_full, unavailable (with skus); "
+                "payment_in_progress: the same checkout's card is being authorised by another "
+                "request: send it again with the same key after Retry-After seconds to get the "
+                "order"
+            ),
             415: NOT_JSON,
             422: error_response("idempotency_mismatch: the key was used for a different request"),
             429: THROTTLED,
@@ -441,8 +446,8 @@ class CheckoutView(APIView):
         replayed = getattr(order, "replayed", False)
         client_secret = ""
         if order.payment_method == PaymentMethod.ONLINE:
-            # After the checkout has committed and outside any lock; Stripe's idempotency key
-            # comes from the order, so a replay never authorises twice.
+            # After the checkout has committed and outside any lock; the attempt is claimed on
+            # the order first, so a replay never authorises twice.
             order, client_secret = services.pay_online(
                 order=order,
                 payment_method=body["payment_method"],

@@ -261,8 +261,9 @@ class Payment(models.Model):
     reference = models.CharField(max_length=120, blank=True)
     # The provider's id for this payment (a Stripe PaymentIntent "pi_…"); blank at the counter.
     provider_reference = models.CharField(max_length=255, blank=True)
-    # The provider operation in flight ("capture", "cancel", "refund:…"), set under the row
-    # lock before the network call and cleared when its answer is recorded: one at a time.
+    # The provider operation in flight ("authorise", "capture", "cancel", "refund:…"), set under
+    # the row lock before the network call and cleared when its answer is recorded: one at a
+    # time. A card attempt is claimed ("authorise") before its PaymentIntent exists.
     pending_operation = models.CharField(max_length=80, blank=True)
     # When that operation was claimed: one still pending long after is a call whose answer was
     # lost (a crash, a timeout) and is settled by asking the provider.
@@ -367,3 +368,40 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.type}"
+
+
+class PaymentAnomaly(models.Model):
+    """Money news from the payment provider that the shop did not start, refused: a webhook
+    about a PaymentIntent that is not one of an order's own and that the provider does not
+    confirm was made for that order, its amount and currency. Nothing was applied; the
+    reconciliation lists it for someone to look into."""
+
+    class Kind(models.TextChoices):
+        UNKNOWN_ORDER = "unknown_order", _("Names no order of ours paid online")
+        UNKNOWN_INTENT = "unknown_intent", _("The provider does not know this payment")
+        ORDER_MISMATCH = "order_mismatch", _("Made for another order")
+        AMOUNT_MISMATCH = "amount_mismatch", _("Not the order's amount")
+        CURRENCY_MISMATCH = "currency_mismatch", _("Not the order's currency")
+
+    # The order the event named, when it is one of ours.
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="payment_anomalies"
+    )
+    provider = models.CharField(
+        max_length=10, choices=Payment.Provider.choices, default=Payment.Provider.STRIPE
+    )
+    provider_reference = models.CharField(max_length=255)
+    event_id = models.CharField(max_length=255, blank=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # What the payment was for, as the provider says (else as the event said); null if unknown.
+    amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    detail = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = _("payment anomalies")
+
+    def __str__(self) -> str:
+        return f"{self.provider_reference} {self.kind}"

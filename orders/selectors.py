@@ -27,6 +27,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from config.display import money
 from customers.models import NotificationKind
@@ -40,6 +41,7 @@ from orders.models import (
     OrderLine,
     OrderStatus,
     Payment,
+    PaymentAnomaly,
     PaymentMethod,
     PaymentStatus,
 )
@@ -717,6 +719,31 @@ def payment_reconciliation(*, stores, start: date, end: date) -> Reconciliation:
 # --- Payment mismatches ----------------------------------------------------------------------
 
 
+def extra_card_holds():
+    """Card authorisations still open that their order does not use: an order holds one, and
+    the one it uses is its latest card payment past the first step (what collection captures,
+    see ``card_payment``), so an authorised card payment older than that is an extra hold (two
+    attempts that raced, an intent adopted from a webhook). Oldest first."""
+    used = (
+        Payment.objects.filter(
+            order=OuterRef("order"), provider=Payment.Provider.STRIPE, refund_of__isnull=True
+        )
+        .exclude(status=PaymentStatus.UNPAID)
+        .order_by("-pk")
+        .values("pk")[:1]
+    )
+    return (
+        Payment.objects.filter(
+            provider=Payment.Provider.STRIPE,
+            refund_of__isnull=True,
+            status=PaymentStatus.AUTHORISED,
+            pk__lt=Subquery(used),
+        )
+        .exclude(provider_reference="")
+        .order_by("pk")
+    )
+
+
 @dataclass(frozen=True)
 class PaymentMismatch:
     order: Order
@@ -734,6 +761,11 @@ MISMATCH_LABELS = {
         "An open online order without an authorised card payment (hold lost or voided)."
     ),
     "operation_in_flight": _("A provider call (%(operation)s) is in flight or stuck."),
+    "extra_hold": ngettext_lazy(
+        "%(count)s card hold is open besides the one the order uses.",
+        "%(count)s card holds are open besides the one the order uses.",
+        "count",
+    ),
 }
 
 MISMATCH_LIMIT = 200
@@ -794,6 +826,17 @@ def payment_mismatches(
                     status__in=[PaymentStatus.AUTHORISED, PaymentStatus.PAID],
                 )
             ),
+            extra_holds=Coalesce(
+                Subquery(
+                    extra_card_holds()
+                    .filter(order=OuterRef("pk"))
+                    .values("order")
+                    .annotate(count=Count("pk"))
+                    .values("count")
+                    .order_by()
+                ),
+                0,
+            ),
             operation=Subquery(
                 Payment.objects.filter(order=OuterRef("pk"))
                 .exclude(pending_operation="")
@@ -823,12 +866,29 @@ def payment_mismatches(
         )
         | open_online
         | Q(operation__isnull=False)
+        | Q(extra_holds__gt=0)
     ).order_by("-created_at", "-pk")[:limit]
 
     found: list[PaymentMismatch] = []
     for order in flagged:
         found.extend(_mismatches_of(order, now))
     return found
+
+
+def payment_anomalies(
+    *, stores, unattributed: bool = False, limit: int = MISMATCH_LIMIT
+) -> list[PaymentAnomaly]:
+    """Refused provider events (see ``services.handle_stripe_event``) about orders of
+    ``stores``, and with ``unattributed`` those naming no order of ours (for who sees every
+    store), most recent first. One query."""
+    scope = Q(order__store__in=list(stores))
+    if unattributed:
+        scope |= Q(order__isnull=True)
+    return list(
+        PaymentAnomaly.objects.filter(scope)
+        .select_related("order__store")
+        .order_by("-created_at", "-pk")[:limit]
+    )
 
 
 def _mismatches_of(order: Order, now: datetime) -> list[PaymentMismatch]:
@@ -881,6 +941,8 @@ def _mismatches_of(order: Order, now: datetime) -> list[PaymentMismatch]:
         and not order.hold_ok
     ):
         reasons.append(("hold_lost", str(labels["hold_lost"])))
+    if order.extra_holds:
+        reasons.append(("extra_hold", labels["extra_hold"] % {"count": order.extra_holds}))
     if order.operation:
         reasons.append(
             (

@@ -43,6 +43,7 @@ from orders.models import (
     OrderLine,
     OrderStatus,
     Payment,
+    PaymentAnomaly,
     PaymentMethod,
     PaymentStatus,
     PickupVerification,
@@ -64,6 +65,7 @@ from orders.selectors import (
     READY_RESENDS,
     card_payment,
     check_refundable,
+    extra_card_holds,
     handover_total,
     money_summary,
     paid_payment,
@@ -1336,6 +1338,18 @@ def _set_order_payment_status(order: Order, status: str) -> None:
             )
 
 
+def _order_follows(payment: Payment) -> None:
+    """Keep the order's payment status in step with ``payment`` (locked), if that is the
+    payment the order uses: an extra card hold released later (see ``void_extra_holds``) must
+    not make an order with its card held look voided."""
+    newer = payment.order.payments.filter(
+        provider=Payment.Provider.STRIPE, refund_of__isnull=True, pk__gt=payment.pk
+    ).exclude(status=PaymentStatus.UNPAID)
+    if payment.provider == Payment.Provider.STRIPE and newer.exists():
+        return
+    _set_order_payment_status(payment.order, payment.status)
+
+
 def _apply_provider_state(payment: Payment, state: ProviderState) -> bool:
     """Move ``payment`` (locked) forward to what the provider said. True if it changed."""
     if _PAYMENT_RANK[state.status] <= _PAYMENT_RANK[payment.status]:
@@ -1402,9 +1416,31 @@ def authorise_payment(
     Returns the Payment and the provider's answer; ``client_secret`` in it is for the
     customer's device when the card needs authentication, and is not stored. A decline raises
     ``card_declined`` (402) and writes nothing.
+
+    One order, one hold: the attempt is claimed on the order (a payment row marked
+    ``authorise``, under the order's lock) before the provider is called, so a second attempt
+    while the first is under way (a double tap, the same checkout sent again, two tabs) is
+    refused with ``payment_in_progress`` instead of reaching Stripe; the provider's idempotency
+    key alone does not cover concurrent requests nor another card.
     """
     if not isinstance(payment_method, str) or not PAYMENT_METHOD_ID.match(payment_method):
         raise OrderError("bad_payment_method", _("Choose a card to pay with."), status=400)
+    _check_awaiting_card(order)
+    provider = provider or online_provider()
+    waiting = _waiting_attempt(order, provider)
+    if waiting is not None:
+        return waiting
+    claim = _claim_attempt(order, provider)
+    try:
+        auth = provider.authorise(order, payment_method)
+    except OrderError:
+        _drop_attempt(claim)
+        raise
+    return _record_attempt(claim, auth), auth
+
+
+def _check_awaiting_card(order: Order) -> None:
+    """The order is paid online and still waits for its card (in the caller's lock, if any)."""
     if order.payment_method != PaymentMethod.ONLINE:
         raise OrderError("not_online", _("This order is paid at the counter."))
     if order.status != OrderStatus.PENDING_PAYMENT:
@@ -1415,29 +1451,82 @@ def authorise_payment(
         )
     if order.payments.filter(status__in=[PaymentStatus.AUTHORISED, PaymentStatus.PAID]).exists():
         raise OrderError("already_authorised", _("This order is already paid for."))
-    provider = provider or online_provider()
-    waiting = _waiting_attempt(order, provider)
-    if waiting is not None:
-        return waiting
-    auth = provider.authorise(order, payment_method)
+
+
+# The claim of a card attempt whose PaymentIntent is being created (no reference yet).
+AUTHORISE = "authorise"
+# A client told an attempt is under way may ask again after this many seconds.
+AUTHORISE_RETRY_AFTER = 1
+
+
+def _claim_attempt(order: Order, provider) -> Payment:
+    """Step 1 of a card attempt: under the order's lock, check it still waits for its card and
+    no other attempt is under way, and write the attempt's row, claimed."""
     with transaction.atomic():
-        order = _lock(order)
-        payment, _created = Payment.objects.select_for_update().get_or_create(
+        locked = _lock(order)
+        _check_awaiting_card(locked)
+        if locked.payments.filter(pending_operation=AUTHORISE).exists():
+            raise OrderError(
+                "payment_in_progress",
+                _("The card for this order is already being authorised. Try again in a moment."),
+                retry_after=AUTHORISE_RETRY_AFTER,
+            )
+        return Payment.objects.create(
+            order=locked,
             provider=provider.name,
-            provider_reference=auth.reference,
-            defaults={
-                "order": order,
-                "method": Payment.Method.CARD,
-                "currency": order.currency,
-                "status": PaymentStatus.UNPAID,
-            },
+            method=Payment.Method.CARD,
+            currency=locked.currency,
+            status=PaymentStatus.UNPAID,
+            pending_operation=AUTHORISE,
+            pending_since=timezone.now(),
         )
+
+
+def _drop_attempt(claim: Payment) -> None:
+    """The provider refused the attempt (or could not be reached): forget it, so nothing stays
+    written and the customer may try again."""
+    with transaction.atomic():
+        Payment.objects.filter(
+            pk=claim.pk, pending_operation=AUTHORISE, provider_reference=""
+        ).delete()
+
+
+def _record_attempt(claim: Payment, auth: Authorisation) -> Payment:
+    """Step 3: give the claimed attempt its PaymentIntent and what the provider said, and end
+    the claim. A webhook may have recorded the intent first (found by its order number): that
+    row is kept and the claim's dropped. If the claim was given up meanwhile (settled as
+    stale), the attempt gets a row of its own."""
+    with transaction.atomic():
+        order = _lock(claim.order)
+        own = Payment.objects.select_for_update().filter(pk=claim.pk).first()
+        payment = (
+            Payment.objects.select_for_update()
+            .filter(provider=claim.provider, provider_reference=auth.reference)
+            .first()
+        )
+        if payment is not None and own is not None:
+            own.delete()
+        payment = (
+            payment
+            or own
+            or Payment(
+                order=order,
+                provider=claim.provider,
+                method=Payment.Method.CARD,
+                currency=order.currency,
+                status=PaymentStatus.UNPAID,
+            )
+        )
+        payment.provider_reference = auth.reference
+        payment.pending_operation = ""
+        payment.pending_since = None
         if auth.status == PaymentStatus.AUTHORISED and payment.status == PaymentStatus.UNPAID:
             payment.status = PaymentStatus.AUTHORISED
             payment.amount_authorised = auth.amount
-            payment.save(update_fields=["status", "amount_authorised"])
+        payment.save()
+        if payment.status == PaymentStatus.AUTHORISED:
             _set_order_payment_status(order, PaymentStatus.AUTHORISED)
-    return payment, auth
+    return payment
 
 
 def _waiting_attempt(order: Order, provider) -> tuple[Payment, Authorisation] | None:
@@ -1493,7 +1582,7 @@ def _record_state(locked: Payment, state: ProviderState, *, fields: list[str]) -
     with transaction.atomic():
         payment = _lock_payment(locked)
         if _apply_provider_state(payment, state):
-            _set_order_payment_status(payment.order, payment.status)
+            _order_follows(payment)
         payment.pending_operation = ""
         payment.save(update_fields=[*fields, "pending_operation"])
     return payment
@@ -1801,7 +1890,7 @@ def _sync_payment(payment: Payment, provider) -> tuple[Payment, ProviderState]:
             payment.save(
                 update_fields=["status", "amount_authorised", "amount_captured", "captured_at"]
             )
-            _set_order_payment_status(payment.order, payment.status)
+            _order_follows(payment)
     return payment, state
 
 
@@ -1852,6 +1941,10 @@ def pay_online(
             order=order, payment_method=payment_method, provider=provider
         )
     except OrderError as error:
+        if error.code in ("already_authorised", "not_awaiting_payment"):
+            # Another attempt for this order was authorised (and placed it) meanwhile: that is
+            # the answer, as if it had been done before this call.
+            return confirm_online_order(order=order, channel=channel), ""
         if error.status == 402:
             record_touchpoint(
                 customer=order.customer,
@@ -1988,6 +2081,30 @@ def void_leftover_authorisations() -> int:
     return released
 
 
+def void_extra_holds(*, provider: PaymentProvider | None = None) -> int:
+    """An order holds one card authorisation: any other still open on it (see
+    ``selectors.extra_card_holds``) is released, keeping the one the order uses. Run by the
+    same task as ``void_leftover_authorisations``; safe to run twice. Returns how many."""
+    released = 0
+    for payment in extra_card_holds().filter(pending_operation="").select_related("order"):
+        try:
+            payment = cancel_payment(payment=payment, provider=provider)
+        except OrderError:
+            logger.warning("could not release extra card hold %s", payment.pk)
+            continue
+        if payment.status == PaymentStatus.VOIDED:
+            with transaction.atomic():
+                order = _lock(payment.order)
+                _note_event(
+                    order,
+                    note=f"extra card hold released ({payment.provider_reference})",
+                    actor=Actor.SYSTEM,
+                    channel=order.channel,
+                )
+            released += 1
+    return released
+
+
 def release_lapsing_authorisations(
     *, now: datetime | None = None, provider: PaymentProvider | None = None
 ) -> int:
@@ -2027,6 +2144,16 @@ def settle_payment_operation(*, payment: Payment, provider: PaymentProvider | No
     operation = payment.pending_operation
     if not operation:
         return payment
+    if operation == AUTHORISE:
+        # No PaymentIntent was recorded for the attempt, so there is nothing to ask about: give
+        # the claim up so the customer can send the card again. An intent it did make is
+        # found by its order number when Stripe reports it, and released by
+        # ``void_extra_holds`` if the order gets another.
+        logger.warning(
+            "card attempt %s on %s got no answer: given up", payment.pk, payment.order_id
+        )
+        _drop_attempt(payment)
+        return payment
     provider = provider or provider_for(payment)
     is_refund = operation.startswith("refund:")
     if is_refund:
@@ -2046,7 +2173,7 @@ def settle_payment_operation(*, payment: Payment, provider: PaymentProvider | No
                     amount_captured=Decimal(operation.removeprefix("capture:")),
                 )
             if _apply_provider_state(locked, state):
-                _set_order_payment_status(locked.order, locked.status)
+                _order_follows(locked)
         locked.pending_operation = ""
         locked.pending_since = None
         locked.save(
@@ -2114,11 +2241,118 @@ _INTENT_EVENTS = {
 }
 
 
-def _payment_for_intent(intent: dict, *, record: bool = True) -> Payment | None:
-    """Our payment for a PaymentIntent, by its id, else by ``metadata.order_number`` (the
-    answer to our authorise call was lost: record the intent now). With ``record=False`` an
-    intent we do not know is left unrecorded: a failed or cancelled attempt moved no money,
-    and a payment row for it would read as one (a declined first card)."""
+# Events that move money: an intent they name must be one the shop started.
+_MONEY_EVENTS = {
+    kind
+    for kind, to in _INTENT_EVENTS.items()
+    if to in (PaymentStatus.AUTHORISED, PaymentStatus.PAID)
+}
+
+
+@dataclass(frozen=True)
+class _Vetted:
+    """What a money event about an intent we have no payment for turned out to be: ``order``
+    to record it for, or ``refused`` (a ``PaymentAnomaly.Kind``) with what was found."""
+
+    order: Order | None
+    refused: str = ""
+    amount: Decimal | None = None
+    currency: str = ""
+    detail: str = ""
+
+
+def _intent_money(intent: dict) -> tuple[Decimal | None, str]:
+    """The amount and currency an intent (as Stripe or an event has it) is for."""
+    currency = str(intent.get("currency") or "")[:3].upper()
+    amount = intent.get("amount")
+    if not currency or not isinstance(amount, int) or isinstance(amount, bool):
+        return None, currency
+    if not 0 <= amount < 10**10:
+        return None, currency
+    return from_minor_units(amount, currency), currency
+
+
+def _intent_order_number(intent: dict) -> str:
+    metadata = intent.get("metadata")
+    number = metadata.get("order_number") if isinstance(metadata, dict) else ""
+    return number if isinstance(number, str) else ""
+
+
+def _vet_unknown_intent(kind: str, intent: dict) -> _Vetted | None:
+    """Adopt an intent we have no payment for (the answer to our authorise call was lost)
+    only if the provider itself says it was made for the order it names, for that order's
+    amount and currency: a signed event alone does not make a payment ours. None when there is
+    nothing to vet: not a money event, or the intent is one of ours. Called outside any
+    transaction (it may ask the provider); raises ``payment_provider_unavailable`` (502) when
+    the provider cannot be asked, so the event is left for Stripe to deliver again."""
+    reference = intent.get("id")
+    if kind not in _MONEY_EVENTS or not isinstance(reference, str) or not reference:
+        return None
+    if Payment.objects.filter(
+        provider=Payment.Provider.STRIPE, provider_reference=reference
+    ).exists():
+        return None
+    amount, currency = _intent_money(intent)
+    number = _intent_order_number(intent)
+    order = Order.objects.filter(number=number, payment_method=PaymentMethod.ONLINE).first()
+    if order is None:
+        return _Vetted(
+            None, PaymentAnomaly.Kind.UNKNOWN_ORDER, amount, currency, f"order {number[:40]!r}"
+        )
+    try:
+        fetched = online_provider().retrieve(reference)
+    except OrderError as error:
+        if error.status >= 500:
+            raise
+        detail = f"not found at the provider ({error.code})"
+        return _Vetted(order, PaymentAnomaly.Kind.UNKNOWN_INTENT, amount, currency, detail)
+    return _vet_against(order, fetched)
+
+
+def _vet_against(order: Order, intent: dict) -> _Vetted:
+    """The provider's own copy of an intent against the order it should be for."""
+    amount, currency = _intent_money(intent)
+    expected = f"{order.total} {order.currency}"
+    if _intent_order_number(intent) != order.number:
+        kind = PaymentAnomaly.Kind.ORDER_MISMATCH
+        detail = f"made for order {_intent_order_number(intent)[:40]!r}"
+    elif currency != order.currency.upper():
+        kind = PaymentAnomaly.Kind.CURRENCY_MISMATCH
+        detail = f"{amount} {currency} for an order of {expected}"
+    elif amount != order.total:
+        kind = PaymentAnomaly.Kind.AMOUNT_MISMATCH
+        detail = f"{amount} {currency} for an order of {expected}"
+    else:
+        return _Vetted(order)
+    return _Vetted(order, kind, amount, currency, detail)
+
+
+def _record_anomaly(vetted: _Vetted, *, reference: str, event_id: str) -> None:
+    """A refused event, for the reconciliation (in the event's transaction) and the logs."""
+    PaymentAnomaly.objects.create(
+        order=vetted.order,
+        provider=Payment.Provider.STRIPE,
+        provider_reference=reference[:255],
+        event_id=event_id,
+        kind=vetted.refused,
+        amount=vetted.amount,
+        currency=vetted.currency,
+        detail=vetted.detail[:255],
+    )
+    logger.warning(
+        "Stripe event %s about %s refused: %s (%s)",
+        event_id,
+        reference[:255],
+        vetted.refused,
+        vetted.detail,
+    )
+
+
+def _payment_for_intent(intent: dict, *, adopt: Order | None = None) -> Payment | None:
+    """Our payment for a PaymentIntent, by its id, locked; else, with ``adopt`` (an order the
+    intent was vetted for, see ``_vet_unknown_intent``), a payment recorded for it now. An
+    intent we do not know is otherwise left unrecorded: a failed or cancelled attempt moved no
+    money, and a payment row for it would read as one (a declined first card)."""
     reference = intent.get("id") or ""
     payment = (
         Payment.objects.select_for_update()
@@ -2126,16 +2360,9 @@ def _payment_for_intent(intent: dict, *, record: bool = True) -> Payment | None:
         .filter(provider=Payment.Provider.STRIPE, provider_reference=reference)
         .first()
     )
-    if payment or not reference or not record:
+    if payment or not reference or adopt is None:
         return payment
-    number = (intent.get("metadata") or {}).get("order_number") or ""
-    order = (
-        Order.objects.select_for_update(of=("self",))
-        .filter(number=number, payment_method=PaymentMethod.ONLINE)
-        .first()
-    )
-    if order is None or (intent.get("currency") or "").upper() != order.currency.upper():
-        return None
+    order = _lock(adopt)
     return Payment.objects.create(
         order=order,
         provider=Payment.Provider.STRIPE,
@@ -2170,7 +2397,7 @@ def _apply_intent_event(payment: Payment, to: str, intent: dict) -> bool:
         fields |= {"status", "amount_captured", "captured_at"}
     if fields:
         payment.save(update_fields=sorted(fields))
-        _set_order_payment_status(payment.order, payment.status)
+        _order_follows(payment)
     return "status" in fields or "amount_authorised" in fields
 
 
@@ -2201,34 +2428,53 @@ def _apply_refund_event(payment: Payment, charge: dict) -> bool:
 
 
 def handle_stripe_event(*, event: dict) -> bool:
-    """Record a verified Stripe event once and apply it. False if it was seen before."""
+    """Record a verified Stripe event once and apply it. False if it was seen before.
+
+    A money event about an intent we have no payment for is vetted first (see
+    ``_vet_unknown_intent``). Refused, it changes nothing and is recorded as a
+    ``PaymentAnomaly`` that the reconciliation lists; the event is still acknowledged (200),
+    as Stripe sending it again would not change the answer."""
     kind = str(event.get("type") or "")[:100]
+    event_id = str(event["id"])[:255]
     obj = (event.get("data") or {}).get("object") or {}
+    if StripeEvent.objects.filter(event_id=event_id).exists():
+        return False
+    vetted = _vet_unknown_intent(kind, obj) if isinstance(obj, dict) else None
     with transaction.atomic():
         try:
             with transaction.atomic():
-                record = StripeEvent.objects.create(event_id=str(event["id"])[:255], type=kind)
+                record = StripeEvent.objects.create(event_id=event_id, type=kind)
         except IntegrityError:
             return False
-        payment = None
-        changed = False
-        if kind in _INTENT_EVENTS and isinstance(obj, dict):
-            moves_money = _INTENT_EVENTS[kind] in (PaymentStatus.AUTHORISED, PaymentStatus.PAID)
-            payment = _payment_for_intent(obj, record=moves_money)
-            if payment is not None:
-                changed = _apply_intent_event(payment, _INTENT_EVENTS[kind], obj)
-                if payment.status in (PaymentStatus.AUTHORISED, PaymentStatus.PAID):
-                    confirm_online_order(order=payment.order)
-        elif kind == "charge.refunded" and isinstance(obj, dict):
-            intent_id = obj.get("payment_intent")
-            if isinstance(intent_id, dict):
-                intent_id = intent_id.get("id")
-            if intent_id:
-                payment = _payment_for_intent({"id": intent_id})
-                if payment is not None:
-                    changed = _apply_refund_event(payment, obj)
+        if vetted is not None and vetted.refused:
+            _record_anomaly(vetted, reference=str(obj.get("id")), event_id=event_id)
+            return True
+        payment, changed = _apply_event(kind, obj, adopt=vetted.order if vetted else None)
         if payment is not None or changed:
             record.payment = payment
             record.changed = changed
             record.save(update_fields=["payment", "changed"])
     return True
+
+
+def _apply_event(kind: str, obj, *, adopt: Order | None) -> tuple[Payment | None, bool]:
+    """Apply an intent or refund event to our payment (in the event's transaction): the
+    payment, if it is one of ours, and whether it changed."""
+    if not isinstance(obj, dict):
+        return None, False
+    if kind in _INTENT_EVENTS:
+        payment = _payment_for_intent(obj, adopt=adopt)
+        if payment is None:
+            return None, False
+        changed = _apply_intent_event(payment, _INTENT_EVENTS[kind], obj)
+        if payment.status in (PaymentStatus.AUTHORISED, PaymentStatus.PAID):
+            confirm_online_order(order=payment.order)
+        return payment, changed
+    if kind == "charge.refunded":
+        intent_id = obj.get("payment_intent")
+        if isinstance(intent_id, dict):
+            intent_id = intent_id.get("id")
+        payment = _payment_for_intent({"id": intent_id}) if intent_id else None
+        if payment is not None:
+            return payment, _apply_refund_event(payment, obj)
+    return None, False

@@ -10,6 +10,7 @@ from orders.services import (
     expire_order,
     release_lapsing_authorisations,
     settle_stale_payment_operations,
+    void_extra_holds,
     void_leftover_authorisations,
 )
 from orders.services import (
@@ -32,7 +33,8 @@ def expire_holds() -> int:
 def expire_unpaid_orders() -> int:
     """Online orders not paid within ONLINE_PAYMENT_TIMEOUT_MINUTES are cancelled, their stock
     and slot released and any card hold cancelled; card holds left open on cancelled orders
-    are retried. Idempotent, safe to overlap."""
+    are retried, and so are card holds an order holds besides the one it uses. Idempotent,
+    safe to overlap."""
     now = timezone.now()
     deadline = now - timedelta(minutes=settings.ONLINE_PAYMENT_TIMEOUT_MINUTES)
     cancelled = 0
@@ -41,6 +43,7 @@ def expire_unpaid_orders() -> int:
         if cancel_unpaid_order(order=order, now=now) is not None:
             cancelled += 1
     void_leftover_authorisations()
+    void_extra_holds()
     return cancelled
 
 

@@ -143,6 +143,10 @@ def reconciliation(request):
     if form.cleaned_data["format"] == "csv":
         return _csv(report, start, end, chosen)
     mismatches = selectors.payment_mismatches(stores=scope)
+    # Refused events naming no order belong to no store: only who sees every store sees them.
+    anomalies = selectors.payment_anomalies(
+        stores=scope, unattributed=request.user.is_superuser and chosen is None
+    )
     query = request.GET.copy()
     query["format"] = "csv"
     query["from"], query["to"] = start.isoformat(), end.isoformat()
@@ -155,6 +159,7 @@ def reconciliation(request):
         mismatches=mismatches,
         mismatch_limit=selectors.MISMATCH_LIMIT,
         mismatches_truncated=len({m.order.pk for m in mismatches}) >= selectors.MISMATCH_LIMIT,
+        anomalies=anomalies,
         csv_query=query.urlencode(),
     )
     return render(request, "manage/reconciliation.html", context)
