@@ -19,6 +19,7 @@ from orders.models import (
     OrderStatus,
     Payment,
     PaymentAnomaly,
+    PickupVerification,
     StripeEvent,
 )
 from stores.selectors import is_manager
@@ -345,6 +346,19 @@ class PaymentAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("Captured"), ordering="amount_captured")
     def captured(self, payment: Payment) -> str:
         return money(payment.amount_captured, payment.currency)
+
+
+@admin.register(PickupVerification)
+class PickupVerificationAdmin(admin.ModelAdmin):
+    """Which clerk checked which order's QR or code, and when (read-only)."""
+
+    list_display = ["order", "user", "method", "verified_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Handover)
