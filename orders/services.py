@@ -2081,28 +2081,34 @@ def void_leftover_authorisations() -> int:
     return released
 
 
-def void_extra_holds(*, provider: PaymentProvider | None = None) -> int:
-    """An order holds one card authorisation: any other still open on it (see
-    ``selectors.extra_card_holds``) is released, keeping the one the order uses. Run by the
-    same task as ``void_leftover_authorisations``; safe to run twice. Returns how many."""
+def _release_holds(payments, *, provider, note) -> int:
+    """Void each of ``payments`` (card holds) at the provider and note it on its order
+    (``note(payment)``); one that cannot be released now is logged and left for the next run.
+    Returns how many were released."""
     released = 0
-    for payment in extra_card_holds().filter(pending_operation="").select_related("order"):
+    for payment in payments:
         try:
             payment = cancel_payment(payment=payment, provider=provider)
         except OrderError:
-            logger.warning("could not release extra card hold %s", payment.pk)
+            logger.warning("could not release card hold %s", payment.pk)
             continue
         if payment.status == PaymentStatus.VOIDED:
             with transaction.atomic():
                 order = _lock(payment.order)
-                _note_event(
-                    order,
-                    note=f"extra card hold released ({payment.provider_reference})",
-                    actor=Actor.SYSTEM,
-                    channel=order.channel,
-                )
+                _note_event(order, note=note(payment), actor=Actor.SYSTEM, channel=order.channel)
             released += 1
     return released
+
+
+def void_extra_holds(*, provider: PaymentProvider | None = None) -> int:
+    """An order holds one card authorisation: any other still open on it (see
+    ``selectors.extra_card_holds``) is released, keeping the one the order uses. Run by the
+    same task as ``void_leftover_authorisations``; safe to run twice. Returns how many."""
+    return _release_holds(
+        extra_card_holds().filter(pending_operation="").select_related("order"),
+        provider=provider,
+        note=lambda payment: f"extra card hold released ({payment.provider_reference})",
+    )
 
 
 def release_lapsing_authorisations(
@@ -2114,27 +2120,14 @@ def release_lapsing_authorisations(
     tablet shows it (``selectors.card_payment``). Returns how many were released."""
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.CARD_AUTHORISATION_DAYS) + AUTHORISATION_MARGIN
-    released = 0
-    for payment in Payment.objects.filter(
+    lapsing = Payment.objects.filter(
         provider=Payment.Provider.STRIPE,
         status=PaymentStatus.AUTHORISED,
         refund_of__isnull=True,
         pending_operation="",
         created_at__lte=cutoff,
-    ).exclude(provider_reference=""):
-        try:
-            payment = cancel_payment(payment=payment, provider=provider)
-        except OrderError:
-            logger.warning("could not release lapsing authorisation %s", payment.pk)
-            continue
-        if payment.status == PaymentStatus.VOIDED:
-            with transaction.atomic():
-                order = _lock(payment.order)
-                _note_event(
-                    order, note="card hold lapsed", actor=Actor.SYSTEM, channel=order.channel
-                )
-            released += 1
-    return released
+    ).exclude(provider_reference="")
+    return _release_holds(lapsing, provider=provider, note=lambda payment: "card hold lapsed")
 
 
 def settle_payment_operation(*, payment: Payment, provider: PaymentProvider | None = None):
