@@ -104,6 +104,9 @@ def test_the_shopper_walk_on_a_phone(browser, live, demo, watch):
 
     page.get_by_role("link", name="Checkout").click()
     expect(page.locator("h1")).to_have_text("Checkout")
+    # htmx wires the store picker once the page's scripts have run (a busy machine may show
+    # the form before that, and then the picker is a plain form with its own button).
+    page.wait_for_load_state("load")
     page.get_by_label("Pick up at").select_option("MAD-01")
     expect(page.locator("#slot-list legend")).to_contain_text("Madrid Centro")
     page.locator("label.slot:has(input:not([disabled]))").first.click()
