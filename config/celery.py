@@ -7,7 +7,7 @@ from kombu.transport import TRANSPORT_ALIASES
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 # The embedded broker (no Redis): kombu's filesystem transport with atomic message writes.
-TRANSPORT_ALIASES["safefs"] = "config.kombu_fs:Transport"
+TRANSPORT_ALIASES["safefs"] = "core.kombu_fs:Transport"
 
 app = Celery("omnicollect")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "axes",
+    "core",
     "customers",
     "stores",
     "shop",
@@ -64,23 +65,23 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "config.middleware.ContentSecurityPolicyMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     # Before anything reads the body (RejectNullCharacters reads forms); after Locale, so the
     # refusal speaks the caller's language.
-    "config.middleware.ApiRequestLimitsMiddleware",
+    "core.middleware.ApiRequestLimitsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "config.middleware.RejectNullCharactersMiddleware",
+    "core.middleware.RejectNullCharactersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "shop.middleware.HandoffNoticeMiddleware",
-    "config.middleware.HtmxRedirectMiddleware",
-    "config.middleware.DomainErrorMiddleware",
+    "core.middleware.HtmxRedirectMiddleware",
+    "core.middleware.DomainErrorMiddleware",
     # Last, as django-axes asks: it turns locked-out logins into a 429 page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -102,8 +103,8 @@ TEMPLATES = [
                 "shop.context_processors.shop",
             ],
             # Money and store times read the same everywhere: {{ x|money:currency }},
-            # {{ when|zone_label }} (config/display.py).
-            "builtins": ["config.display"],
+            # {{ when|zone_label }} (core/display.py).
+            "builtins": ["core.display"],
         },
     }
 ]
@@ -123,7 +124,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ATOMIC_REQUESTS = False
 
-# --- Cache (attempt counters for rate limits: config/counters.py) ----------------------------
+# --- Cache (attempt counters for rate limits: core/counters.py) ----------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
@@ -176,9 +177,9 @@ AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"
-AXES_USERNAME_CALLABLE = "config.auth.axes_username"
+AXES_USERNAME_CALLABLE = "core.auth.axes_username"
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "config.auth.lockout_response"
+AXES_LOCKOUT_CALLABLE = "core.auth.lockout_response"
 
 # --- i18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = os.environ.get("DJANGO_LANGUAGE_CODE", "es")
@@ -245,12 +246,12 @@ CONTENT_SECURITY_POLICY = "; ".join(
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["knox.auth.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # DRF's JSON parser with a nesting limit (config.parsers.JSON_MAX_DEPTH).
-    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
+    # DRF's JSON parser with a nesting limit (core.parsers.JSON_MAX_DEPTH).
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "COERCE_DECIMAL_TO_STRING": True,
 }
@@ -278,7 +279,7 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.api.document_common_errors",
+        "core.api.document_common_errors",
     ],
 }
 # (limit, window seconds) per scope; every attempt counts, on the shared cache.
@@ -341,7 +342,7 @@ NPS_DELAY_MINUTES = int(os.environ.get("NPS_DELAY_MINUTES", "120"))
 
 # --- Celery ---------------------------------------------------------------------------------
 # Without Redis: "safefs", kombu's filesystem transport with atomic message writes
-# (config/kombu_fs.py, registered in config/celery.py); it creates its folders.
+# (core/kombu_fs.py, registered in config/celery.py); it creates its folders.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "safefs://"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith(("safefs://", "filesystem://")):
@@ -428,4 +429,4 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
 }
-CSRF_FAILURE_VIEW = "config.views.csrf_failure"
+CSRF_FAILURE_VIEW = "core.views.csrf_failure"

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from config import views
+from core import views
 
 urlpatterns = [
     path("favicon.ico", views.favicon, name="favicon"),
@@ -15,6 +15,6 @@ urlpatterns = [
     path("", include("shop.urls")),
 ]
 
-handler400 = "config.views.bad_request"
-handler404 = "config.views.page_not_found"
-handler500 = "config.views.server_error"
+handler400 = "core.views.bad_request"
+handler404 = "core.views.page_not_found"
+handler500 = "core.views.server_error"

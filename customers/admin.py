@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from config.display import admin_time_column
+from core.display import admin_time_column
 from customers.models import (
     Customer,
     CustomerAccess,

@@ -8,7 +8,6 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.models import ContactChannel
 from customers.phones import PhoneField, PhoneRegionMixin
-from stores.models import Store
 
 CHANNEL_RANKS = (
     ("channel_1", _("1st choice")),
@@ -29,12 +28,9 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(_("Unknown time zone: %(value)s"), params={"value": value})
 
 
-def time_zone_choices() -> list:
+def time_zone_choices(store_zones=()) -> list:
     """Blank (the store's zone) first, then our stores' zones and UTC, then all of them."""
-    ours = sorted(
-        {"UTC", *Store.objects.filter(is_active=True).values_list("timezone", flat=True)}
-        & set(time_zones())
-    )
+    ours = sorted({"UTC", *store_zones} & set(time_zones()))
     return [
         ("", _("The store's time zone")),
         (_("Our stores"), [(name, name) for name in ours]),
@@ -73,12 +69,13 @@ class PreferencesForm(PhoneRegionMixin, forms.Form):
         required=False,
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, store_zones=(), **kwargs):
+        """``store_zones``: the time zones of the shop's stores, offered first."""
         super().__init__(*args, **kwargs)
         choices = [("", "—"), *ContactChannel.choices]
         for name, _label in CHANNEL_RANKS:
             self.fields[name].choices = choices
-        self.fields["timezone"].choices = time_zone_choices()
+        self.fields["timezone"].choices = time_zone_choices(store_zones)
 
     @staticmethod
     def initial_for(customer) -> dict:

@@ -23,7 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 
-from config.qr import qr_png
+from core.qr import qr_png
 
 logger = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from knox.models import AuthToken
 
-from config import counters
-from config.api import count_attempt
-from config.tasks import send_after_commit, send_now
+from core import counters
+from core.api import count_attempt
+from core.tasks import send_after_commit, send_now
 from customers import messaging, policy
 from customers.errors import CustomerError
 from customers.models import (

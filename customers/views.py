@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.api import PasswordResetThrottle
+from core.api import PasswordResetThrottle
 from customers.errors import CustomerError
 from customers.forms import PasswordResetRequestForm, SurveyForm
 from customers.models import Channel

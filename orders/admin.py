@@ -6,7 +6,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from config.display import admin_time_column, money
+from core.display import admin_time_column, money
 from customers.models import Channel
 from orders import services
 from orders.errors import OrderError

@@ -2,7 +2,7 @@
 
 Thin views over the services and selectors the web shop and the tablet use: they parse the
 request, call one service or selector and shape the answer. Refusals come from the services as
-``OrderError``/``StoreError`` and leave as ``{"code", "detail"}`` (config.api).
+``OrderError``/``StoreError`` and leave as ``{"code", "detail"}`` (core.api).
 
 Objects are always fetched through the scoped selectors: a customer reaches only their own
 orders, a clerk only the orders of a store they work at — anything else is a 404.
@@ -25,7 +25,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import (
+from core.api import (
     NOT_JSON,
     THROTTLED,
     UNAUTHENTICATED,
@@ -34,7 +34,7 @@ from config.api import (
     error_response,
     requested_language,
 )
-from config.qr import qr_svg
+from core.qr import qr_svg
 from customers.api import TouchpointSerializer
 from customers.models import Channel
 from customers.services import customer_for_user

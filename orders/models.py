@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from config.display import money
+from core.display import money
 from customers.models import Channel
 
 # Unambiguous alphabet for anything a person reads aloud or types: no 0/O, 1/I/L.

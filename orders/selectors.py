@@ -29,7 +29,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
-from config.display import money
+from core.display import money
 from customers.models import NotificationKind
 from customers.selectors import timeline
 from orders import links

@@ -19,8 +19,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from config import counters
-from config.display import money
+from core import counters
+from core.display import money
 from customers.models import Channel, Customer, Notification, NotificationKind
 from customers.selectors import messages_about
 from customers.services import (

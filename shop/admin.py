@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy
 
-from config.display import money
+from core.display import money
 from shop.models import Cart, CartHandoff, CartLine, Category, Product, Variant
 
 

@@ -19,7 +19,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import (
+from core.api import (
     BAD_INPUT,
     NOT_FOUND,
     NOT_JSON,

@@ -14,8 +14,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
-from config.api import AuthThrottle
-from config.qr import qr_svg
+from core.api import AuthThrottle
+from core.qr import qr_svg
 from customers.models import Channel
 from customers.services import (
     customer_for_user,

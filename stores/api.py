@@ -12,7 +12,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import NOT_FOUND, LocalTimeField, error_response
+from core.api import NOT_FOUND, LocalTimeField, error_response
 from stores.models import OpeningHours, Store
 from stores.selectors import active_stores, slots_on, store_by_code
 

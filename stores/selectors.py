@@ -9,7 +9,7 @@ from django.http import Http404
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from config.display import label_of
+from core.display import label_of
 from customers.phones import country_for_timezone
 from stores.models import Closure, OpeningHours, SlotBooking, StaffMembership, StockLevel, Store
 
@@ -36,6 +36,11 @@ def active_stores():
             queryset=Closure.objects.filter(date__gte=timezone.now().date() - timedelta(days=1)),
         ),
     )
+
+
+def store_time_zones() -> set[str]:
+    """The time zones of the active stores."""
+    return set(Store.objects.filter(is_active=True).values_list("timezone", flat=True))
 
 
 def active_store(store_id: int | None) -> Store | None:

@@ -15,8 +15,8 @@ import time_machine
 from django.core.cache import cache
 from django.db import connection
 
-from config.counters import cache_pause
-from config.tasks import broker_pause
+from core.counters import cache_pause
+from core.tasks import broker_pause
 from orders.services import place_order
 from stores.models import StaffMembership
 from stores.selectors import pickup_slots
@@ -65,7 +65,7 @@ def _test_settings(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-    # A test that stopped Redis leaves no pause behind (config/outage.py).
+    # A test that stopped Redis leaves no pause behind (core/outage.py).
     cache_pause.end()
     broker_pause.end()
     cache.clear()

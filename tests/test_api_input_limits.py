@@ -1,10 +1,10 @@
 """Input the API refuses before it costs anything, in its JSON error shape and writing nothing.
 
-- JSON nested deeper than ``config.parsers.JSON_MAX_DEPTH`` is a 400 ``parse_error`` (Python's
+- JSON nested deeper than ``core.parsers.JSON_MAX_DEPTH`` is a 400 ``parse_error`` (Python's
   parser would recurse until ``RecursionError``: a 500).
 - A body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is a 413 ``request_too_large``, authenticated or
   not, on every API path; a web form that big gets the shop's 413 page.
-- A URL over ``config.api.MAX_URL_LENGTH`` characters is a 414 ``url_too_long``. Much longer
+- A URL over ``core.api.MAX_URL_LENGTH`` characters is a 414 ``url_too_long``. Much longer
   request lines never reach the app: the server refuses them with its own 414 page (gunicorn
   over 4,094 bytes, Django's development server over 65,536).
 
@@ -22,8 +22,8 @@ from asgiref.testing import ApplicationCommunicator
 from django.conf import settings
 from django.core.asgi import get_asgi_application
 
-from config.api import MAX_URL_LENGTH
-from config.parsers import JSON_MAX_DEPTH
+from core.api import MAX_URL_LENGTH
+from core.parsers import JSON_MAX_DEPTH
 from shop.models import CartLine
 from tests.api_client import Api
 from tests.factories import PASSWORD

@@ -12,7 +12,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from config.qr import qr_svg
+from core.qr import qr_svg
 from customers.models import Touchpoint
 from orders.models import Order, OrderEvent, OrderStatus
 from orders.services import (

@@ -11,7 +11,7 @@ from django import forms
 from django.apps import apps
 from rest_framework import serializers
 
-OUR_APPS = ["config", "customers", "orders", "shop", "stores"]
+OUR_APPS = ["core", "customers", "orders", "shop", "stores"]
 CARD_FIELD = re.compile(
     r"(card_?(number|no|num)|^pan$|cvc|cvv|cvn|security_?code|exp(iry|iration)?_?(month|year|date))",
     re.IGNORECASE,

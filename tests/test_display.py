@@ -10,7 +10,7 @@ import pytest
 from django.template import Context, Template
 from django.utils import timezone, translation
 
-from config.display import money, zone_label, zoned
+from core.display import money, zone_label, zoned
 
 NBSP = "\xa0"
 MADRID = ZoneInfo("Europe/Madrid")

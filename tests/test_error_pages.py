@@ -11,7 +11,7 @@ from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import include, path
 
-from config.views import server_error
+from core.views import server_error
 from tests.factories import StaffMembershipFactory, StoreFactory, UserFactory
 from tests.web_helpers import text
 
@@ -21,8 +21,8 @@ def boom(request):
 
 
 urlpatterns = [path("boom/", boom), path("", include("config.urls"))]
-handler404 = "config.views.page_not_found"
-handler500 = "config.views.server_error"
+handler404 = "core.views.page_not_found"
+handler500 = "core.views.server_error"
 
 STYLESHEET = '<link rel="stylesheet" href="/static/css/app.css">'
 ICONS = (

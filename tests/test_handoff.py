@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from config.qr import qr_svg
+from core.qr import qr_svg
 from customers.models import Touchpoint
 from shop.errors import CartError
 from shop.models import Cart, CartHandoff, CartLine

@@ -5,7 +5,7 @@ from kombu import Connection, Consumer, Producer, Queue
 from kombu.exceptions import ChannelError
 
 import config.celery  # noqa: F401  (registers the safefs:// transport)
-import config.kombu_fs
+import core.kombu_fs
 
 
 def connect(folder):
@@ -49,7 +49,7 @@ def test_failed_write_leaves_nothing_in_the_queue(tmp_path, monkeypatch):
     with connect(tmp_path) as conn:
         producer = Producer(conn.default_channel)
         queue(conn.default_channel).declare()
-        monkeypatch.setattr(config.kombu_fs.os, "replace", disk_full)
+        monkeypatch.setattr(core.kombu_fs.os, "replace", disk_full)
         with pytest.raises(ChannelError):
             producer.publish({"task": "expire_holds"}, routing_key="jobs")
 

@@ -1,5 +1,5 @@
 """Every page, message and the admin show money one way per language: "€12.50" in English,
-"12,50 €" in Spanish (config.display.money) — never "12.50 EUR" or "12.50 €"."""
+"12,50 €" in Spanish (core.display.money) — never "12.50 EUR" or "12.50 €"."""
 
 from decimal import Decimal
 

@@ -19,7 +19,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from config.tasks import send_now
+from core.tasks import send_now
 from customers.models import Notification
 from customers.services import notify, sweep_notifications
 from orders.models import Order

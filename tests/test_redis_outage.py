@@ -19,7 +19,7 @@ from django.contrib.auth import SESSION_KEY
 from django.test import Client
 from django.utils import timezone
 
-from config import counters
+from core import counters
 from customers.models import Notification
 from customers.services import sweep_notifications
 from orders.models import Order
@@ -89,7 +89,7 @@ def test_with_redis_stopped_shoppers_order_and_log_in_and_clerks_hand_over(
     redis.stop()
 
     # Shoppers: 20 API checkouts, a web log-in and checkout, an API log-in.
-    with caplog.at_level(logging.WARNING, logger="config.outage"):
+    with caplog.at_level(logging.WARNING, logger="core.outage"):
         responses, took = _api_checkouts(shop, slots, CHECKOUTS)
     browser = Client()
     web_login = browser.post("/account/login/", {"username": walk_in.email, "password": PASSWORD})
@@ -144,7 +144,7 @@ def test_with_redis_stopped_shoppers_order_and_log_in_and_clerks_hand_over(
     ) == {"collected"}
     assert Order.objects.count() == CHECKOUTS + 1
     # The outage is logged once per pause (config/outage.py), not once per request.
-    warnings = [r.getMessage() for r in caplog.records if r.name == "config.outage"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "core.outage"]
     cache_warnings = [w for w in warnings if w.startswith("cache unreachable (ConnectionError)")]
     assert 1 <= len(cache_warnings) <= sum(took) / counters.PAUSE + 1
     assert len(warnings) <= 2 * (sum(took) / counters.PAUSE + 1)

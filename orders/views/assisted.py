@@ -24,8 +24,8 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from config.errors import DomainError
-from config.qr import qr_svg
+from core.errors import DomainError
+from core.qr import qr_svg
 from customers.errors import CustomerError
 from customers.forms import CustomerContactForm
 from customers.models import Channel, ContactChannel, CustomerAccess

@@ -12,7 +12,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from config.display import label_of, money
+from core.display import label_of, money
 from customers.models import Channel
 from customers.selectors import messages_about
 from orders import selectors, services

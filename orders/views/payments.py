@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from config.api import json_error
+from core.api import json_error
 from orders.errors import OrderError
 from orders.services import handle_stripe_event
 

@@ -14,9 +14,9 @@ from django.utils.formats import time_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from config.display import label_of
-from config.errors import DomainError
-from config.qr import qr_svg
+from core.display import label_of
+from core.errors import DomainError
+from core.qr import qr_svg
 from customers.errors import CustomerError
 from customers.forms import PreferencesForm
 from customers.models import Channel
@@ -44,7 +44,7 @@ from shop.web import (
     remembered_store_id,
 )
 from stores.models import Store
-from stores.selectors import active_stores, pickup_slots, store_country
+from stores.selectors import active_stores, pickup_slots, store_country, store_time_zones
 
 SESSION_GUEST_ORDERS = "guest_orders"
 
@@ -472,7 +472,9 @@ def _account_context(customer, form):
 def account(request):
     """The customer's profile, contact preferences, orders and timeline (the 360° view)."""
     customer = current_customer(request)
-    form = PreferencesForm(initial=PreferencesForm.initial_for(customer))
+    form = PreferencesForm(
+        initial=PreferencesForm.initial_for(customer), store_zones=store_time_zones()
+    )
     return render(request, "orders/account.html", _account_context(customer, form))
 
 
@@ -480,7 +482,9 @@ def account(request):
 @require_POST
 def account_preferences(request):
     customer = current_customer(request)
-    form = PreferencesForm(request.POST, phone_region=phone_region(request))
+    form = PreferencesForm(
+        request.POST, phone_region=phone_region(request), store_zones=store_time_zones()
+    )
     if form.is_valid():
         try:
             update_customer(customer=customer, channel=Channel.WEB, **form.changes())

@@ -9,14 +9,14 @@ from django.views import defaults
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
-from config.api import (
+from core.api import (
     api_bad_request,
     api_not_found,
     api_server_error,
     request_too_large,
     request_too_large_message,
 )
-from config.errors import DomainError
+from core.errors import DomainError
 
 
 def _htmx_message(request, code: str, message: str, status: int):

@@ -4,7 +4,7 @@ wrong pickup codes, verification emails.
 The cache is the same Redis as the Celery broker, and it can be down. A counter is a brake on
 abuse, never a reason to refuse a shopper or a clerk: when the cache cannot be reached the
 attempt is let through (it "fails open"), and for ``PAUSE`` seconds this process does not try
-the cache again (config/outage.py), so a hung Redis costs one socket timeout, not one per
+the cache again (core/outage.py), so a hung Redis costs one socket timeout, not one per
 request. What must hold through an outage is kept in the database instead: login lockouts
 (django-axes' database handler), each order's pickup-code lock, pickup verifications at the
 counter.
@@ -15,7 +15,7 @@ import time
 from django.core.cache import cache
 from redis.exceptions import RedisError
 
-from config.outage import Pause
+from core.outage import Pause
 
 # Seconds to leave the cache alone after it failed to answer.
 PAUSE = 5.0

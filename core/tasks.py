@@ -11,11 +11,11 @@ push in well under a millisecond: half a second only cuts off a broker that is g
 import os
 import threading
 
+from celery import current_app as app
 from django.db import transaction
 from kombu import pools
 
-from config.celery import app
-from config.outage import Pause
+from core.outage import Pause
 
 # Redis client options for the publishing connections only (workers keep the app's).
 PUBLISH_TRANSPORT_OPTIONS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}

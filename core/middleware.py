@@ -6,8 +6,8 @@ from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
-from config.api import MAX_URL_LENGTH, request_too_large, url_too_long
-from config.errors import DomainError
+from core.api import MAX_URL_LENGTH, request_too_large, url_too_long
+from core.errors import DomainError
 
 
 def _origin(url: str) -> str:
@@ -161,7 +161,7 @@ class ApiRequestLimitsMiddleware:
     ``MAX_URL_LENGTH`` characters (414), a body whose Content-Length is over
     ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (413; Django would refuse it with an HTML 400 once read,
     and only after authentication). A body that proves too large only as it is read (sent
-    without a length) reaches ``config.views.bad_request``: a 413 too."""
+    without a length) reaches ``core.views.bad_request``: a 413 too."""
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -27,7 +27,7 @@ class JSONParser(parsers.JSONParser):
     """DRF's JSON parser, refusing a body nested more than ``JSON_MAX_DEPTH`` levels deep with
     a 400 ``parse_error``. Python's parser recurses once per level: a body nested a thousand
     deep would otherwise end in RecursionError, a 500. The body's size is limited before it is
-    read (``DATA_UPLOAD_MAX_MEMORY_SIZE``, answered 413: see ``config.api.request_too_large``)."""
+    read (``DATA_UPLOAD_MAX_MEMORY_SIZE``, answered 413: see ``core.api.request_too_large``)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:

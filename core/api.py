@@ -18,9 +18,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import set_rollback
 
-from config import counters
-from config.errors import DomainError
-from config.parsers import JSON_MAX_DEPTH
+from core import counters
+from core.errors import DomainError
+from core.parsers import JSON_MAX_DEPTH
 
 # A path and query string longer than this are refused with 414.
 MAX_URL_LENGTH = 2048
@@ -130,7 +130,7 @@ def count_attempt(scope: str, ident: str, *, default: tuple[int, int] = (10, 60)
     """Count one attempt by ``ident`` against the limit of ``scope`` (``API_RATE_LIMITS``:
     ``(limit, window seconds)``, else ``default``) in the current fixed window, on an atomic
     cache counter (Redis INCR in production). Returns 0 when the attempt is within the limit
-    (or could not be counted: config/counters.py), otherwise the seconds until the window
+    (or could not be counted: core/counters.py), otherwise the seconds until the window
     ends."""
     limit, window = settings.API_RATE_LIMITS.get(scope, default)
     count, left = counters.window_increment(f"rate:{scope}:{ident}", window=window)
