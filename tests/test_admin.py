@@ -5,8 +5,9 @@ from django.contrib import admin
 from django.urls import reverse
 
 from orders.services import mark_preparing, mark_ready
+from tests.project import APPS
 
-PROJECT_APPS = {"customers", "stores", "shop", "orders"}
+PROJECT_APPS = set(APPS)
 
 
 def _project_models():

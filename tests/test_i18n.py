@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from tests.factories import VariantFactory
+from tests.project import PACKAGES
 
 ES_DIR = Path(django_settings.BASE_DIR) / "locale" / "es" / "LC_MESSAGES"
 PO_FILE = ES_DIR / "django.po"
@@ -166,7 +167,7 @@ def test_every_marked_string_in_the_code_has_a_spanish_translation(tmp_path):
     """Extract the strings from the code as it is now (into a scratch copy) and check that
     the committed Spanish catalog translates every one of them."""
     base = Path(django_settings.BASE_DIR)
-    for name in ("config", "customers", "stores", "shop", "orders", "templates", "locale"):
+    for name in (*PACKAGES, "templates", "locale"):
         shutil.copytree(base / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(base / "manage.py", tmp_path / "manage.py")
     env = {**os.environ, "DJANGO_DEBUG": "1", "OMNICOLLECT_VAR_DIR": str(tmp_path / "var")}

@@ -6,9 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.project import PACKAGES, ROOT
+
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-PACKAGES = ["config", "core", "customers", "stores", "shop", "orders"]
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess:
