@@ -951,3 +951,11 @@ def _mismatches_of(order: Order, now: datetime) -> list[PaymentMismatch]:
             )
         )
     return [PaymentMismatch(order=order, code=code, detail=detail) for code, detail in reasons]
+
+
+def lock_order(order: Order) -> Order:
+    return (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("store", "customer")
+        .get(pk=order.pk)
+    )

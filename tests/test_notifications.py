@@ -346,7 +346,7 @@ def test_refunds_send_one_message_each(shop, clerk):
 def test_every_kind_renders_in_both_languages(shop, clerk):
     from customers.messaging import render
     from customers.models import NotificationKind
-    from orders.services import _message_context
+    from orders.services.messages import _message_context
 
     order = ready_order(shop, clerk)
     context = _message_context(
