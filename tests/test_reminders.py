@@ -14,8 +14,8 @@ from django.utils import timezone
 from customers.models import Notification
 from orders.errors import OrderError
 from orders.models import OrderEvent, OrderStatus
+from orders.selectors import READY_RESENDS
 from orders.services import (
-    READY_RESENDS,
     expire_order,
     extend_hold,
     mark_preparing,

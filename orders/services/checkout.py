@@ -18,20 +18,17 @@ from django.utils.translation import gettext as _
 from customers.models import Channel, Customer
 from customers.services import (
     customer_for_contact,
-    record_touchpoint,
     supported_language,
 )
 from orders.errors import OrderError
 from orders.models import (
-    Actor,
     Order,
-    OrderEvent,
     OrderLine,
     OrderStatus,
     PaymentMethod,
     random_code,
 )
-from orders.services.messages import notify_transition
+from orders.services.lifecycle import open_history
 from shop.models import Cart, CartLine
 from shop.services import empty_cart
 from stores.errors import StoreError
@@ -89,6 +86,25 @@ def replayed_order(*, cart: Cart, idempotency_key: str | None, fingerprint: str)
     return existing
 
 
+@dataclass(frozen=True)
+class _Checkout:
+    """What one checkout asks for, checked before any row is locked."""
+
+    store: Store
+    slot: object  # stores.selectors.Slot
+    customer: Customer
+    guest: bool
+    contact: Contact
+    channel: str
+    payment_method: str
+    pickup_person: str
+    idempotency_key: str | None
+    fingerprint: str
+    user: object
+    now: datetime
+    language: str
+
+
 def place_order(
     *,
     cart: Cart,
@@ -109,17 +125,12 @@ def place_order(
 ) -> Order:
     """Turn the cart into an order at ``store`` for the slot starting at ``slot_start``.
 
-    ``language`` is the one the order is placed in (the page's, or what the app asked for);
-    its messages speak it. Without one, the customer's preference. A new guest customer gets
-    it too.
-
     Reserves every line with one conditional UPDATE, books a place in the slot, writes the
     order, its lines, the first event and a touchpoint, and empties the cart — all or nothing.
-    The same ``idempotency_key`` for the same cart returns the order already placed (marked
-    ``replayed``) if ``fingerprint`` (see ``request_fingerprint``) matches the one it was
-    placed with, and raises ``idempotency_mismatch`` (422) if not. ``replay_checked``: the
-    caller has just looked the key up with ``replayed_order`` and found no order, so it is not
-    looked up again before the cart is locked (under the lock it always is).
+    ``language``: the one the order is placed in (its messages speak it); without one, the
+    customer's. The same ``idempotency_key`` returns the order already placed (``replayed``)
+    if ``fingerprint`` (``request_fingerprint``) matches, and raises ``idempotency_mismatch``
+    if not; ``replay_checked``: the caller has just looked the key up and found no order.
     """
     now = now or timezone.now()
     if not replay_checked:
@@ -128,15 +139,49 @@ def place_order(
         )
         if existing is not None:
             return existing
-    online = payment_method == PaymentMethod.ONLINE and allow_online
-    if online and not settings.STRIPE_SECRET_KEY:
-        online = False
+    _check_payment_method(payment_method, allow_online=allow_online)
+    if channel not in Channel.values:
+        raise ValueError(f"unknown channel {channel!r}")
+    slot = _bookable_slot(store=store, slot_start=slot_start, now=now)
+    if customer is None and contact is None:
+        raise OrderError("contact_required", _("Please give your name and email."), status=400)
+    try:
+        with transaction.atomic():
+            checkout = _Checkout(
+                store=store,
+                slot=slot,
+                **_who_orders(customer=customer, contact=contact, language=language),
+                channel=channel,
+                payment_method=payment_method,
+                pickup_person=pickup_person.strip(),
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
+                user=user,
+                now=now,
+            )
+            return _place(cart=cart, checkout=checkout)
+    except IntegrityError:
+        # A concurrent submit with the same key won the race: return its order.
+        existing = replayed_order(
+            cart=cart, idempotency_key=idempotency_key, fingerprint=fingerprint
+        )
+        if existing is not None:
+            return existing
+        raise
+
+
+def _check_payment_method(payment_method: str, *, allow_online: bool) -> None:
+    online = (
+        payment_method == PaymentMethod.ONLINE and allow_online and bool(settings.STRIPE_SECRET_KEY)
+    )
     if payment_method != PaymentMethod.IN_STORE and not online:
         raise OrderError(
             "payment_unavailable", _("Online payment is not available yet."), status=400
         )
-    if channel not in Channel.values:
-        raise ValueError(f"unknown channel {channel!r}")
+
+
+def _bookable_slot(*, store: Store, slot_start: datetime, now: datetime):
+    """The slot starting at ``slot_start`` if the store takes orders for it now."""
     slot = (
         bookable_slot(store=store, start=slot_start, now=now)
         if timezone.is_aware(slot_start) and abs(slot_start - now) <= SLOT_HORIZON
@@ -153,75 +198,51 @@ def place_order(
         raise StoreError(
             "store_closed", _("%(store)s is not taking orders.") % {"store": store.name}
         )
-    guest = customer is None
-    if guest and contact is None:
-        raise OrderError("contact_required", _("Please give your name and email."), status=400)
-    try:
-        with transaction.atomic():
-            if guest:
-                customer = customer_for_contact(
-                    email=contact.email,
-                    name=contact.name,
-                    phone=contact.phone,
-                    language=language,
-                )
-                contact_name, contact_email, contact_phone = (
-                    contact.name,
-                    contact.email,
-                    contact.phone,
-                )
-            else:
-                contact_name = (contact.name if contact else "") or customer.name or customer.email
-                contact_email = customer.email
-                contact_phone = (contact.phone if contact else "") or customer.phone
-            return _place(
-                cart=cart,
-                store=store,
-                slot=slot,
-                customer=customer,
-                channel=channel,
-                payment_method=payment_method,
-                contact=(contact_name, contact_email, contact_phone),
-                pickup_person=pickup_person.strip(),
-                idempotency_key=idempotency_key,
-                fingerprint=fingerprint,
-                user=user,
-                now=now,
-                guest=guest,
-                language=supported_language(language) if language else customer.language,
-            )
-    except IntegrityError:
-        # A concurrent submit with the same key won the race: return its order.
-        existing = replayed_order(
-            cart=cart, idempotency_key=idempotency_key, fingerprint=fingerprint
+    return slot
+
+
+def _who_orders(*, customer: Customer | None, contact: Contact | None, language: str) -> dict:
+    """The customer (a guest's record found or made from the contact), the contact the order
+    keeps, and the language it speaks."""
+    if customer is None:
+        customer = customer_for_contact(
+            email=contact.email, name=contact.name, phone=contact.phone, language=language
         )
-        if existing is not None:
-            return existing
-        raise
+        kept, guest = contact, True
+    else:
+        kept = Contact(
+            name=(contact.name if contact else "") or customer.name or customer.email,
+            email=customer.email,
+            phone=(contact.phone if contact else "") or customer.phone,
+        )
+        guest = False
+    return {
+        "customer": customer,
+        "guest": guest,
+        "contact": kept,
+        "language": supported_language(language) if language else customer.language,
+    }
 
 
-def _place(
-    *,
-    cart,
-    store,
-    slot,
-    customer,
-    channel,
-    payment_method,
-    contact,
-    pickup_person,
-    idempotency_key,
-    fingerprint,
-    user,
-    now,
-    guest,
-    language,
-) -> Order:
+def _place(*, cart: Cart, checkout: _Checkout) -> Order:
     # The cart row lock serialises two submits of the same checkout.
     Cart.objects.select_for_update().filter(pk=cart.pk).first()
-    existing = replayed_order(cart=cart, idempotency_key=idempotency_key, fingerprint=fingerprint)
+    existing = replayed_order(
+        cart=cart, idempotency_key=checkout.idempotency_key, fingerprint=checkout.fingerprint
+    )
     if existing is not None:
         return existing
+    lines, currency = _orderable_lines(cart)
+    _reserve(checkout.store, checkout.slot, lines)
+    order = _write_order(cart, checkout, lines, currency)
+    open_history(order, channel=checkout.channel, user=checkout.user, now=checkout.now)
+    empty_cart(cart=cart)
+    return order
+
+
+def _orderable_lines(cart: Cart) -> tuple[list[CartLine], str]:
+    """The cart's lines, sorted by variant (every checkout locks stock rows in that order),
+    and their one currency."""
     lines = list(
         CartLine.objects.filter(cart=cart).select_related("variant__product").order_by("variant_id")
     )
@@ -242,13 +263,18 @@ def _place(
             _("Items in different currencies cannot be ordered together."),
             status=400,
         )
+    return lines, currencies.pop()
+
+
+def _reserve(store: Store, slot, lines: list[CartLine]) -> None:
+    """A place in the slot and every line's units, or nothing (the transaction rolls back)."""
     if not book_slot(store=store, start=slot.start):
         raise StoreError(
             "slot_full", _("That pickup time has just filled up. Please choose another.")
         )
     short = [
         line
-        for line in lines  # sorted by variant: every checkout locks stock rows in the same order
+        for line in lines
         if not reserve_stock(store_id=store.pk, variant_id=line.variant_id, quantity=line.quantity)
     ]
     if short:
@@ -259,37 +285,37 @@ def _place(
             % {"store": store.name, "items": names},
             skus=[ln.variant.sku for ln in short],
         )
-    name, email, phone = contact
+
+
+def _write_order(cart: Cart, checkout: _Checkout, lines: list[CartLine], currency: str) -> Order:
     code = random_code()
-    while Order.objects.filter(store=store, pickup_code=code).exists():
+    while Order.objects.filter(store=checkout.store, pickup_code=code).exists():
         code = random_code()
+    online = checkout.payment_method == PaymentMethod.ONLINE
     order = Order.objects.create(
-        customer=customer,
-        store=store,
+        customer=checkout.customer,
+        store=checkout.store,
         cart=cart,
-        idempotency_key=idempotency_key or None,
-        request_fingerprint=fingerprint if idempotency_key else "",
-        channel=channel,
-        status=(
-            OrderStatus.PENDING_PAYMENT
-            if payment_method == PaymentMethod.ONLINE
-            else OrderStatus.PLACED
-        ),
-        payment_method=payment_method,
-        currency=currencies.pop(),
+        idempotency_key=checkout.idempotency_key or None,
+        request_fingerprint=checkout.fingerprint if checkout.idempotency_key else "",
+        channel=checkout.channel,
+        # Online orders are placed once their card is authorised.
+        status=OrderStatus.PENDING_PAYMENT if online else OrderStatus.PLACED,
+        payment_method=checkout.payment_method,
+        currency=currency,
         total=sum((ln.line_total for ln in lines), Decimal("0.00")),
-        slot_start=slot.start,
-        slot_end=slot.end,
-        contact_name=name,
-        contact_email=email,
-        contact_phone=phone,
-        pickup_person=pickup_person,
+        slot_start=checkout.slot.start,
+        slot_end=checkout.slot.end,
+        contact_name=checkout.contact.name,
+        contact_email=checkout.contact.email,
+        contact_phone=checkout.contact.phone,
+        pickup_person=checkout.pickup_person,
         pickup_code=code,
-        created_at=now,
-        guest_checkout=guest,
-        language=language,
+        created_at=checkout.now,
+        guest_checkout=checkout.guest,
+        language=checkout.language,
     )
-    with translation.override(language):  # the lines' names as the customer read them
+    with translation.override(checkout.language):  # the names as the customer read them
         OrderLine.objects.bulk_create(
             [
                 OrderLine(
@@ -303,23 +329,4 @@ def _place(
                 for ln in lines
             ]
         )
-    actor = Actor.STAFF if channel == Channel.STORE else Actor.CUSTOMER
-    OrderEvent.objects.create(
-        order=order,
-        from_status="",
-        to_status=order.status,
-        actor=actor,
-        channel=channel,
-        user=user if getattr(user, "is_authenticated", False) else None,
-        created_at=now,
-    )
-    record_touchpoint(
-        customer=customer,
-        channel=channel,
-        kind="order_placed",
-        payload={"order": order.number, "store": store.code, "total": str(order.total)},
-    )
-    # Online orders are confirmed once their card is authorised (the move to "placed").
-    notify_transition(order, now=now)
-    empty_cart(cart=cart)
     return order

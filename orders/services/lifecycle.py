@@ -54,6 +54,27 @@ def note_event(
     )
 
 
+def open_history(order: Order, *, channel: str, user, now: datetime) -> None:
+    """A new order's first event, the customer's "order placed" touchpoint and, for an order
+    placed without a card, its confirmation (an online one is confirmed once authorised)."""
+    OrderEvent.objects.create(
+        order=order,
+        from_status="",
+        to_status=order.status,
+        actor=Actor.STAFF if channel == Channel.STORE else Actor.CUSTOMER,
+        channel=channel,
+        user=user if getattr(user, "is_authenticated", False) else None,
+        created_at=now,
+    )
+    record_touchpoint(
+        customer=order.customer,
+        channel=channel,
+        kind="order_placed",
+        payload={"order": order.number, "store": order.store.code, "total": str(order.total)},
+    )
+    notify_transition(order, now=now)
+
+
 def transition(
     *,
     order: Order,
