@@ -93,6 +93,17 @@ class PaymentProvider(Protocol):
     def refunded(self, payment: Payment) -> Decimal: ...
 
 
+def check_counter_method(method: str, reference: str) -> None:
+    """Money taken or given back at the counter: by card on the store's terminal (its receipt
+    number is the reference) or in cash."""
+    if method not in Payment.Method.values:
+        raise OrderError("bad_payment", _("Choose card or cash."), status=400)
+    if method == Payment.Method.CARD and not reference:
+        raise OrderError(
+            "reference_required", _("Enter the card terminal receipt number."), status=400
+        )
+
+
 class InStoreProvider:
     """The counter: the clerk takes card or cash on the store's terminal; we only record it."""
 

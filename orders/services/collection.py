@@ -25,6 +25,7 @@ from orders.payments.claims import claim_payment, mark_pending
 from orders.payments.operations import capture_payment, check_capture_ceiling, online_payment
 from orders.payments.providers import (
     PaymentProvider,
+    check_counter_method,
 )
 from orders.selectors import (
     card_payment,
@@ -32,10 +33,6 @@ from orders.selectors import (
     lock_order,
 )
 from orders.services.lifecycle import transition
-from stores.services import (
-    consume_stock,
-    release_stock,
-)
 
 
 def _collection_lines(
@@ -158,11 +155,7 @@ def collect_order(
         raise OrderError("bad_collector", _("Say who is collecting the order."), status=400)
     if order.payment_method == PaymentMethod.ONLINE and not _counter_pays(order):
         _capture_for_collection(
-            order=order,
-            user=user,
-            quantities=quantities,
-            collector=collector,
-            provider=provider,
+            order=order, user=user, quantities=quantities, collector=collector, provider=provider
         )
     with transaction.atomic():
         order = lock_order(order)
@@ -170,49 +163,11 @@ def collect_order(
             order, user=user, quantities=quantities, collector=collector
         )
         reference = (reference or "").strip()[:120]
-        counter_pays = _counter_pays(order)
-        if order.payment_method == PaymentMethod.ONLINE and not counter_pays:
-            payment = online_payment(order)
-            if payment.status != PaymentStatus.PAID or payment.pending_operation:
-                # Authorised after the check above (a late webhook): capture it first.
-                raise OrderError(
-                    "payment_changed",
-                    _("The card payment changed meanwhile. Please confirm the handover again."),
-                    current=payment.status,
-                )
-        if counter_pays:
-            if payment_method not in Payment.Method.values:
-                raise OrderError("bad_payment", _("Choose card or cash."), status=400)
-            if payment_method == Payment.Method.CARD and not reference:
-                raise OrderError(
-                    "reference_required", _("Enter the card terminal receipt number."), status=400
-                )
-        for line in lines:
-            consume_stock(
-                store_id=order.store_id,
-                variant_id=line.variant_id,
-                quantity=line.collected_quantity,
-            )
-            release_stock(
-                store_id=order.store_id,
-                variant_id=line.variant_id,
-                quantity=line.quantity - line.collected_quantity,
-            )
+        if _counter_pays(order):
+            _take_counter_payment(order, collected_total, payment_method, reference, now=now)
+        else:
+            _check_card_still_paid(order)
         OrderLine.objects.bulk_update(lines, ["collected_quantity"])
-        if counter_pays:
-            Payment.objects.create(
-                order=order,
-                provider=Payment.Provider.IN_STORE,
-                method=payment_method,
-                reference=reference,
-                currency=order.currency,
-                amount_authorised=collected_total,
-                amount_captured=collected_total,
-                status=PaymentStatus.PAID,
-                created_at=now,
-                captured_at=now,
-            )
-            order.payment_status = PaymentStatus.PAID
         Handover.objects.create(
             order=order,
             collector=collector,
@@ -225,15 +180,47 @@ def collect_order(
             collected_at=now,
         )
         refused = [ln.sku for ln in lines if ln.collected_quantity < ln.quantity]
-        note = ("refused: " + ", ".join(refused)) if refused else ""
         transition(
             order=order,
             to=OrderStatus.COLLECTED,
             actor=Actor.STAFF,
             channel=Channel.STORE,
             user=user,
-            note=note,
+            note=("refused: " + ", ".join(refused)) if refused else "",
             now=now,
             extra_fields=["payment_status"],
         )
         return order
+
+
+def _check_card_still_paid(order: Order) -> None:
+    """The capture before the handover is still what the payment shows."""
+    payment = online_payment(order)
+    if payment.status != PaymentStatus.PAID or payment.pending_operation:
+        # Authorised after the check above (a late webhook): capture it first.
+        raise OrderError(
+            "payment_changed",
+            _("The card payment changed meanwhile. Please confirm the handover again."),
+            current=payment.status,
+        )
+
+
+def _take_counter_payment(
+    order: Order, total: Decimal, method: str, reference: str, *, now: datetime
+) -> None:
+    """The customer pays ``total`` at the counter, by card (with the terminal's receipt
+    number) or in cash."""
+    check_counter_method(method, reference)
+    Payment.objects.create(
+        order=order,
+        provider=Payment.Provider.IN_STORE,
+        method=method,
+        reference=reference,
+        currency=order.currency,
+        amount_authorised=total,
+        amount_captured=total,
+        status=PaymentStatus.PAID,
+        created_at=now,
+        captured_at=now,
+    )
+    order.payment_status = PaymentStatus.PAID

@@ -27,6 +27,7 @@ from orders.payments.operations import capture_started, void_authorisations
 from orders.selectors import lock_order
 from orders.services.messages import notify_transition
 from stores.services import (
+    consume_stock,
     release_slot,
     release_stock,
 )
@@ -52,6 +53,36 @@ def note_event(
         note=note,
         created_at=at or timezone.now(),
     )
+
+
+def _release_all(order: Order) -> None:
+    # Same lock order as checkout (slot row, then stock rows by variant) so a cancellation
+    # and a checkout on the same slot and items can never deadlock.
+    release_slot(store=order.store, start=order.slot_start)
+    for line in order.lines.order_by("variant_id"):
+        release_stock(store_id=order.store_id, variant_id=line.variant_id, quantity=line.quantity)
+
+
+def _hand_over(order: Order) -> None:
+    """Collected units leave the shelf; refused ones go back (``collected_quantity`` is saved)."""
+    for line in order.lines.order_by("variant_id"):
+        consume_stock(
+            store_id=order.store_id, variant_id=line.variant_id, quantity=line.collected_quantity
+        )
+        release_stock(
+            store_id=order.store_id,
+            variant_id=line.variant_id,
+            quantity=line.quantity - line.collected_quantity,
+        )
+
+
+# What reaching a status does to the store's stock and pickup slot; every other move leaves
+# them as they are (checkout reserves both, refunds put returned units back on the shelf).
+STOCK_EFFECTS = {
+    OrderStatus.CANCELLED: _release_all,
+    OrderStatus.EXPIRED: _release_all,
+    OrderStatus.COLLECTED: _hand_over,
+}
 
 
 def open_history(order: Order, *, channel: str, user, now: datetime) -> None:
@@ -122,6 +153,9 @@ def transition(
         ),
         payload={"order": order.number, "from": previous},
     )
+    effect = STOCK_EFFECTS.get(to)
+    if effect is not None:
+        effect(order)
     notify_transition(order, now=now or timezone.now())
     return order
 
@@ -162,14 +196,6 @@ def advance_order(*, order: Order, to: str, user, channel: str = Channel.STORE) 
     raise ValueError(f"staff do not move orders to {to!r}")
 
 
-def _release_all(order: Order) -> None:
-    # Same lock order as checkout (slot row, then stock rows by variant) so a cancellation
-    # and a checkout on the same slot and items can never deadlock.
-    release_slot(store=order.store, start=order.slot_start)
-    for line in order.lines.order_by("variant_id"):
-        release_stock(store_id=order.store_id, variant_id=line.variant_id, quantity=line.quantity)
-
-
 def cancel_locked(*, order: Order, reason: str, actor: str, channel: str, user) -> Order:
     if capture_started(order):
         raise OrderError(
@@ -187,7 +213,6 @@ def cancel_locked(*, order: Order, reason: str, actor: str, channel: str, user) 
         note=reason,
         extra_fields=["cancel_reason"],
     )
-    _release_all(order)
     return order
 
 
@@ -307,5 +332,4 @@ def _expire(*, order: Order, now: datetime) -> Order | None:
         note="hold expired",
         now=now,
     )
-    _release_all(order)
     return order

@@ -1,6 +1,7 @@
 """Refunding collected units: one refund path for the tablet, the admin and the API."""
 
 import logging
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
@@ -28,6 +29,7 @@ from orders.payments.operations import (
 from orders.payments.providers import (
     PaymentProvider,
     Refund,
+    check_counter_method,
 )
 from orders.selectors import (
     check_refundable,
@@ -149,36 +151,55 @@ def refund_order(
     reference = (reference or "").strip()[:120]
     # Which payment was taken never changes once the order is collected.
     paid = _refundable_payment(order)
+    how = _How(quantities=quantities, reason=reason, restock=restock, channel=channel, user=user)
     if paid.provider == Payment.Provider.IN_STORE:
-        if method not in Payment.Method.values:
-            raise OrderError("bad_payment", _("Choose card or cash."), status=400)
-        if method == Payment.Method.CARD and not reference:
-            raise OrderError(
-                "reference_required", _("Enter the card terminal receipt number."), status=400
-            )
-        with transaction.atomic():
-            locked = lock_order(order)
-            picked, amount = _refund_plan(locked, quantities)
-            payment = lock_payment(paid)
-            if payment.status != PaymentStatus.PAID:
-                raise OrderError("already_refunded", _("This payment was refunded in full."))
-            check_refund_ceiling(payment, amount)
-            _write_refund_lines(locked, picked, restock=restock)
-            refund = record_refund(
-                payment,
-                before=payment.amount_refunded,
-                refund=Refund(reference="", amount=amount),
-                method=method,
-                reference=reference,
-                user=user,
-                note=reason,
-            )
-            note_refund(locked, refund, picked, channel=channel)
-        return refund
+        check_counter_method(method, reference)
+        return _refund_at_counter(order, paid, how, method=method, reference=reference)
+    return _refund_through_provider(order, paid, how, provider=provider)
 
+
+@dataclass(frozen=True)
+class _How:
+    """What a refund gives back and how it is recorded."""
+
+    quantities: dict[str, int] | None
+    reason: str
+    restock: bool
+    channel: str
+    user: object
+
+
+def _refund_at_counter(
+    order: Order, paid: Payment, how: _How, *, method: str, reference: str
+) -> Payment:
+    """The clerk gives the money back at the counter; recorded at once."""
     with transaction.atomic():
         locked = lock_order(order)
-        picked, amount = _refund_plan(locked, quantities)
+        picked, amount = _refund_plan(locked, how.quantities)
+        payment = lock_payment(paid)
+        if payment.status != PaymentStatus.PAID:
+            raise OrderError("already_refunded", _("This payment was refunded in full."))
+        check_refund_ceiling(payment, amount)
+        _write_refund_lines(locked, picked, restock=how.restock)
+        refund = record_refund(
+            payment,
+            before=payment.amount_refunded,
+            refund=Refund(reference="", amount=amount),
+            method=method,
+            reference=reference,
+            user=how.user,
+            note=how.reason,
+        )
+        note_refund(locked, refund, picked, channel=how.channel)
+    return refund
+
+
+def _refund_through_provider(order: Order, paid: Payment, how: _How, *, provider) -> Payment:
+    """Claimed, the provider called outside any lock, then recorded with the lines in one
+    transaction (a refusal writes nothing)."""
+    with transaction.atomic():
+        locked = lock_order(order)
+        picked, amount = _refund_plan(locked, how.quantities)
         claimed, operation = claim_refund(paid, amount, exclusive=True)
     answer = call_refund(claimed, operation, amount, provider)
     with transaction.atomic():
@@ -190,14 +211,14 @@ def refund_order(
             raise OrderError(
                 "payment_busy", _("Another operation on this payment is still running.")
             )
-        _write_refund_lines(locked, picked, restock=restock)
+        _write_refund_lines(locked, picked, restock=how.restock)
         refund = record_refund(
             payment,
             before=claimed.amount_refunded,
             refund=answer,
             method=Payment.Method.CARD,
-            user=user,
-            note=reason,
+            user=how.user,
+            note=how.reason,
         )
-        note_refund(locked, refund, picked, channel=channel)
+        note_refund(locked, refund, picked, channel=how.channel)
     return refund
