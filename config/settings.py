@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "stores",
     "shop",
     "orders",
+    "counter",
+    "reports",
 ]
 
 MIDDLEWARE = [

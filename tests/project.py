@@ -3,7 +3,8 @@
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# The Django apps with models of the business, bottom to top.
-APPS = ["customers", "stores", "shop", "orders"]
+# The Django apps of the business, bottom to top (the last two side by side: the store
+# tablet and the manager's side, neither importing the other).
+APPS = ["customers", "stores", "shop", "orders", "counter", "reports"]
 # Every package of ours: the wiring, the shared base and the apps.
 PACKAGES = ["config", "core", *APPS]

@@ -1,30 +1,30 @@
 from django.urls import path
 
-from orders.views import assisted, counter
+from counter.views import assisted, pickups
 
 app_name = "counter"
 
 urlpatterns = [
-    path("", counter.home, name="home"),
-    path("<slug:code>/", counter.queue, name="queue"),
-    path("<slug:code>/scan/", counter.scan, name="scan"),
-    path("<slug:code>/orders/<str:number>/", counter.order_detail, name="order"),
-    path("<slug:code>/orders/<str:number>/status/", counter.change_status, name="status"),
-    path("<slug:code>/orders/<str:number>/verify/", counter.verify_code, name="verify"),
-    path("<slug:code>/orders/<str:number>/collect/", counter.collect, name="collect"),
+    path("", pickups.home, name="home"),
+    path("<slug:code>/", pickups.queue, name="queue"),
+    path("<slug:code>/scan/", pickups.scan, name="scan"),
+    path("<slug:code>/orders/<str:number>/", pickups.order_detail, name="order"),
+    path("<slug:code>/orders/<str:number>/status/", pickups.change_status, name="status"),
+    path("<slug:code>/orders/<str:number>/verify/", pickups.verify_code, name="verify"),
+    path("<slug:code>/orders/<str:number>/collect/", pickups.collect, name="collect"),
     path(
         "<slug:code>/orders/<str:number>/collect/amount/",
-        counter.collect_amount,
+        pickups.collect_amount,
         name="collect_amount",
     ),
-    path("<slug:code>/orders/<str:number>/cancel/", counter.cancel, name="cancel"),
-    path("<slug:code>/orders/<str:number>/unlock/", counter.unlock_code, name="unlock"),
-    path("<slug:code>/orders/<str:number>/refund/", counter.refund, name="refund"),
-    path("<slug:code>/orders/<str:number>/extend/", counter.extend_hold, name="extend"),
-    path("<slug:code>/orders/<str:number>/resend/", counter.resend_ready, name="resend"),
+    path("<slug:code>/orders/<str:number>/cancel/", pickups.cancel, name="cancel"),
+    path("<slug:code>/orders/<str:number>/unlock/", pickups.unlock_code, name="unlock"),
+    path("<slug:code>/orders/<str:number>/refund/", pickups.refund, name="refund"),
+    path("<slug:code>/orders/<str:number>/extend/", pickups.extend_hold, name="extend"),
+    path("<slug:code>/orders/<str:number>/resend/", pickups.resend_ready, name="resend"),
     path(
         "<slug:code>/orders/<str:number>/messages/<int:message_id>/again/",
-        counter.message_again,
+        pickups.message_again,
         name="message_again",
     ),
     # The customer view and assisted sale.

@@ -1,4 +1,5 @@
-// Small progressive enhancements; every page works without this file.
+// The store tablet's enhancements (loaded by counter/base.html only); every page works without
+// this file.
 (function () {
   "use strict";
   // Store tablet: keep the scanner field focused so a USB/Bluetooth scanner always types into it.

@@ -26,6 +26,8 @@ from django.views.decorators.http import require_POST, require_safe
 
 from core.errors import DomainError
 from core.qr import qr_svg
+from counter.forms import AssistedAddForm, AssistedOrderForm, HandoffCodeForm
+from counter.views.pickups import counter_view
 from customers.errors import CustomerError
 from customers.forms import CustomerContactForm
 from customers.models import Channel, ContactChannel, CustomerAccess
@@ -36,7 +38,6 @@ from customers.services import (
     customer_for_contact,
     record_customer_access,
 )
-from orders.forms import AssistedAddForm, AssistedOrderForm, HandoffCodeForm
 from orders.models import PaymentMethod
 from orders.selectors import (
     order_by_number,
@@ -46,7 +47,6 @@ from orders.selectors import (
     staff_timeline,
 )
 from orders.services import place_order
-from orders.views.counter import counter_view
 from shop.forms import LineQuantityForm
 from shop.selectors import active_handoff, cart_summary, customer_cart, sku_for_code
 from shop.services import (

@@ -13,19 +13,19 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from core.display import label_of, money
-from customers.models import Channel
-from customers.selectors import messages_about
-from orders import selectors, services
-from orders.errors import OrderError
-from orders.forms import (
+from counter.forms import (
     CancelForm,
     CodeForm,
     CollectForm,
     ExtendHoldForm,
-    RefundForm,
     ScanForm,
     StatusForm,
 )
+from customers.models import Channel
+from customers.selectors import messages_about
+from orders import selectors, services
+from orders.errors import OrderError
+from orders.forms import RefundForm
 from orders.models import Actor, Handover, OrderStatus
 from stores.selectors import is_manager, staff_stores, store_for_staff
 
