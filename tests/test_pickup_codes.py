@@ -127,24 +127,29 @@ def test_verify_right_code_resets_earlier_failures(order, clerk):
     assert (order.code_failures, order.code_locked_at) == (0, None)
 
 
-def test_five_wrong_codes_lock_the_order(order, clerk, settings):
-    assert settings.PICKUP_CODE_ORDER_LIMIT == 5
-    # given four wrong tries: counted, not yet locked
-    for attempt in range(1, 5):
+@pytest.mark.parametrize("limit", [None, 3], ids=["as-configured", "limit-3"])
+def test_the_limits_wrong_code_locks_the_order(order, clerk, settings, limit):
+    if limit is not None:
+        settings.PICKUP_CODE_ORDER_LIMIT = limit
+    limit = settings.PICKUP_CODE_ORDER_LIMIT
+    assert limit > 1  # room for the tries that only count
+    # given one wrong try fewer than the limit: counted, not yet locked
+    for attempt in range(1, limit):
         with pytest.raises(OrderError) as exc:
             verify_pickup_code(order=order, user=clerk, code=_wrong(order.pickup_code))
-        assert exc.value.code == "wrong_code"
+        assert (exc.value.code, exc.value.status) == ("wrong_code", 400)
         order.refresh_from_db()
         assert (order.code_failures, order.code_locked_at) == (attempt, None)
+    assert not OrderEvent.objects.filter(order=order, note__contains="locked").exists()
 
-    # when the fifth wrong code is typed
+    # when the wrong code that reaches the limit is typed
     with pytest.raises(OrderError) as exc:
         verify_pickup_code(order=order, user=clerk, code=_wrong(order.pickup_code))
 
     # then the order's code locks, with a trace of why, and the clerk is told so
     assert (exc.value.code, exc.value.status) == ("code_locked", 423)
     order.refresh_from_db()
-    assert order.code_failures == 5
+    assert order.code_failures == limit
     assert order.code_locked_at is not None
     event = OrderEvent.objects.filter(order=order).latest("pk")
     assert (event.from_status, event.to_status, event.user_id, event.note) == (
