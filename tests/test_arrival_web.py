@@ -8,8 +8,9 @@ import pytest
 from django.utils import timezone
 
 from customers.models import Touchpoint
+from orders.errors import OrderError
 from orders.models import ARRIVAL_GRACE, Order, OrderEvent
-from orders.services import cancel_order, mark_preparing, mark_ready
+from orders.services import cancel_order, mark_arrived, mark_preparing, mark_ready
 from tests.clock import at_awkward_moments
 from tests.web_helpers import place_at, written
 
@@ -139,22 +140,56 @@ def test_get_is_not_allowed(browser, ready):
     assert browser.get(f"/orders/{ready.number}/arrived/").status_code == 405
 
 
+MINUTE = timedelta(minutes=1)
+
+
 @pytest.mark.parametrize(
-    ("status", "minutes_to_slot", "offered"),
+    ("status", "to_slot", "offered"),
     [
-        ("ready", 240, True),
-        ("placed", 240, False),
-        ("placed", 16, False),
-        ("placed", 15, True),
-        ("preparing", -30, True),
-        ("pending_payment", -5, False),
-        ("collected", -5, False),
-        ("expired", -5, False),
+        ("ready", timedelta(hours=4), True),
+        ("placed", timedelta(hours=4), False),
+        ("placed", ARRIVAL_GRACE + MINUTE, False),  # a minute before the grace opens
+        ("placed", ARRIVAL_GRACE, True),  # the grace opens
+        ("placed", ARRIVAL_GRACE - MINUTE, True),  # a minute into it
+        ("preparing", ARRIVAL_GRACE + MINUTE, False),
+        ("preparing", ARRIVAL_GRACE - MINUTE, True),
+        ("preparing", -timedelta(minutes=30), True),
+        ("pending_payment", -5 * MINUTE, False),
+        ("collected", -5 * MINUTE, False),
+        ("expired", -5 * MINUTE, False),
     ],
 )
-def test_when_the_button_is_offered(status, minutes_to_slot, offered):
+def test_when_the_button_is_offered(status, to_slot, offered):
     now = timezone.now()
-    order = Order(status=status, slot_start=now + timedelta(minutes=minutes_to_slot))
+    order = Order(status=status, slot_start=now + to_slot)
 
     assert order.check_in_open(now) is offered
-    assert timedelta(minutes=15) == ARRIVAL_GRACE
+
+
+@pytest.mark.parametrize(
+    ("before_slot", "allowed"),
+    [(ARRIVAL_GRACE - MINUTE, True), (ARRIVAL_GRACE + MINUTE, False)],
+    ids=["a-minute-inside-the-grace", "a-minute-before-the-grace"],
+)
+def test_i_am_here_opens_the_grace_period_before_the_slot(shop, shopper, before_slot, allowed):
+    # given a placed order (not ready yet)
+    order = place_at(shop.store, (shop.lamp, 1), customer=shopper)
+    now = order.slot_start - before_slot
+    before = written()
+
+    # when the customer says they are here ``before_slot`` ahead of their slot
+    if allowed:
+        mark_arrived(order=order, channel="web", now=now)
+    else:
+        with pytest.raises(OrderError) as exc:
+            mark_arrived(order=order, channel="web", now=now)
+
+    # then inside the grace it is recorded; before it, refused and nothing written
+    order.refresh_from_db()
+    if allowed:
+        assert order.arrived_at == now
+        assert OrderEvent.objects.filter(order=order, note="customer arrived").count() == 1
+    else:
+        assert (exc.value.code, exc.value.extra) == ("too_early", {"current": "placed"})
+        assert order.arrived_at is None
+        assert written() == before

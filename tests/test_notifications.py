@@ -241,6 +241,59 @@ def test_the_survey_is_capped_per_customer(shop, clerk, shopper):
     ]
 
 
+def _survey(customer, number):
+    """A capped (non-transactional) message to ``customer``, queued now."""
+    return notify(
+        customer=customer,
+        kind="nps_survey",
+        context={"order_number": number},
+        dedupe_key=f"{number}:nps_survey",
+        order_number=number,
+    )
+
+
+ONE_PER_WEEK = (1, 7)  # NOTIFICATION_CAP: one capped message per customer in 7 days
+WEEK = timedelta(days=7)
+
+
+@pytest.mark.parametrize(
+    ("later", "outcome"),
+    [
+        (timedelta(days=2), "suppressed"),
+        (WEEK - timedelta(seconds=1), "suppressed"),
+        (WEEK + timedelta(seconds=1), "sent"),
+        (timedelta(days=8), "sent"),
+    ],
+    ids=["2-days", "just-inside-the-week", "just-outside-the-week", "8-days"],
+)
+def test_the_cap_holds_back_a_second_message_inside_its_window_only(
+    shopper, settings, later, outcome
+):
+    # given one capped message per week, and a first one sent to the customer
+    settings.NOTIFICATION_CAP = ONE_PER_WEEK
+    first = _survey(shopper, "CC-FIRST01")
+    assert deliver_notification(notification_id=first.pk) == "sent"
+    first.refresh_from_db()
+    second = _survey(shopper, "CC-SECOND1")
+
+    # when a second one is due ``later`` after the first went out
+    result = deliver_notification(notification_id=second.pk, now=first.sent_at + later)
+
+    # then it is held back inside the week and goes out after it
+    second.refresh_from_db()
+    assert result == outcome
+    if outcome == "suppressed":
+        assert (second.status, second.reason, second.sent_at) == (
+            "suppressed",
+            "frequency_cap",
+            None,
+        )
+        assert len(mail.outbox) == 1
+    else:
+        assert (second.status, second.reason) == ("sent", "")
+        assert len(mail.outbox) == 2
+
+
 def test_order_messages_are_never_capped(shop, clerk, shopper):
     orders = [place_at(shop.store, (shop.lamp, 1), customer=shopper) for _ in range(3)]
 

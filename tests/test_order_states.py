@@ -9,6 +9,7 @@ from django.utils import timezone
 from customers.models import Touchpoint
 from orders.errors import OrderError
 from orders.models import (
+    TRANSITIONS,
     Actor,
     Handover,
     Order,
@@ -18,11 +19,16 @@ from orders.models import (
     PaymentStatus,
 )
 from orders.services import (
+    advance_order,
     cancel_order,
+    cancel_order_by_customer,
+    cancel_unpaid_order,
     collect_order,
+    confirm_online_order,
     expire_order,
     mark_preparing,
     mark_ready,
+    pay_at_counter_instead,
 )
 from orders.tasks import expire_holds
 from stores.models import SlotBooking, StockLevel
@@ -286,6 +292,88 @@ def test_illegal_transition_is_refused_and_writes_nothing(
     assert exc.value.status == 409
     assert exc.value.extra == {"current": status}
     assert snapshot() == before
+
+
+def test_the_transition_table_holds_exactly_the_moves_drawn_in_the_design():
+    # LEGAL is written out above: a move added to (or dropped from) the table fails here.
+    assert set(TRANSITIONS) == set(S.values)
+    table = {(origin, target) for origin, targets in TRANSITIONS.items() for target in targets}
+    assert table == LEGAL
+
+
+# Every public service that can move an order to each status. Nothing moves an order back to
+# pending_payment (checkout creates it there; the table above has no move into it).
+LATER = NOW + timedelta(days=30)
+MOVERS = {
+    S.PLACED: {
+        "confirm_online_order": lambda order, clerk: confirm_online_order(order=order),
+        "pay_at_counter_instead": lambda order, clerk: pay_at_counter_instead(
+            order=order, channel="web"
+        ),
+    },
+    S.PREPARING: {
+        "mark_preparing": lambda order, clerk: mark_preparing(order=order, user=clerk),
+        "advance_order": lambda order, clerk: advance_order(
+            order=order, to=S.PREPARING, user=clerk
+        ),
+    },
+    S.READY: {
+        "mark_ready": lambda order, clerk: mark_ready(order=order, user=clerk, now=NOW),
+        "advance_order": lambda order, clerk: advance_order(order=order, to=S.READY, user=clerk),
+    },
+    S.CANCELLED: {
+        "cancel_order": lambda order, clerk: cancel_order(
+            order=order, reason="store", actor=Actor.STAFF, channel="store", user=clerk
+        ),
+        "cancel_order_by_customer": lambda order, clerk: cancel_order_by_customer(
+            order=order, channel="web"
+        ),
+        "cancel_unpaid_order": lambda order, clerk: cancel_unpaid_order(order=order, now=LATER),
+    },
+    S.COLLECTED: {"collect_order": lambda order, clerk: _collect(order, clerk)},
+    S.EXPIRED: {"expire_order": lambda order, clerk: expire_order(order=order, now=LATER)},
+}
+EVERY_ILLEGAL = [
+    (status, target)
+    for status in S.values
+    for target in S.values
+    if (status, target) not in LEGAL and target != S.PENDING_PAYMENT
+]
+
+
+def test_every_status_but_pending_payment_has_the_services_that_reach_it():
+    assert set(MOVERS) == set(S.values) - {S.PENDING_PAYMENT}
+    assert len(EVERY_ILLEGAL) == 7 * 6 - len(LEGAL)
+
+
+@pytest.mark.parametrize(
+    ("status", "target"), EVERY_ILLEGAL, ids=[f"{s}->{t}" for s, t in EVERY_ILLEGAL]
+)
+def test_no_service_makes_an_illegal_move(order_in, clerk, variant, snapshot, status, target):
+    # given an order in ``status``
+    order = order_in(status)
+    stock = _stock(variant)
+    events = OrderEvent.objects.filter(order=order).count()
+    before = snapshot()
+
+    # when every service that can lead to ``target`` is tried on it
+    for name, move in MOVERS[target].items():
+        try:
+            move(order, clerk)
+        except OrderError as error:
+            # then each one refuses with the domain error (the state machine's, or its own
+            # earlier rule saying the same thing) ...
+            assert (error.code, error.status, error.extra) in (
+                ("illegal_transition", 409, {"current": status}),
+                ("cancel_not_allowed", 409, {"current": status}),
+            ), name
+        # ... or leaves the order alone (the idempotent jobs), and nothing at all was written
+        assert snapshot() == before, f"{name} moved an order from {status} to {target}"
+
+    order.refresh_from_db()
+    assert order.status == status
+    assert OrderEvent.objects.filter(order=order).count() == events
+    assert _stock(variant) == stock
 
 
 def test_the_illegal_table_covers_every_state_and_attempted_target():

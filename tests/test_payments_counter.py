@@ -13,7 +13,9 @@ from orders.models import Order, OrderStatus, Payment, PaymentStatus
 from orders.payments import StripeProvider
 from orders.services import cancel_order, capture_payment, expire_order
 from orders.tasks import expire_holds
-from tests.order_api_helpers import order_url, ready, store_url
+from shop.services import cart_for_customer
+from tests.factories import CartLineFactory, ProductFactory, StockLevelFactory, VariantFactory
+from tests.order_api_helpers import CHECKOUT, order_url, ready, store_url
 from tests.payment_helpers import intent
 from tests.web_helpers import hand_over, slot_bookings, stock_of
 
@@ -128,3 +130,91 @@ def test_a_captured_order_can_no_longer_be_cancelled_or_expire(shop, clerk, onli
     # A collection retried after the charge only records the handover.
     collect(online, clerk)
     assert Order.objects.get(pk=online.pk).status == OrderStatus.COLLECTED
+
+
+# --- Partial collection of several lines ---------------------------------------------------
+
+
+class RecordingStripe(StripeProvider):
+    """The real Stripe provider (localstripe), keeping the amount of every capture it sends."""
+
+    def __init__(self):
+        super().__init__()
+        self.captured: list[Decimal] = []
+
+    def capture(self, payment, amount):
+        self.captured.append(amount)
+        return super().capture(payment, amount)
+
+
+@pytest.fixture
+def three_lines(localstripe, shop, shopper, customer_api, checkout_body):
+    """The shopper's online order of three lines — 3 lamps at 12.50, 2 mugs at 4.00 and 4
+    vases at 7.25: 74.50 EUR — its card authorised on localstripe, ready for pickup."""
+    vase = VariantFactory(
+        product=ProductFactory(name="Glass Vase", slug="glass-vase"),
+        sku="VASE-01",
+        title="Clear",
+        price=Decimal("7.25"),
+    )
+    StockLevelFactory(store=shop.store, variant=vase, on_hand=5)
+    cart = cart_for_customer(customer=shopper)
+    for variant, quantity in [(shop.lamp, 3), (shop.mug, 2), (vase, 4)]:
+        CartLineFactory(cart=cart, variant=variant, quantity=quantity, channel="mobile")
+    body = {**checkout_body, "payment": "online", "payment_method": "pm_card_visa"}
+    response = customer_api.post(CHECKOUT, body, key="three-lines")
+    assert response.status_code == 201, response.content
+    order = Order.objects.get(number=response.json()["number"])
+    assert order.total == Decimal("74.50")
+    assert Payment.objects.get(order=order).amount_authorised == Decimal("74.50")
+    return order
+
+
+@pytest.mark.parametrize(
+    ("handed_over", "charged"),
+    [
+        ({}, "74.50"),
+        ({"MUG-01": 0}, "66.50"),
+        ({"LAMP-01": 1, "VASE-01": 2}, "35.00"),
+        ({"LAMP-01": 2, "MUG-01": 0, "VASE-01": 3}, "46.75"),
+        ({"LAMP-01": 0, "MUG-01": 0, "VASE-01": 1}, "7.25"),
+    ],
+    ids=[
+        "nothing-refused",
+        "one-line-refused",
+        "some-units-on-two-lines",
+        "a-line-and-some-units",
+        "all-but-one-unit",
+    ],
+)
+def test_collecting_part_of_several_lines_captures_exactly_what_was_handed_over(
+    shop, clerk, three_lines, handed_over, charged
+):
+    ready(three_lines, clerk)
+    stripe = RecordingStripe()
+
+    collect(three_lines, clerk, provider=stripe, **handed_over)
+
+    charged = Decimal(charged)
+    order = Order.objects.get(pk=three_lines.pk)
+    payment = Payment.objects.get(order=order)
+    assert (order.status, order.payment_status) == (OrderStatus.COLLECTED, PaymentStatus.PAID)
+    assert dict(order.lines.values_list("sku", "collected_quantity")) == {
+        "LAMP-01": handed_over.get("LAMP-01", 3),
+        "MUG-01": handed_over.get("MUG-01", 2),
+        "VASE-01": handed_over.get("VASE-01", 4),
+    }
+    assert stripe.captured == [charged]
+    assert (payment.status, payment.amount_captured, payment.pending_operation) == (
+        PaymentStatus.PAID,
+        charged,
+        "",
+    )
+    # localstripe took the charged amount and released the rest of the hold.
+    paid = intent(order)
+    charge = paid["latest_charge"]
+    assert paid["status"] == "succeeded"
+    assert (charge["amount"], charge["amount"] - charge["amount_refunded"]) == (
+        7450,
+        int(charged * 100),
+    )

@@ -297,6 +297,230 @@ def test_only_collected_orders_can_be_refunded(shop, clerk):
     assert state() == before
 
 
+class CountingStripe(StripeProvider):
+    """The real Stripe provider (localstripe), keeping the amount of every refund it asks for."""
+
+    def __init__(self):
+        super().__init__()
+        self.refunds: list[Decimal] = []
+
+    def refund(self, payment, amount, *, key):
+        self.refunds.append(amount)
+        return super().refund(payment, amount, key=key)
+
+
+@pytest.fixture
+def partly_card_order(shop, clerk, online):
+    """The shopper's online order (2 lamps, 1 mug), paid by card: the mug was refused at the
+    counter, so only the lamps (25.00) were captured."""
+    ready(online, clerk)
+    hand_over(online, clerk, quantities={"MUG-01": 0})
+    online.refresh_from_db()
+    assert (online.status, online.payment_status) == (OrderStatus.COLLECTED, PaymentStatus.PAID)
+    assert original(online).amount_captured == Decimal("25.00")
+    assert dict(online.lines.values_list("sku", "collected_quantity")) == {
+        "LAMP-01": 2,
+        "MUG-01": 0,
+    }
+    return online
+
+
+@pytest.fixture
+def partly_till_order(shop, clerk):
+    """An order paid cash at the counter (2 lamps, 1 mug) whose mug was refused: 25.00 taken."""
+    order = place_at(shop.store, (shop.lamp, 2), (shop.mug, 1))
+    ready(order, clerk)
+    hand_over(order, clerk, quantities={"MUG-01": 0}, method="cash")
+    order.refresh_from_db()
+    assert order.status == OrderStatus.COLLECTED
+    assert original(order).amount_captured == Decimal("25.00")
+    return order
+
+
+def test_units_refused_at_the_counter_are_not_refunded_to_the_card(clerk, partly_card_order):
+    stripe = CountingStripe()
+    before = state()
+
+    for quantities in [{"MUG-01": 1}, {"LAMP-01": 1, "MUG-01": 1}, {"LAMP-01": 2, "MUG-01": 1}]:
+        with pytest.raises(OrderError) as exc:
+            refund_order(
+                order=partly_card_order,
+                user=clerk,
+                quantities=quantities,
+                reason="Never taken",
+                provider=stripe,
+            )
+        assert (exc.value.code, exc.value.status) == ("bad_quantity", 400), quantities
+
+    payment = original(partly_card_order)
+    assert state() == before
+    assert (payment.amount_captured, payment.amount_refunded, payment.pending_operation) == (
+        Decimal("25.00"),
+        Decimal("0.00"),
+        "",
+    )
+    assert stripe.refunds == []
+    assert stripe_refund_total(payment) == 0
+
+    # Everything left is the lamps handed over, and only they go back to the card.
+    refund = refund_order(
+        order=partly_card_order, user=clerk, quantities=None, reason="Recall", provider=stripe
+    )
+
+    payment.refresh_from_db()
+    assert refund.amount_refunded == Decimal("25.00")
+    assert stripe.refunds == [Decimal("25.00")]
+    assert (payment.status, payment.amount_refunded) == (PaymentStatus.REFUNDED, Decimal("25.00"))
+    assert refunded_units(partly_card_order) == {"LAMP-01": 2, "MUG-01": 0}
+    assert stripe_refund_total(payment) == 2500
+
+
+def test_units_refused_at_the_counter_are_not_refunded_at_the_till(clerk, partly_till_order):
+    before = state()
+
+    for quantities in [{"MUG-01": 1}, {"LAMP-01": 1, "MUG-01": 1}, {"LAMP-01": 2, "MUG-01": 1}]:
+        with pytest.raises(OrderError) as exc:
+            refund_order(
+                order=partly_till_order,
+                user=clerk,
+                quantities=quantities,
+                reason="Never taken",
+                method="cash",
+            )
+        assert (exc.value.code, exc.value.status) == ("bad_quantity", 400), quantities
+
+    assert state() == before
+
+    refund = refund_order(
+        order=partly_till_order, user=clerk, quantities=None, reason="Recall", method="cash"
+    )
+
+    payment = original(partly_till_order)
+    assert refund.amount_refunded == Decimal("25.00")
+    assert (payment.status, payment.amount_refunded) == (PaymentStatus.REFUNDED, Decimal("25.00"))
+    assert refunded_units(partly_till_order) == {"LAMP-01": 2, "MUG-01": 0}
+
+
+# --- The money ceiling through the order refund ----------------------------------------------
+
+
+def _refund(order, clerk, quantities, stripe):
+    """refund_order as the tablet calls it: to the card online, in cash at the till."""
+    till = original(order).provider == Payment.Provider.IN_STORE
+    return refund_order(
+        order=order,
+        user=clerk,
+        quantities=quantities,
+        reason="Returned",
+        method="cash" if till else "",
+        provider=None if till else stripe,
+    )
+
+
+@pytest.mark.parametrize("paid", ["card_order", "till_order"])
+def test_one_more_unit_after_a_full_refund_is_refused(request, clerk, paid):
+    order = request.getfixturevalue(paid)
+    stripe = CountingStripe()
+    _refund(order, clerk, None, stripe)
+    before = state()
+
+    with pytest.raises(OrderError) as exc:
+        _refund(order, clerk, {"MUG-01": 1}, stripe)
+
+    assert (exc.value.code, exc.value.status) == ("already_refunded", 409)
+    assert state() == before
+    payment = original(order)
+    assert (payment.status, payment.amount_refunded) == (PaymentStatus.REFUNDED, Decimal("29.00"))
+    assert stripe.refunds == ([Decimal("29.00")] if paid == "card_order" else [])
+
+
+@pytest.mark.parametrize("paid", ["card_order", "till_order"])
+def test_two_partial_refunds_cannot_add_up_to_more_than_was_taken(request, clerk, paid):
+    order = request.getfixturevalue(paid)
+    stripe = CountingStripe()
+    _refund(order, clerk, {"LAMP-01": 1}, stripe)
+    before = state()
+
+    # 12.50 + 25.00 and 12.50 + 29.00 are more than the 29.00 taken
+    for quantities in [{"LAMP-01": 2}, {"LAMP-01": 2, "MUG-01": 1}]:
+        with pytest.raises(OrderError) as exc:
+            _refund(order, clerk, quantities, stripe)
+        assert (exc.value.code, exc.value.status) == ("bad_quantity", 400), quantities
+
+    assert state() == before
+    assert original(order).amount_refunded == Decimal("12.50")
+
+    # exactly what is left (16.50) goes back
+    rest = _refund(order, clerk, {"LAMP-01": 1, "MUG-01": 1}, stripe)
+
+    payment = original(order)
+    assert rest.amount_refunded == Decimal("16.50")
+    assert (payment.status, payment.amount_refunded) == (PaymentStatus.REFUNDED, Decimal("29.00"))
+    if paid == "card_order":
+        assert stripe.refunds == [Decimal("12.50"), Decimal("16.50")]
+        assert stripe_refund_total(payment) == 2900
+
+
+def test_a_refund_made_in_stripe_counts_against_the_order_refund(clerk, card_order):
+    # given 16.50 given back in Stripe's dashboard, and Stripe's charge.refunded about it
+    payment = original(card_order)
+    StripeProvider().client.v1.refunds.create(
+        params={"payment_intent": payment.provider_reference, "amount": 1650}
+    )
+    charge = StripeProvider().retrieve(payment.provider_reference)["latest_charge"]
+    assert charge["amount_refunded"] == 1650
+    handle_stripe_event(
+        event={"id": "evt_dashboard", "type": "charge.refunded", "data": {"object": charge}}
+    )
+    payment.refresh_from_db()
+    assert (payment.amount_refunded, payment.refundable) == (Decimal("16.50"), Decimal("12.50"))
+    assert refunded_units(card_order) == {"LAMP-01": 0, "MUG-01": 0}
+    stripe = CountingStripe()
+    before = state()
+
+    # when the clerk refunds units worth more than the 12.50 left
+    for quantities in [{"LAMP-01": 2}, {"LAMP-01": 1, "MUG-01": 1}, None]:
+        with pytest.raises(OrderError) as exc:
+            refund_order(
+                order=card_order,
+                user=clerk,
+                quantities=quantities,
+                reason="Returned",
+                provider=stripe,
+            )
+        assert (exc.value.code, exc.value.status) == ("refund_too_large", 400), quantities
+
+    # then nothing is written and Stripe is not asked
+    assert state() == before
+    assert stripe.refunds == []
+    assert stripe_refund_total(payment) == 1650
+
+    # and exactly what is left is given back
+    refund = refund_order(
+        order=card_order, user=clerk, quantities={"LAMP-01": 1}, reason="Returned", provider=stripe
+    )
+
+    payment.refresh_from_db()
+    assert refund.amount_refunded == Decimal("12.50")
+    assert stripe.refunds == [Decimal("12.50")]
+    assert (payment.status, payment.amount_refunded) == (PaymentStatus.REFUNDED, Decimal("29.00"))
+    assert stripe_refund_total(payment) == 2900
+
+    # after which not one more unit goes back, though a mug was never refunded by the line
+    before = state()
+    with pytest.raises(OrderError) as exc:
+        refund_order(
+            order=card_order,
+            user=clerk,
+            quantities={"MUG-01": 1},
+            reason="Returned",
+            provider=stripe,
+        )
+    assert exc.value.code == "illegal_payment_operation"
+    assert state() == before
+    assert stripe.refunds == [Decimal("12.50")]
+
+
 # --- Orders paid at the counter --------------------------------------------------------------
 
 

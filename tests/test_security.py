@@ -333,10 +333,10 @@ def test_tablet_posts_need_the_csrf_token_too(shop, clerk):
 # --- Login throttling ----------------------------------------------------------------------
 
 
-def test_five_wrong_passwords_lock_the_login_even_for_the_right_password(shop, shopper):
+def test_wrong_passwords_up_to_the_limit_lock_the_login_even_for_the_right_password(shop, shopper):
     browser = Client()
     limit = settings.AXES_FAILURE_LIMIT
-    assert limit == 5
+    assert limit > 1  # room for the tries that only count
     statuses = [
         browser.post(
             "/account/login/", {"username": shopper.email, "password": f"wrong-{i}"}

@@ -75,13 +75,16 @@ def test_first_slot_respects_the_preparation_lead_time(db, lead_minutes, first):
     assert _local(slots, MADRID)[-1] == "21:30"
 
 
-def test_a_week_of_slots_by_default(store, settings):
-    assert settings.PICKUP_SLOT_SEARCH_DAYS == 7
+@pytest.mark.parametrize("search_days", [None, 3], ids=["as-configured", "3-days"])
+def test_the_configured_days_of_slots_by_default(store, settings, search_days):
+    if search_days is not None:
+        settings.PICKUP_SLOT_SEARCH_DAYS = search_days
+    search_days = settings.PICKUP_SLOT_SEARCH_DAYS
 
     slots = pickup_slots(store=store, now=NOW)
 
     days = _by_local_day(slots, MADRID)
-    assert sorted(days) == [date(2025, 1, 15) + timedelta(days=i) for i in range(7)]
+    assert sorted(days) == [date(2025, 1, 15) + timedelta(days=i) for i in range(search_days)]
     assert len(days[date(2025, 1, 15)]) == 24  # from 10:00 (09:00 + 60 min lead)
     assert all(len(days[day]) == SLOTS_PER_DAY for day in sorted(days)[1:])
 
