@@ -52,6 +52,17 @@ def create_anonymous_cart(*, store_id: int | None = None) -> Cart:
     return Cart.objects.create(store_id=store_id)
 
 
+def _open_cart(*, cart: Cart | None, customer: Customer | None, new_cart_store: int | None):
+    """The cart a write goes to: ``cart``, else the customer's (made on first use), else a new
+    anonymous cart at ``new_cart_store``. Called inside the write's transaction, so a refused
+    write leaves no new, empty cart behind."""
+    if cart is not None:
+        return cart
+    if customer is not None:
+        return cart_for_customer(customer=customer)
+    return create_anonymous_cart(store_id=new_cart_store)
+
+
 def _check_in_stock(variant: Variant, store_id: int | None) -> None:
     """Refuse an item the shopper's store has none of (any store, while none is chosen),
     naming the stores that have it."""
@@ -82,11 +93,21 @@ def _check_in_stock(variant: Variant, store_id: int | None) -> None:
 
 @transaction.atomic
 def add_to_cart(
-    *, cart: Cart, sku: str, quantity: int, channel: str, store_id: int | None = None
+    *,
+    sku: str,
+    quantity: int,
+    channel: str,
+    cart: Cart | None = None,
+    customer: Customer | None = None,
+    new_cart_store: int | None = None,
+    store_id: int | None = None,
 ) -> CartLine:
-    """Add units of an item (quantities add up). Refused when the store the shopper collects
-    at (``store_id``, by default the cart's) has none of it, or no store has any."""
+    """Add units of an item (quantities add up) to ``cart``, else to ``customer``'s, else to a
+    new anonymous cart at ``new_cart_store`` (``line.cart``). Refused when the store the
+    shopper collects at (``store_id``, by default the cart's) has none of it, or no store has
+    any; a refusal writes nothing."""
     quantity = _check_quantity(quantity)
+    cart = _open_cart(cart=cart, customer=customer, new_cart_store=new_cart_store)
     variant = (
         Variant.objects.filter(sku=sku, is_active=True, product__is_active=True)
         .select_related("product")
@@ -133,9 +154,13 @@ def _line_in_cart(cart: Cart, line_id) -> CartLine:
 
 
 @transaction.atomic
-def set_line_quantity(*, cart: Cart, line_id, quantity: int, channel: str) -> CartLine | None:
-    """Change a line's quantity; 0 removes it. Returns the line, or None when removed."""
+def set_line_quantity(
+    *, line_id, quantity: int, channel: str, cart: Cart | None = None, customer=None
+) -> CartLine | None:
+    """Change a line's quantity in ``cart`` (or ``customer``'s); 0 removes it. Returns the
+    line, or None when removed."""
     quantity = _check_quantity(quantity, allow_zero=True)
+    cart = _open_cart(cart=cart, customer=customer, new_cart_store=None)
     line = _line_in_cart(cart, line_id)
     if quantity == 0:
         return remove_line(cart=cart, line_id=line.pk, channel=channel)
@@ -152,7 +177,9 @@ def set_line_quantity(*, cart: Cart, line_id, quantity: int, channel: str) -> Ca
 
 
 @transaction.atomic
-def remove_line(*, cart: Cart, line_id, channel: str) -> None:
+def remove_line(*, line_id, channel: str, cart: Cart | None = None, customer=None) -> None:
+    """Take a line out of ``cart`` (or ``customer``'s)."""
+    cart = _open_cart(cart=cart, customer=customer, new_cart_store=None)
     line = _line_in_cart(cart, line_id)
     sku = line.variant.sku
     line.delete()
@@ -168,7 +195,12 @@ def pickup_store(*, code: str) -> Store:
     return store
 
 
-def choose_store(*, cart: Cart, store_id: int | None, channel: str) -> None:
+@transaction.atomic
+def choose_store(
+    *, store_id: int | None, channel: str, cart: Cart | None = None, customer=None
+) -> None:
+    """Where ``cart`` (or ``customer``'s) will be collected."""
+    cart = _open_cart(cart=cart, customer=customer, new_cart_store=None)
     Cart.objects.filter(pk=cart.pk).update(store_id=store_id)
     cart.store_id = store_id
     _touch(cart, channel, "store_chosen", {"store_id": store_id})
@@ -314,8 +346,17 @@ class HandoffClaim:
 
 
 @transaction.atomic
-def claim_handoff(*, code: str, cart: Cart, channel: str, now=None) -> HandoffClaim:
-    """Move the handed-off cart's lines into ``cart`` (the claiming device's), once.
+def claim_handoff(
+    *,
+    code: str,
+    channel: str,
+    cart: Cart | None = None,
+    customer: Customer | None = None,
+    new_cart_store: int | None = None,
+    now=None,
+) -> HandoffClaim:
+    """Move the handed-off cart's lines into the claiming device's cart (``cart``, else
+    ``customer``'s, else a new anonymous one at ``new_cart_store``), once.
 
     Unknown, expired and already-claimed codes get the same answer, so codes cannot be probed.
     The emptied source cart is kept (anonymous ones too), so the device that made the code
@@ -333,6 +374,7 @@ def claim_handoff(*, code: str, cart: Cart, channel: str, now=None) -> HandoffCl
     )
     if handoff is None:
         raise CartError("bad_handoff", _("This code is wrong or has expired."), status=404)
+    cart = _open_cart(cart=cart, customer=customer, new_cart_store=new_cart_store)
     handoff.claimed_at = now
     handoff.save(update_fields=["claimed_at"])
     source = handoff.cart

@@ -6,7 +6,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.views import LoginView
-from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -47,11 +46,12 @@ from shop.services import (
     start_handoff,
 )
 from shop.web import (
-    SESSION_CART,
     SESSION_HANDOFF,
     anonymous_cart,
+    cart_owner,
     current_cart,
     current_customer,
+    keep_cart,
     phone_region,
     remember_store,
     remembered_store_id,
@@ -148,21 +148,13 @@ def cart_add(request):
     form = AddToCartForm(request.POST)
     if not form.is_valid():
         raise _form_error(form)
-    new_cart = current_cart(request) is None
-    try:
-        # A refused line must not leave a new, empty cart behind.
-        with transaction.atomic():
-            cart = current_cart(request, create=True)
-            line = add_to_cart(
-                cart=cart,
-                sku=form.cleaned_data["sku"],
-                quantity=form.cleaned_data["quantity"],
-                channel=Channel.WEB,
-            )
-    except CartError:
-        if new_cart:
-            request.session.pop(SESSION_CART, None)
-        raise
+    line = add_to_cart(
+        **cart_owner(request),
+        sku=form.cleaned_data["sku"],
+        quantity=form.cleaned_data["quantity"],
+        channel=Channel.WEB,
+    )
+    keep_cart(request, line.cart)
     if request.htmx:
         return render(request, "shop/partials/added.html", {"line": line})
     messages.success(request, _("Added to your cart: %(item)s") % {"item": line.variant})
@@ -242,19 +234,15 @@ def cart_claim(request):
     elif not form.is_valid():
         status = 400
     else:
-        new_cart = current_cart(request) is None
         try:
-            # A wrong code must not leave a new, empty cart behind.
-            with transaction.atomic():
-                cart = current_cart(request, create=True)
-                claim = claim_handoff(
-                    code=form.cleaned_data["code"], cart=cart, channel=Channel.WEB
-                )
+            claim = claim_handoff(
+                **cart_owner(request), code=form.cleaned_data["code"], channel=Channel.WEB
+            )
         except CartError as error:
-            if new_cart:
-                request.session.pop(SESSION_CART, None)
             form.add_error("code", error.message)
             status = error.status
+        else:
+            keep_cart(request, claim.cart)
     if status != 200:
         template = "shop/partials/cart_body.html" if request.htmx else "shop/cart.html"
         return render(request, template, _cart_context(request, claim_form=form), status=status)

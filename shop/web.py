@@ -32,6 +32,23 @@ def current_cart(request, *, create: bool = False) -> Cart | None:
     return cart
 
 
+def cart_owner(request) -> dict:
+    """Where this browser's cart writes go (``shop.services`` cart writes take these): its
+    cart, else the logged-in customer's, else a new anonymous cart at the remembered store
+    (see ``keep_cart``)."""
+    return {
+        "cart": current_cart(request),
+        "customer": current_customer(request),
+        "new_cart_store": request.session.get(SESSION_STORE),
+    }
+
+
+def keep_cart(request, cart: Cart) -> None:
+    """Remember a new anonymous cart in this browser's session."""
+    if cart.customer_id is None:
+        request.session[SESSION_CART] = str(cart.token)
+
+
 def anonymous_cart(request) -> Cart | None:
     token = request.session.get(SESSION_CART)
     return Cart.objects.filter(token=token, customer__isnull=True).first() if token else None

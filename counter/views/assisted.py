@@ -16,7 +16,6 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
-from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -51,7 +50,6 @@ from shop.forms import LineQuantityForm
 from shop.selectors import active_handoff, cart_summary, customer_cart, sku_for_code
 from shop.services import (
     add_to_cart,
-    cart_for_customer,
     claim_handoff,
     set_line_quantity,
     start_handoff,
@@ -253,15 +251,13 @@ def cart_add(request, store, customer):
         return _refused(request, store, customer, _form_error(form), add_form=form)
     code = form.cleaned_data["code"]
     try:
-        # A refused item must not leave a new, empty cart behind.
-        with transaction.atomic():
-            line = add_to_cart(
-                cart=cart_for_customer(customer=customer),
-                sku=sku_for_code(code) or code,
-                quantity=form.cleaned_data["quantity"],
-                channel=Channel.STORE,
-                store_id=store.pk,  # the sale is for pickup here
-            )
+        line = add_to_cart(
+            customer=customer,
+            sku=sku_for_code(code) or code,
+            quantity=form.cleaned_data["quantity"],
+            channel=Channel.STORE,
+            store_id=store.pk,  # the sale is for pickup here
+        )
     except DomainError as error:
         return _refused(request, store, customer, error, add_form=form)
     messages.success(request, _("Added: %(item)s") % {"item": line.variant})
@@ -299,12 +295,7 @@ def cart_claim(request, store, customer):
     if not form.is_valid():
         return _refused(request, store, customer, _form_error(form), claim_form=form)
     try:
-        with transaction.atomic():
-            claim_handoff(
-                code=form.cleaned_data["code"],
-                cart=cart_for_customer(customer=customer),
-                channel=Channel.STORE,
-            )
+        claim_handoff(code=form.cleaned_data["code"], customer=customer, channel=Channel.STORE)
     except DomainError as error:
         return _refused(request, store, customer, error, claim_form=form)
     messages.success(request, _("The cart from the customer's phone is now in their cart."))
