@@ -5,7 +5,7 @@ from django.conf import settings
 from django.test import Client
 
 from orders.models import Order, OrderEvent, OrderStatus
-from orders.services import mark_preparing, mark_ready
+from orders.services import mark_preparing, mark_ready, pickup_verification
 from stores.models import StaffMembership
 from tests.factories import StaffMembershipFactory, UserFactory
 from tests.web_helpers import (
@@ -421,7 +421,7 @@ def test_wrong_codes_up_to_the_limit_lock_the_order_until_a_manager_unlocks_it(
     assert "locked after too many wrong tries" in text(right)
     assert scanned.status_code == 423
     assert written() == before
-    assert order.number not in tablet.session.get("counter_verified", {})
+    assert pickup_verification(order=order, user=clerk) == ""
 
     # A clerk cannot unlock it.
     refused = tablet.post(_url(order, "unlock"))
@@ -440,7 +440,7 @@ def test_wrong_codes_up_to_the_limit_lock_the_order_until_a_manager_unlocks_it(
     verified = tablet.post(_url(order, "verify"), {"code": order.pickup_code.lower()})
     assert verified.status_code == 302
     assert verified["Location"] == _url(order)
-    assert tablet.session["counter_verified"][order.number] == "code"
+    assert pickup_verification(order=order, user=clerk) == "code"
     assert "Confirm handover" in text(tablet.get(_url(order)))
 
 
@@ -479,7 +479,7 @@ def test_wrong_codes_at_the_scanner_are_rate_limited_per_clerk(shop, clerk, tabl
     assert stopped.status_code == 429
     assert "Too many wrong pickup codes." in text(stopped)
     assert written() == before
-    assert order.number not in tablet.session.get("counter_verified", {})
+    assert pickup_verification(order=order, user=clerk) == ""
     # Per clerk: a colleague at the same store is not stopped, and the QR still works.
     colleague = UserFactory()
     StaffMembershipFactory(user=colleague, store=shop.store)
@@ -534,7 +534,7 @@ def test_an_unknown_qr_token_is_not_found(shop, tablet, order):
     assert written() == before
 
 
-def test_scanning_a_cancelled_order_explains_instead_of_opening_it(shop, tablet, order):
+def test_scanning_a_cancelled_order_explains_instead_of_opening_it(shop, clerk, tablet, order):
     """DESIGN §5: a token resolves only for an order that can still be collected."""
     tablet.post(_url(order, "cancel"), {"reason": "Out of stock", "confirm": "1"})
     before = written()
@@ -543,7 +543,7 @@ def test_scanning_a_cancelled_order_explains_instead_of_opening_it(shop, tablet,
 
     assert response.status_code == 409
     assert "Cancelled" in text(response)
-    assert order.number not in tablet.session.get("counter_verified", {})
+    assert pickup_verification(order=order, user=clerk) == ""
     assert written() == before
 
 

@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from customers.models import Customer
 from customers.selectors import search_customers
-from orders.services import collect_order
+from orders.services import collect_order, pickup_verification
 from stores.models import StockLevel
 from tests.conftest import MADRID
 from tests.factories import CustomerFactory
@@ -64,7 +64,7 @@ def test_the_scan_field_opens_an_order_by_its_number(shop, clerk, tablet, order,
     assert response.status_code == 302
     assert response["Location"] == _order_page(order)
     # A number is no proof of pickup: the clerk still checks the code or the QR.
-    assert order.number not in tablet.session.get("counter_verified", {})
+    assert pickup_verification(order=order, user=clerk) == ""
     page = text(tablet.get(response["Location"]))
     assert "Check the customer's pickup code" in page
     assert "Confirm handover" not in page

@@ -26,14 +26,12 @@ from customers.selectors import messages_about
 from orders import selectors, services
 from orders.errors import OrderError
 from orders.forms import RefundForm
-from orders.models import Actor, Handover, OrderStatus
+from orders.models import Actor, OrderStatus
 from stores.selectors import is_manager, staff_stores, store_for_staff
 
 DEVICE_COOKIE = "oc_device"
-SESSION_VERIFIED = "counter_verified"
-# A scanned QR token is long; a typed pickup code is 8 characters (spaces/dashes allowed).
-TOKEN_MIN_LENGTH = 20
-CLOSED = (OrderStatus.COLLECTED, OrderStatus.CANCELLED, OrderStatus.EXPIRED)
+# The refusals of ``services.open_for_pickup`` that explain an order that is over.
+ORDER_OVER = {"already_collected", "order_cancelled", "order_expired"}
 
 
 def counter_view(view):
@@ -63,16 +61,6 @@ def _device(request) -> str:
     device_id = request.get_signed_cookie(DEVICE_COOKIE, default="new", salt="device")
     agent = request.META.get("HTTP_USER_AGENT", "")[:150]
     return f"tablet {device_id} · {agent}"
-
-
-def _verified(request) -> dict:
-    return request.session.get(SESSION_VERIFIED, {})
-
-
-def _mark_verified(request, order, method: str) -> None:
-    verified = _verified(request)
-    verified[order.number] = method
-    request.session[SESSION_VERIFIED] = dict(list(verified.items())[-50:])
 
 
 def _form_error(form) -> OrderError:
@@ -131,20 +119,6 @@ def _no_such_number(number: str) -> str:
     return _("No order %(number)s at this store.") % {"number": number}
 
 
-def _pickup_lookup(store, user, value: str):
-    """A scanned QR token (long) or a typed pickup code (8 characters): the order and how it
-    was checked. Wrong codes count against the clerk; tokens are too long to guess."""
-    if len(value) >= TOKEN_MIN_LENGTH:
-        order = selectors.order_for_pickup_token(store=store, token=value)
-        if order is None:
-            raise OrderError(
-                "unknown_token", _("This QR code is not for an order at this store."), status=404
-            )
-        return order, Handover.Verification.QR
-    order = services.find_by_pickup_code(store=store, user=user, code=value)
-    return order, Handover.Verification.CODE
-
-
 def _scan_response(request, store, value: str):
     number = selectors.order_number_in(value)
     if number is not None:
@@ -155,15 +129,14 @@ def _scan_response(request, store, value: str):
             return _queue_page(request, store, status=404, scan_error=_no_such_number(number))
         return redirect("counter:order", code=store.code, number=found.number)
     try:
-        order, method = _pickup_lookup(store, request.user, value)
+        order = services.open_for_pickup(store=store, user=request.user, value=value)
     except OrderError as error:
-        return _queue_page(request, store, status=error.status, scan_error=error.message)
-    if order.status in CLOSED:
+        if error.code not in ORDER_OVER:
+            return _queue_page(request, store, status=error.status, scan_error=error.message)
         # One use: scanning a collected, cancelled or expired order explains what happened
         # instead of opening it for handover.
-        context = _order_context(request, store, order, scan_refused=True)
-        return render(request, "counter/order.html", context, status=409)
-    _mark_verified(request, order, method)
+        order = selectors.order_for_store(store=store, number=error.extra["number"])
+        return _order_page(request, store, order, status=409, scan_refused=error)
     return redirect("counter:order", code=store.code, number=order.number)
 
 
@@ -173,7 +146,7 @@ def _counter_pays(card) -> bool:
 
 
 def _order_context(request, store, order, **extra):
-    verified = _verified(request).get(order.number)
+    verified = services.pickup_verification(order=order, user=request.user)
     card = selectors.card_payment(order)
     collect_form = extra.pop("collect_form", None) or CollectForm(
         order=order, counter_pays=_counter_pays(card)
@@ -287,18 +260,19 @@ def verify_code(request, store, number):
     if not form.is_valid():
         code_error = " ".join(form.errors["code"])
         return _order_page(request, store, order, status=400, code_error=code_error)
-    if len(form.cleaned_data["code"]) >= TOKEN_MIN_LENGTH:
+    if len(form.cleaned_data["code"]) >= services.TOKEN_MIN_LENGTH:
         # A scanner typed a QR token into the code box: that is a scan (perhaps of the next
         # customer's order), never a wrong code for this one.
         return _scan_response(request, store, form.cleaned_data["code"])
-    if order.status in CLOSED:
-        return _order_page(request, store, order, status=409, scan_refused=True)
+    if order.status in services.CLOSED:
+        return _order_page(
+            request, store, order, status=409, scan_refused=services.order_over(order)
+        )
     try:
         services.verify_pickup_code(order=order, user=request.user, code=form.cleaned_data["code"])
     except OrderError as error:
         order = selectors.order_for_store(store=store, number=number)
         return _order_page(request, store, order, status=error.status, code_error=error.message)
-    _mark_verified(request, order, Handover.Verification.CODE)
     return redirect("counter:order", code=store.code, number=order.number)
 
 
@@ -346,7 +320,7 @@ def collect(request, store, number):
             payment_method=form.cleaned_data["payment_method"],
             reference=form.cleaned_data["reference"],
             collector=form.cleaned_data["collector"],
-            verified_by=_verified(request).get(order.number, ""),
+            verified_by=services.pickup_verification(order=order, user=request.user),
             device=_device(request),
         )
     except OrderError as error:

@@ -61,11 +61,15 @@ from orders.services.payment_upkeep import (
     void_leftover_authorisations,
 )
 from orders.services.pickup import (
+    CLOSED,
+    TOKEN_MIN_LENGTH,
     VERIFICATION_SECONDS,
     find_by_pickup_code,
     forget_pickup_verification,
     mark_pickup_verified,
     normalise_code,
+    open_for_pickup,
+    order_over,
     pickup_verification,
     unlock_pickup_code,
     verify_pickup_code,
@@ -79,6 +83,10 @@ from orders.services.webhooks import (
 )
 
 __all__ = [
+    "CLOSED",
+    "TOKEN_MIN_LENGTH",
+    "open_for_pickup",
+    "order_over",
     "ARRIVAL_STATES",
     "AUTHORISE",
     "AUTHORISE_RETRY_AFTER",

@@ -33,6 +33,7 @@ from orders.selectors import (
     lock_order,
 )
 from orders.services.lifecycle import transition
+from orders.services.pickup import forget_pickup_verification
 
 
 def _collection_lines(
@@ -179,6 +180,7 @@ def collect_order(
             device=(device or "unknown")[:200],
             collected_at=now,
         )
+        forget_pickup_verification(order=order)  # handed over: every lookup is used up
         refused = [ln.sku for ln in lines if ln.collected_quantity < ln.quantity]
         transition(
             order=order,

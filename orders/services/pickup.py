@@ -12,13 +12,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from core import counters
+from core.display import zoned
 from orders.errors import OrderError
 from orders.models import (
     Handover,
     Order,
+    OrderStatus,
     PickupVerification,
 )
-from orders.selectors import lock_order
+from orders.selectors import lock_order, order_for_pickup_token, order_for_store
 from orders.services.lifecycle import note_event
 from stores.models import Store
 from stores.selectors import is_manager
@@ -89,7 +91,8 @@ def find_by_pickup_code(*, store: Store, user, code: str) -> Order:
 
 
 def verify_pickup_code(*, order: Order, user, code: str) -> Order:
-    """The clerk checks the code the customer says for an order already on screen.
+    """The clerk checks the code the customer says for an order already on screen; the right
+    code verifies the order for this clerk (``pickup_verification``).
 
     Wrong tries count against this order; at the limit its code locks until a manager resets it.
     """
@@ -103,6 +106,7 @@ def verify_pickup_code(*, order: Order, user, code: str) -> Order:
             if order.code_failures:
                 order.code_failures = 0
                 order.save(update_fields=["code_failures", "updated_at"])
+            mark_pickup_verified(order=order, user=user, method=Handover.Verification.CODE)
             return order
         order.code_failures = F("code_failures") + 1
         order.save(update_fields=["code_failures", "updated_at"])
@@ -151,7 +155,82 @@ def unlock_pickup_code(*, order: Order, user) -> Order:
 # A successful lookup (QR token or pickup code) lets that clerk hand the order over for a
 # while. Kept in the database, not in a session or on the device: any app server answers, and
 # it holds when the cache is down.
+# A clerk who found an order by its QR code or pickup code may hand it over for this long.
 VERIFICATION_SECONDS = 15 * 60
+
+# A QR token is at least this long; anything shorter typed at the counter is a pickup code.
+TOKEN_MIN_LENGTH = 20
+
+# Orders that are over: looking one up explains what happened instead of opening it.
+CLOSED = (OrderStatus.COLLECTED, OrderStatus.CANCELLED, OrderStatus.EXPIRED)
+
+
+def open_for_pickup(*, store: Store, user, value: str) -> Order:
+    """The clerk scans the QR code (a long token) or types the pickup code (short) at
+    ``store``: the order, verified for this clerk for ``VERIFICATION_SECONDS``.
+
+    An unknown token is ``unknown_token``; wrong codes count against the clerk and the order
+    (``find_by_pickup_code``); an order that is over raises ``order_over``'s refusal.
+    """
+    if len(value) >= TOKEN_MIN_LENGTH:
+        order = order_for_pickup_token(store=store, token=value)
+        if order is None:
+            raise OrderError(
+                "unknown_token", _("This QR code is not for an order at this store."), status=404
+            )
+        method = Handover.Verification.QR
+    else:
+        found = find_by_pickup_code(store=store, user=user, code=value)
+        order = order_for_store(store=store, number=found.number)
+        method = Handover.Verification.CODE
+    if order.status in CLOSED:
+        raise order_over(order)
+    mark_pickup_verified(order=order, user=user, method=method)
+    return order
+
+
+def order_over(order: Order) -> OrderError:
+    """Why a collected, cancelled or expired order cannot be handed over (409), with when and,
+    for a collected one, by whom; times in the store's zone."""
+    extra = {"number": order.number, "current": order.status}
+    with timezone.override(order.store.tz):
+        if order.status == OrderStatus.COLLECTED:
+            handover = order.handover
+            message = _("Already collected on %(when)s by %(who)s (handed over by %(clerk)s).")
+            return OrderError(
+                "already_collected",
+                message
+                % {
+                    "when": zoned(handover.collected_at, WHEN),
+                    "who": handover.collector_name,
+                    "clerk": handover.clerk.email,
+                },
+                collected_at=handover.collected_at,
+                collected_by=handover.collector_name,
+                handed_over_by=handover.clerk.email,
+                **extra,
+            )
+        if order.status == OrderStatus.CANCELLED:
+            message = _("This order was cancelled on %(when)s (%(reason)s). Nothing to hand over.")
+            return OrderError(
+                "order_cancelled",
+                message % {"when": zoned(order.updated_at, WHEN), "reason": order.cancel_reason},
+                cancelled_at=order.updated_at,
+                **extra,
+            )
+        message = _(
+            "This order was not collected in time: its hold ended on %(when)s and its items "
+            "went back on sale."
+        )
+        return OrderError(
+            "order_expired",
+            message % {"when": zoned(order.hold_until, WHEN)},
+            hold_until=order.hold_until,
+            **extra,
+        )
+
+
+WHEN = "j F Y, H:i"
 
 
 def mark_pickup_verified(*, order: Order, user, method: str) -> None:
@@ -169,5 +248,9 @@ def pickup_verification(*, order: Order, user) -> str:
     return found.values_list("method", flat=True).first() or ""
 
 
-def forget_pickup_verification(*, order: Order, user) -> None:
-    PickupVerification.objects.filter(order=order, user=user).delete()
+def forget_pickup_verification(*, order: Order, user=None) -> None:
+    """This clerk's verification of the order (every clerk's without ``user``) is used up."""
+    verifications = PickupVerification.objects.filter(order=order)
+    if user is not None:
+        verifications = verifications.filter(user=user)
+    verifications.delete()
