@@ -360,7 +360,9 @@ def test_a_send_that_died_is_taken_over_after_the_timeout(shop, clerk, settings)
 
 def test_the_sweep_queues_what_is_due_and_what_died(shop, clerk, settings, monkeypatch):
     queued = []
-    monkeypatch.setattr("customers.services.send_now", lambda name, pk: queued.append(pk) or True)
+    monkeypatch.setattr(
+        "customers.services.delivery.send_now", lambda name, pk: queued.append(pk) or True
+    )
     settings.NOTIFICATION_SEND_TIMEOUT_SECONDS = 60
     order = ready_order(shop, clerk)
     confirmed, ready = Notification.objects.filter(order_number=order.number).order_by("pk")

@@ -53,7 +53,7 @@ def tasks(monkeypatch):
         import_string(name)(*args)
         return True
 
-    monkeypatch.setattr("customers.services.send_now", run)
+    monkeypatch.setattr("customers.services.passwords.send_now", run)
     return queued
 
 
@@ -184,7 +184,7 @@ def test_a_login_without_a_customer_record_gets_the_language_it_asked_in(db):
 
 
 def test_with_the_broker_down_the_email_is_still_sent(shopper, monkeypatch):
-    monkeypatch.setattr("customers.services.send_now", lambda name, *args: False)
+    monkeypatch.setattr("customers.services.passwords.send_now", lambda name, *args: False)
 
     asked = _ask(Client(), shopper.email)
 
