@@ -91,6 +91,15 @@ class LocalTimeField(serializers.TimeField):
         super().__init__(**kwargs)
 
 
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON whole number: "3", 3.5 and true are refused, not coerced."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ErrorSerializer(serializers.Serializer):
     """The shape of every API error (for the OpenAPI schema)."""
 

@@ -24,6 +24,7 @@ from core.api import (
     NOT_FOUND,
     NOT_JSON,
     UNAUTHENTICATED,
+    StrictIntegerField,
     WindowThrottle,
     error_response,
 )
@@ -141,15 +142,6 @@ class HandoffClaimThrottle(WindowThrottle):
     """Claim attempts per user (or address): a handoff code must not be guessable by trying."""
 
     scope = "handoff_claim"
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON number that is a whole number: "3", 3.5 and true are refused, not coerced."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class CartLineSerializer(serializers.Serializer):

@@ -3,10 +3,10 @@
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api import StrictIntegerField
 from customers.models import Channel
 from orders import selectors
 from orders.models import Actor, Handover, OrderStatus, Payment, PaymentMethod
@@ -130,16 +130,6 @@ class AwareDateTimeField(serializers.DateTimeField):
         if timezone.is_naive(value):
             self.fail("naive")
         return super().enforce_timezone(value)
-
-
-@extend_schema_field(OpenApiTypes.INT)
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON whole number: "3", 3.5 and true are refused, not coerced."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class CheckoutSerializer(serializers.Serializer):
