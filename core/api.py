@@ -122,6 +122,13 @@ BAD_INPUT = error_response("Invalid input (invalid, parse_error) or a refused ch
 NOT_FOUND = error_response("No such object, or not yours (not_found).")
 
 
+def validated(serializer_class, request) -> dict:
+    """The request's body as ``serializer_class`` reads it; invalid input raises (a 400)."""
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 def json_error(request, status_code: int, code: str, detail: str) -> JsonResponse:
     return JsonResponse({"code": code, "detail": detail}, status=status_code)
 

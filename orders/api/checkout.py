@@ -23,6 +23,7 @@ from core.api import (
     CheckoutThrottle,
     error_response,
     requested_language,
+    validated,
 )
 from customers.models import Channel
 from customers.services import customer_for_user
@@ -30,8 +31,7 @@ from orders import selectors, services
 from orders.api.serializers import CheckoutOrderSerializer, CheckoutSerializer, OrderSerializer
 from orders.errors import OrderError
 from orders.models import Order, PaymentMethod
-from shop.services import cart_for_customer
-from stores.selectors import active_stores
+from shop.services import cart_for_customer, pickup_store
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 80
 
@@ -96,10 +96,8 @@ class CheckoutView(APIView):
     )
     def post(self, request):
         key = _idempotency_key(request)
-        data = CheckoutSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        body = data.validated_data
-        store = _checkout_store(body["store"])
+        body = validated(CheckoutSerializer, request)
+        store = pickup_store(code=body["store"])
         customer = customer_for_user(user=request.user)
         _check_payment_method(body)
         order = _place_or_replay(
@@ -150,13 +148,6 @@ def _checkout_fingerprint(body: dict) -> str:
             "payment_method": body["payment_method"],
         }
     )
-
-
-def _checkout_store(code: str):
-    store = active_stores().filter(code=code).first()
-    if store is None:
-        raise OrderError("unknown_store", _("We have no store with that code."), status=400)
-    return store
 
 
 def _check_payment_method(body: dict) -> None:

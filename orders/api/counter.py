@@ -11,7 +11,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import NOT_JSON, UNAUTHENTICATED, CodeLookupThrottle, error_response
+from core.api import NOT_JSON, UNAUTHENTICATED, CodeLookupThrottle, error_response, validated
 from customers.models import Channel
 from orders import selectors, services
 from orders.api.schema import NUMBER, STAFF_NOT_FOUND, STATUS_REQUEST, STORE_CODE
@@ -100,12 +100,9 @@ class PickupLookupView(APIView):
     )
     def post(self, request, code):
         store = store_for_staff(request.user, code)
-        data = LookupSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        if "token" in data.validated_data:
-            order = selectors.order_for_pickup_token(
-                store=store, token=data.validated_data["token"]
-            )
+        data = validated(LookupSerializer, request)
+        if "token" in data:
+            order = selectors.order_for_pickup_token(store=store, token=data["token"])
             if order is None:
                 raise OrderError(
                     "unknown_token",
@@ -114,9 +111,7 @@ class PickupLookupView(APIView):
                 )
             method = Handover.Verification.QR
         else:
-            found = services.find_by_pickup_code(
-                store=store, user=request.user, code=data.validated_data["code"]
-            )
+            found = services.find_by_pickup_code(store=store, user=request.user, code=data["code"])
             order = selectors.order_for_store(store=store, number=found.number)
             method = Handover.Verification.CODE
         if order.status in CLOSED:
@@ -144,10 +139,9 @@ class OrderStatusView(APIView):
     def post(self, request, code, number):
         store = store_for_staff(request.user, code)
         order = selectors.order_for_store(store=store, number=number)
-        data = StatusSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = validated(StatusSerializer, request)
         services.advance_order(
-            order=order, to=data.validated_data["status"], user=request.user, channel=Channel.STORE
+            order=order, to=data["status"], user=request.user, channel=Channel.STORE
         )
         order = selectors.order_for_store(store=store, number=number)
         return Response(StaffOrderSerializer(order).data)
@@ -187,9 +181,7 @@ class OrderCollectView(APIView):
     def post(self, request, code, number):
         store = store_for_staff(request.user, code)
         order = selectors.order_for_store(store=store, number=number)
-        data = CollectSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        body = data.validated_data
+        body = validated(CollectSerializer, request)
         quantities = _quantities(order, body["lines"])
         payment = body.get("payment") or {}
         services.collect_order(

@@ -12,7 +12,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import NOT_JSON, UNAUTHENTICATED, error_response
+from core.api import NOT_JSON, UNAUTHENTICATED, error_response, validated
 from core.qr import qr_svg
 from customers.api import TouchpointSerializer
 from customers.models import Channel
@@ -76,12 +76,11 @@ class OrderCancelView(APIView):
     def post(self, request, number):
         customer = customer_for_user(user=request.user)
         order = selectors.order_for_customer(customer=customer, number=number)
-        data = CancelSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = validated(CancelSerializer, request)
         services.cancel_order_by_customer(
             order=order,
             channel=Channel.MOBILE,
-            reason=data.validated_data["reason"],
+            reason=data["reason"],
             user=request.user,
         )
         order = selectors.order_for_customer(customer=customer, number=number)
