@@ -91,6 +91,15 @@ class LocalTimeField(serializers.TimeField):
         super().__init__(**kwargs)
 
 
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON whole number: "3", 3.5 and true are refused, not coerced."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ErrorSerializer(serializers.Serializer):
     """The shape of every API error (for the OpenAPI schema)."""
 
@@ -111,6 +120,13 @@ NOT_JSON = error_response("The body is not JSON (unsupported_media_type).")
 THROTTLED = error_response("Too many requests (throttled); see the Retry-After header.")
 BAD_INPUT = error_response("Invalid input (invalid, parse_error) or a refused change (see code).")
 NOT_FOUND = error_response("No such object, or not yours (not_found).")
+
+
+def validated(serializer_class, request) -> dict:
+    """The request's body as ``serializer_class`` reads it; invalid input raises (a 400)."""
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 def json_error(request, status_code: int, code: str, detail: str) -> JsonResponse:

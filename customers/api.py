@@ -24,6 +24,7 @@ from core.api import (
     LocalTimeField,
     PasswordResetThrottle,
     error_response,
+    validated,
 )
 from customers.forms import validate_time_zone
 from customers.models import Channel, ContactChannel, Touchpoint, User
@@ -140,13 +141,12 @@ class RegisterView(APIView):
         },
     )
     def post(self, request):
-        data = RegisterSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = validated(RegisterSerializer, request)
         customer = register_customer(
-            email=data.validated_data["email"],
-            password=data.validated_data["password"],
-            name=data.validated_data["name"],
-            phone=data.validated_data["phone"],
+            email=data["email"],
+            password=data["password"],
+            name=data["name"],
+            phone=data["phone"],
             language=request.LANGUAGE_CODE,
             channel=Channel.MOBILE,
         )
@@ -181,13 +181,12 @@ class TokenView(APIView):
         },
     )
     def post(self, request):
-        data = TokenRequestSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = validated(TokenRequestSerializer, request)
         user = authenticate(
             request._request,
             # Addresses are stored in lower case; phone keyboards capitalise the first letter.
-            username=data.validated_data["email"].strip().lower(),
-            password=data.validated_data["password"],
+            username=data["email"].strip().lower(),
+            password=data["password"],
         )
         if user is None or not user.is_active:
             raise AuthenticationFailed(_("Wrong email or password."))
@@ -236,10 +235,9 @@ class PasswordResetView(APIView):
         },
     )
     def post(self, request):
-        data = PasswordResetRequestSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = validated(PasswordResetRequestSerializer, request)
         request_password_reset(
-            email=data.validated_data["email"],
+            email=data["email"],
             language=request.LANGUAGE_CODE,
             channel=Channel.MOBILE,
         )
@@ -271,12 +269,11 @@ class PasswordResetConfirmView(APIView):
         },
     )
     def post(self, request):
-        data = PasswordResetConfirmSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = validated(PasswordResetConfirmSerializer, request)
         reset_password(
-            uid=data.validated_data["uid"],
-            token=data.validated_data["token"],
-            password=data.validated_data["password"],
+            uid=data["uid"],
+            token=data["token"],
+            password=data["password"],
             channel=Channel.MOBILE,
             ip_address=get_client_ip_address(request._request) or "",
         )

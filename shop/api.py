@@ -24,8 +24,10 @@ from core.api import (
     NOT_FOUND,
     NOT_JSON,
     UNAUTHENTICATED,
+    StrictIntegerField,
     WindowThrottle,
     error_response,
+    validated,
 )
 from customers.models import Channel
 from customers.services import customer_for_user
@@ -143,15 +145,6 @@ class HandoffClaimThrottle(WindowThrottle):
     scope = "handoff_claim"
 
 
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON number that is a whole number: "3", 3.5 and true are refused, not coerced."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
 class CartLineSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     sku = serializers.CharField(source="variant.sku")
@@ -243,12 +236,6 @@ def _cart_response(customer, status_code=status.HTTP_200_OK) -> Response:
     return Response(CartSerializer(selectors.cart_summary(cart)).data, status=status_code)
 
 
-def _valid(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 class CartView(APIView):
     """The caller's one cart, as the web shop and the store tablet see it."""
 
@@ -275,7 +262,7 @@ class CartLinesView(APIView):
         },
     )
     def post(self, request):
-        data = _valid(AddLineSerializer, request)
+        data = validated(AddLineSerializer, request)
         with transaction.atomic():  # a refused line leaves no new, empty cart behind
             customer = _customer(request)
             cart = cart_for_customer(customer=customer)
@@ -317,7 +304,7 @@ class CartLineView(APIView):
         },
     )
     def patch(self, request, line_id):
-        data = _valid(LineQuantitySerializer, request)
+        data = validated(LineQuantitySerializer, request)
         with transaction.atomic():
             customer = _customer(request)
             cart = cart_for_customer(customer=customer)
@@ -357,7 +344,7 @@ class CartStoreView(APIView):
         },
     )
     def put(self, request):
-        data = _valid(CartStoreSerializer, request)
+        data = validated(CartStoreSerializer, request)
         store = pickup_store(code=data["store"])
         with transaction.atomic():
             customer = _customer(request)
@@ -401,7 +388,7 @@ class CartClaimView(APIView):
         },
     )
     def post(self, request):
-        data = _valid(ClaimSerializer, request)
+        data = validated(ClaimSerializer, request)
         with transaction.atomic():
             customer = _customer(request)
             cart = cart_for_customer(customer=customer)
