@@ -129,7 +129,8 @@ def _scan_response(request, store, value: str):
             return _queue_page(request, store, status=404, scan_error=_no_such_number(number))
         return redirect("counter:order", code=store.code, number=found.number)
     try:
-        order = services.open_for_pickup(store=store, user=request.user, value=value)
+        scanned = "token" if len(value) >= services.TOKEN_MIN_LENGTH else "code"
+        order = services.open_for_pickup(store=store, user=request.user, **{scanned: value})
     except OrderError as error:
         if error.code not in ORDER_OVER:
             return _queue_page(request, store, status=error.status, scan_error=error.message)

@@ -7,7 +7,6 @@ A clerk reaches only the orders of a store they work at (``stores.selectors.stor
 
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -22,46 +21,7 @@ from orders.api.serializers import (
     StatusSerializer,
 )
 from orders.errors import OrderError
-from orders.models import Handover, OrderStatus
 from stores.selectors import store_for_staff
-
-# Statuses after which there is nothing to hand over.
-CLOSED = (OrderStatus.COLLECTED, OrderStatus.CANCELLED, OrderStatus.EXPIRED)
-
-
-def _closed(order) -> OrderError:
-    """Scanning an order that is over explains what happened instead of opening it."""
-    when = serializers.DateTimeField()
-    extra = {"number": order.number, "current": order.status}
-    if order.status == OrderStatus.COLLECTED:
-        handover = order.handover
-        return OrderError(
-            "already_collected",
-            _("Already collected on %(when)s by %(who)s (handed over by %(clerk)s).")
-            % {
-                "when": handover.collected_at.astimezone(order.store.tz).strftime("%Y-%m-%d %H:%M"),
-                "who": handover.collector_name,
-                "clerk": handover.clerk.email,
-            },
-            collected_at=when.to_representation(handover.collected_at),
-            collected_by=handover.collector_name,
-            handed_over_by=handover.clerk.email,
-            **extra,
-        )
-    if order.status == OrderStatus.CANCELLED:
-        return OrderError(
-            "order_cancelled",
-            _("This order was cancelled (%(reason)s). Nothing to hand over.")
-            % {"reason": order.cancel_reason},
-            cancelled_at=when.to_representation(order.updated_at),
-            **extra,
-        )
-    return OrderError(
-        "order_expired",
-        _("This order was not collected in time; its items went back on sale."),
-        hold_until=when.to_representation(order.hold_until) if order.hold_until else None,
-        **extra,
-    )
 
 
 class PickupLookupView(APIView):
@@ -101,22 +61,7 @@ class PickupLookupView(APIView):
     def post(self, request, code):
         store = store_for_staff(request.user, code)
         data = validated(LookupSerializer, request)
-        if "token" in data:
-            order = selectors.order_for_pickup_token(store=store, token=data["token"])
-            if order is None:
-                raise OrderError(
-                    "unknown_token",
-                    _("This QR code is not for an order at this store."),
-                    status=404,
-                )
-            method = Handover.Verification.QR
-        else:
-            found = services.find_by_pickup_code(store=store, user=request.user, code=data["code"])
-            order = selectors.order_for_store(store=store, number=found.number)
-            method = Handover.Verification.CODE
-        if order.status in CLOSED:
-            raise _closed(order)
-        services.mark_pickup_verified(order=order, user=request.user, method=method)
+        order = services.open_for_pickup(store=store, user=request.user, **data)
         return Response(StaffOrderSerializer(order).data)
 
 
@@ -194,7 +139,6 @@ class OrderCollectView(APIView):
             verified_by=services.pickup_verification(order=order, user=request.user),
             device="api " + request.headers.get("User-Agent", ""),
         )
-        services.forget_pickup_verification(order=order, user=request.user)
         order = selectors.order_for_store(store=store, number=number)
         return Response(StaffOrderSerializer(order).data)
 

@@ -158,29 +158,29 @@ def unlock_pickup_code(*, order: Order, user) -> Order:
 # A clerk who found an order by its QR code or pickup code may hand it over for this long.
 VERIFICATION_SECONDS = 15 * 60
 
-# A QR token is at least this long; anything shorter typed at the counter is a pickup code.
+# A QR token is at least this long: what a scanner types is a token, anything shorter a code.
 TOKEN_MIN_LENGTH = 20
 
 # Orders that are over: looking one up explains what happened instead of opening it.
 CLOSED = (OrderStatus.COLLECTED, OrderStatus.CANCELLED, OrderStatus.EXPIRED)
 
 
-def open_for_pickup(*, store: Store, user, value: str) -> Order:
-    """The clerk scans the QR code (a long token) or types the pickup code (short) at
+def open_for_pickup(*, store: Store, user, token: str = "", code: str = "") -> Order:
+    """The clerk scans the QR code (``token``) or types the pickup code (``code``) at
     ``store``: the order, verified for this clerk for ``VERIFICATION_SECONDS``.
 
     An unknown token is ``unknown_token``; wrong codes count against the clerk and the order
     (``find_by_pickup_code``); an order that is over raises ``order_over``'s refusal.
     """
-    if len(value) >= TOKEN_MIN_LENGTH:
-        order = order_for_pickup_token(store=store, token=value)
+    if token:
+        order = order_for_pickup_token(store=store, token=token)
         if order is None:
             raise OrderError(
                 "unknown_token", _("This QR code is not for an order at this store."), status=404
             )
         method = Handover.Verification.QR
     else:
-        found = find_by_pickup_code(store=store, user=user, code=value)
+        found = find_by_pickup_code(store=store, user=user, code=code)
         order = order_for_store(store=store, number=found.number)
         method = Handover.Verification.CODE
     if order.status in CLOSED:
