@@ -82,6 +82,15 @@ def messages_about(*, customer: Customer, order_number: str):
     )
 
 
+def message_keys(*, order_numbers, kinds) -> set[str]:
+    """The dedupe keys of the messages already written about these orders, of these kinds."""
+    return set(
+        Notification.objects.filter(order_number__in=order_numbers, kind__in=kinds).values_list(
+            "dedupe_key", flat=True
+        )
+    )
+
+
 def customer_accesses(*, store_ids):
     """Views of customer records at these stores' tablets, newest first, with the customer,
     the clerk and the store (one query per page of them)."""

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from customers.models import Notification, NotificationKind
-from customers.selectors import messages_about
+from customers.selectors import message_keys, messages_about
 from customers.services import (
     send_again,
 )
@@ -71,11 +71,8 @@ def send_reminders(*, now: datetime | None = None) -> dict:
     pickups = list(ready.annotate(ready_at=Subquery(ready_at)).filter(slot_due, slot_start__gt=now))
     holds = list(ready.filter(hold_due, hold_until__gt=now))
     numbers = {order.number for order in pickups + holds}
-    queued = set(
-        Notification.objects.filter(
-            order_number__in=numbers,
-            kind__in=[NotificationKind.REMINDER, NotificationKind.HOLD_EXPIRING],
-        ).values_list("dedupe_key", flat=True)
+    queued = message_keys(
+        order_numbers=numbers, kinds=[NotificationKind.REMINDER, NotificationKind.HOLD_EXPIRING]
     )
     due = [(order, NotificationKind.REMINDER, "") for order in pickups]
     due += [(order, NotificationKind.HOLD_EXPIRING, hold_key(order.hold_until)) for order in holds]

@@ -116,9 +116,7 @@ def checkout(request):
             context = _checkout_context(request, form, cart, request.POST.get("store"))
             return render(request, "orders/checkout.html", context, status=400)
         data = form.cleaned_data
-        store = active_stores().filter(code=data["store"]).first()
-        if store is None:
-            raise OrderError("unknown_store", _("We have no store with that code."), status=400)
+        store = pickup_store(code=data["store"])
         contact = Contact(name=data["name"], email=data["email"], phone=data["phone"])
         try:
             order = place_order(
