@@ -5,7 +5,6 @@ tablet show, through the same services; every change is recorded with channel ``
 """
 
 from django.conf import settings
-from django.db import transaction
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -35,7 +34,6 @@ from shop import selectors
 from shop.models import Product, Variant
 from shop.services import (
     add_to_cart,
-    cart_for_customer,
     choose_store,
     claim_handoff,
     pickup_store,
@@ -263,12 +261,10 @@ class CartLinesView(APIView):
     )
     def post(self, request):
         data = validated(AddLineSerializer, request)
-        with transaction.atomic():  # a refused line leaves no new, empty cart behind
-            customer = _customer(request)
-            cart = cart_for_customer(customer=customer)
-            add_to_cart(
-                cart=cart, sku=data["sku"], quantity=data["quantity"], channel=Channel.MOBILE
-            )
+        customer = _customer(request)
+        add_to_cart(
+            customer=customer, sku=data["sku"], quantity=data["quantity"], channel=Channel.MOBILE
+        )
         return _cart_response(customer, status.HTTP_201_CREATED)
 
 
@@ -305,12 +301,10 @@ class CartLineView(APIView):
     )
     def patch(self, request, line_id):
         data = validated(LineQuantitySerializer, request)
-        with transaction.atomic():
-            customer = _customer(request)
-            cart = cart_for_customer(customer=customer)
-            set_line_quantity(
-                cart=cart, line_id=line_id, quantity=data["quantity"], channel=Channel.MOBILE
-            )
+        customer = _customer(request)
+        set_line_quantity(
+            customer=customer, line_id=line_id, quantity=data["quantity"], channel=Channel.MOBILE
+        )
         return _cart_response(customer)
 
     @extend_schema(
@@ -323,10 +317,8 @@ class CartLineView(APIView):
         },
     )
     def delete(self, request, line_id):
-        with transaction.atomic():
-            customer = _customer(request)
-            cart = cart_for_customer(customer=customer)
-            remove_line(cart=cart, line_id=line_id, channel=Channel.MOBILE)
+        customer = _customer(request)
+        remove_line(customer=customer, line_id=line_id, channel=Channel.MOBILE)
         return _cart_response(customer)
 
 
@@ -346,10 +338,8 @@ class CartStoreView(APIView):
     def put(self, request):
         data = validated(CartStoreSerializer, request)
         store = pickup_store(code=data["store"])
-        with transaction.atomic():
-            customer = _customer(request)
-            cart = cart_for_customer(customer=customer)
-            choose_store(cart=cart, store_id=store.pk, channel=Channel.MOBILE)
+        customer = _customer(request)
+        choose_store(customer=customer, store_id=store.pk, channel=Channel.MOBILE)
         return _cart_response(customer)
 
 
@@ -389,8 +379,6 @@ class CartClaimView(APIView):
     )
     def post(self, request):
         data = validated(ClaimSerializer, request)
-        with transaction.atomic():
-            customer = _customer(request)
-            cart = cart_for_customer(customer=customer)
-            claim_handoff(code=data["code"], cart=cart, channel=Channel.MOBILE)
+        customer = _customer(request)
+        claim_handoff(code=data["code"], customer=customer, channel=Channel.MOBILE)
         return _cart_response(customer)

@@ -1,6 +1,7 @@
 """The import-linter contracts in pyproject.toml hold today, and an import against the layers
 makes ``lint-imports`` (run by ``make test``) fail, naming the offending import."""
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -71,3 +72,25 @@ def test_a_service_importing_a_view_is_named(tmp_path):
 
     assert result.returncode == 1
     assert "stores.services -> stores.api" in result.stdout
+
+
+def interface_modules():
+    """Views, API views, forms and template tags of every app (modules or packages)."""
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            parts = path.relative_to(ROOT / package).with_suffix("").parts
+            if parts[0] in {"views", "api", "forms", "templatetags", "web"}:
+                yield path
+
+
+def test_no_interface_opens_a_transaction():
+    """Transactions belong to services: a view, API view, form or template tag calls one."""
+    offenders = []
+    for path in interface_modules():
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr == "atomic":
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+
+    assert len(list(interface_modules())) >= 15
+    assert offenders == []
