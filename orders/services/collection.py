@@ -169,18 +169,7 @@ def collect_order(
         else:
             _check_card_still_paid(order)
         OrderLine.objects.bulk_update(lines, ["collected_quantity"])
-        Handover.objects.create(
-            order=order,
-            collector=collector,
-            collector_name=order.pickup_person
-            if collector == Handover.Collector.DELEGATE
-            else order.contact_name,
-            verified_by=verified_by,
-            clerk=user,
-            device=(device or "unknown")[:200],
-            collected_at=now,
-        )
-        forget_pickup_verification(order=order)  # handed over: every lookup is used up
+        _record_handover(order, user, collector, verified_by, device, now=now)
         refused = [ln.sku for ln in lines if ln.collected_quantity < ln.quantity]
         transition(
             order=order,
@@ -193,6 +182,23 @@ def collect_order(
             extra_fields=["payment_status"],
         )
         return order
+
+
+def _record_handover(order: Order, clerk, collector: str, verified_by: str, device: str, *, now):
+    """The proof of handover: who collected, how they were checked, by which clerk and device.
+    Every clerk's lookup of the order is used up."""
+    Handover.objects.create(
+        order=order,
+        collector=collector,
+        collector_name=order.pickup_person
+        if collector == Handover.Collector.DELEGATE
+        else order.contact_name,
+        verified_by=verified_by,
+        clerk=clerk,
+        device=(device or "unknown")[:200],
+        collected_at=now,
+    )
+    forget_pickup_verification(order=order)
 
 
 def _check_card_still_paid(order: Order) -> None:
