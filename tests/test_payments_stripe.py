@@ -1,12 +1,13 @@
 """Online payments against a real localstripe server on loopback (tests/localstripe_server.py)."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 import stripe
 
 from orders.errors import OrderError
-from orders.models import Order, Payment, PaymentStatus
+from orders.models import Order, OrderLine, OrderStatus, Payment, PaymentStatus
 from orders.payments import (
     InStoreProvider,
     StripeProvider,
@@ -19,9 +20,14 @@ from orders.services import (
     authorise_payment,
     cancel_payment,
     capture_payment,
+    collect_order,
+    confirm_online_order,
+    mark_preparing,
+    mark_ready,
     refresh_payment,
-    refund_payment,
+    refund_order,
 )
+from tests.conftest import NOW
 from tests.localstripe_server import free_port
 from tests.payment_helpers import three_d_secure_card
 
@@ -281,79 +287,173 @@ def test_a_refused_capture_leaves_the_payment_as_it_was(authorised, stripe_provi
 
 
 # --- Refund ----------------------------------------------------------------------------------
+#
+# Money goes back through ``refund_order`` only: per collected unit, on an order collected at
+# the counter, whose collection captured the collected total on localstripe.
 
 
-@pytest.fixture
-def captured(authorised, stripe_provider):
-    return capture_payment(payment=authorised, amount=Decimal("29.00"), provider=stripe_provider)
+def ready(order, clerk) -> Order:
+    """``order`` (authorised) confirmed and made ready for pickup."""
+    confirm_online_order(order=order)
+    mark_preparing(order=order, user=clerk)
+    return mark_ready(order=order, user=clerk, now=NOW)
 
 
-def test_partial_refund_then_the_rest_then_no_more(captured, stripe_provider, snapshot):
-    payment = refund_payment(payment=captured, amount=Decimal("10.00"), provider=stripe_provider)
+def collected(order, clerk, provider, **quantities) -> Order:
+    """``order`` (authorised) confirmed, made ready and handed over at the counter: ``quantities``
+    maps skus to the units handed over (default: everything), and the card is charged for
+    them through ``provider``."""
+    ready(order, clerk)
+    collect_order(
+        order=order,
+        user=clerk,
+        quantities=quantities,
+        payment_method="",
+        reference="",
+        collector="customer",
+        verified_by="qr",
+        device="test",
+        now=NOW + timedelta(hours=2),
+        provider=provider,
+    )
+    order.refresh_from_db()
+    assert order.status == OrderStatus.COLLECTED
+    return order
+
+
+def refund(order, clerk, provider, quantities) -> Payment:
+    return refund_order(
+        order=order, user=clerk, quantities=quantities, reason="Returned", provider=provider
+    )
+
+
+def refund_columns() -> dict:
+    """What a refund writes beyond ``snapshot``: refunded units and the payments' totals."""
+    return {
+        "refunded": sorted(OrderLine.objects.values_list("pk", "refunded_quantity")),
+        "payments": sorted(
+            Payment.objects.values_list(
+                "pk", "status", "amount_captured", "amount_refunded", "pending_operation"
+            )
+        ),
+    }
+
+
+def stripe_refunds(provider, payment) -> list[int]:
+    """The amounts (in cents) of the refunds asked for on ``payment``'s PaymentIntent
+    (localstripe also lists the released rest of a partial capture, on no PaymentIntent)."""
+    return sorted(
+        r.amount
+        for r in provider.client.v1.refunds.list().data
+        if r.payment_intent == payment.provider_reference
+    )
+
+
+def test_partial_refund_then_the_rest_then_no_more(
+    authorised, clerk, variant, stripe_provider, snapshot
+):
+    order = collected(authorised.order, clerk, stripe_provider)
+    payment = Payment.objects.get(pk=authorised.pk)
+    assert (payment.status, payment.amount_captured) == (PaymentStatus.PAID, Decimal("29.00"))
+
+    first = refund(order, clerk, stripe_provider, {variant.sku: 1})
     payment.refresh_from_db()
-    assert (payment.status, payment.amount_refunded) == (PaymentStatus.PAID, Decimal("10.00"))
+    assert first.amount_refunded == Decimal("14.50")
+    assert (payment.status, payment.amount_refunded) == (PaymentStatus.PAID, Decimal("14.50"))
+    assert Order.objects.get(pk=order.pk).payment_status == PaymentStatus.PAID
 
-    before = snapshot()
-    with pytest.raises(OrderError) as exc:
-        refund_payment(payment=payment, amount=Decimal("19.01"), provider=stripe_provider)
-    assert exc.value.code == "refund_too_large"
-    assert snapshot() == before
+    rest = refund(order, clerk, stripe_provider, None)
     payment.refresh_from_db()
-    assert payment.amount_refunded == Decimal("10.00")
-
-    payment = refund_payment(payment=payment, amount=Decimal("19.00"), provider=stripe_provider)
-    payment.refresh_from_db()
+    assert rest.amount_refunded == Decimal("14.50")
     assert (payment.status, payment.amount_refunded) == (PaymentStatus.REFUNDED, Decimal("29.00"))
-    assert Order.objects.get(pk=payment.order_id).payment_status == PaymentStatus.REFUNDED
-    refunds = stripe_provider.client.v1.refunds.list().data
-    assert sorted(r.amount for r in refunds) == [1000, 1900]
+    assert Order.objects.get(pk=order.pk).payment_status == PaymentStatus.REFUNDED
+    assert stripe_refunds(stripe_provider, payment) == [1450, 1450]
+
+    before = snapshot(), refund_columns()
+    for quantities in (None, {variant.sku: 1}):
+        with pytest.raises(OrderError) as exc:
+            refund(order, clerk, stripe_provider, quantities)
+        assert exc.value.code == "already_refunded", quantities
+    assert (snapshot(), refund_columns()) == before
+    assert stripe_refunds(stripe_provider, payment) == [1450, 1450]
 
 
 def test_refund_after_partial_capture_is_capped_at_what_was_captured(
-    authorised, stripe_provider, snapshot
+    authorised, clerk, variant, stripe_provider, snapshot
 ):
-    payment = capture_payment(payment=authorised, amount=Decimal("14.50"), provider=stripe_provider)
-    before = snapshot()
+    # One of the two units was refused at the counter: only 14.50 was captured.
+    order = collected(authorised.order, clerk, stripe_provider, **{variant.sku: 1})
+    payment = Payment.objects.get(pk=authorised.pk)
+    assert (payment.amount_authorised, payment.amount_captured) == (
+        Decimal("29.00"),
+        Decimal("14.50"),
+    )
+    before = snapshot(), refund_columns()
 
     with pytest.raises(OrderError) as exc:
-        refund_payment(payment=payment, amount=Decimal("14.51"), provider=stripe_provider)
+        refund(order, clerk, stripe_provider, {variant.sku: 2})
 
-    assert exc.value.code == "refund_too_large"
-    assert snapshot() == before
+    assert (exc.value.code, exc.value.status) == ("bad_quantity", 400)
+    assert (snapshot(), refund_columns()) == before
+    assert stripe_refunds(stripe_provider, payment) == []
+
+    # Everything left to refund is the unit handed over: what was captured, no more.
+    everything = refund(order, clerk, stripe_provider, None)
+
+    payment.refresh_from_db()
+    assert everything.amount_refunded == Decimal("14.50")
+    assert (payment.status, payment.amount_refunded) == (PaymentStatus.REFUNDED, Decimal("14.50"))
+    assert stripe_refunds(stripe_provider, payment) == [1450]
 
 
-def test_refund_before_capture_is_refused(authorised, stripe_provider):
+def test_refund_before_capture_is_refused(
+    authorised, clerk, stripe_provider, stripe_http, snapshot
+):
+    order = ready(authorised.order, clerk)
+    before, calls = (snapshot(), refund_columns()), len(stripe_http.sent)
+
     with pytest.raises(OrderError) as exc:
-        refund_payment(payment=authorised, amount=Decimal("1.00"), provider=stripe_provider)
+        refund(order, clerk, stripe_provider, None)
 
-    assert exc.value.code == "illegal_payment_operation"
+    assert (exc.value.code, exc.value.status) == ("not_collected", 409)
+    assert (snapshot(), refund_columns()) == before
+    assert len(stripe_http.sent) == calls
+    assert stripe_provider.retrieve(authorised.provider_reference)["status"] == "requires_capture"
 
 
-def test_bad_amounts_are_refused(captured, stripe_provider):
+def test_bad_amounts_are_refused(authorised, stripe_provider, stripe_http, snapshot):
+    before, calls = snapshot(), len(stripe_http.sent)
+
     for amount in ("0", "-1", "1.001", "abc"):
         with pytest.raises(OrderError) as exc:
-            refund_payment(payment=captured, amount=amount, provider=stripe_provider)
-        assert exc.value.code == "bad_amount"
+            capture_payment(payment=authorised, amount=amount, provider=stripe_provider)
+        assert exc.value.code == "bad_amount", amount
+
+    assert snapshot() == before
+    assert len(stripe_http.sent) == calls
 
 
 # --- Idempotency keys and provider lookup ----------------------------------------------------
 
 
-def test_every_mutating_call_carries_an_idempotency_key(authorised, stripe_provider, stripe_http):
-    capture_payment(payment=authorised, amount=Decimal("20.00"), provider=stripe_provider)
-    refund_payment(payment=authorised, amount=Decimal("5.00"), provider=stripe_provider)
-    refund_payment(payment=authorised, amount=Decimal("5.00"), provider=stripe_provider)
+def test_every_mutating_call_carries_an_idempotency_key(
+    authorised, clerk, variant, stripe_provider, stripe_http
+):
+    order = collected(authorised.order, clerk, stripe_provider)
+    refund(order, clerk, stripe_provider, {variant.sku: 1})
+    refund(order, clerk, stripe_provider, {variant.sku: 1})
     stripe_provider.retrieve(authorised.provider_reference)
 
     posts = [(url, headers) for method, url, headers in stripe_http.sent if method == "POST"]
     keys = [headers.get("Idempotency-Key") for _, headers in posts]
     pi = authorised.provider_reference
     number = authorised.order.number
+    # Two refunds of the same amount: the refunded total so far tells them apart.
     assert keys == [
         f"{number}:authorise:pm_card_visa",
-        f"{pi}:capture:2000",
-        f"{pi}:refund:0.00:5.00",
-        f"{pi}:refund:5.00:5.00",
+        f"{pi}:capture:2900",
+        f"{pi}:refund:0.00:14.50",
+        f"{pi}:refund:14.50:14.50",
     ]
     gets = [headers for method, _, headers in stripe_http.sent if method == "GET"]
     assert gets

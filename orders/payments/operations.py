@@ -179,20 +179,6 @@ def record_refund(
     )
 
 
-def refund_payment(*, payment: Payment, amount, provider: PaymentProvider | None = None) -> Payment:
-    """Give back ``amount`` of what was captured (a refund row records it). Returns the
-    original payment. The ceiling (captured minus already refunded) is ours to enforce."""
-    amount = payment_amount(amount, payment)
-    with transaction.atomic():
-        locked, operation = claim_refund(payment, amount)
-    refund = call_refund(locked, operation, amount, provider)
-    with transaction.atomic():
-        payment = lock_payment(locked)
-        if payment.pending_operation == operation:
-            record_refund(payment, before=locked.amount_refunded, refund=refund)
-    return payment
-
-
 def refresh_payment(*, payment: Payment, provider: PaymentProvider | None = None) -> Payment:
     """Ask the provider where the payment stands and move ours forward to match."""
     return sync_payment(payment, provider or provider_for(payment))[0]

@@ -17,7 +17,6 @@ from orders.payments.operations import (
     cancel_payment,
     capture_payment,
     refresh_payment,
-    refund_payment,
 )
 from orders.services.checkout import (
     SLOT_HORIZON,
@@ -122,7 +121,6 @@ __all__ = [
     "place_order",
     "refresh_payment",
     "refund_order",
-    "refund_payment",
     "release_lapsing_authorisations",
     "replayed_order",
     "request_fingerprint",
