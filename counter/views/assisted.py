@@ -54,17 +54,9 @@ from shop.services import (
     start_handoff,
 )
 from shop.web import handoff_qr_response
-from stores.selectors import availability, pickup_slots
+from stores.selectors import availability, pickup_slots, slots_by_day
 
 ORDERS_SHOWN = 50
-
-
-def _slot_days(store, slots):
-    """The bookable slots grouped by local day, for the pickup time picker."""
-    days: dict = {}
-    for slot in slots:
-        days.setdefault(slot.start.astimezone(store.tz).date(), []).append(slot)
-    return list(days.items())
 
 
 def _customer_context(request, store, customer, **extra):
@@ -98,7 +90,7 @@ def _customer_context(request, store, customer, **extra):
         "orders": list(orders_for_staff(customer=customer, store=store, limit=ORDERS_SHOWN)),
         "orders_elsewhere": orders_elsewhere(customer=customer, store=store).count(),
         "touchpoints": list(staff_timeline(customer=customer, store=store, limit=50)),
-        "slot_days": _slot_days(store, slots),
+        "slot_days": slots_by_day(store=store, slots=slots),
         "chosen_slot": chosen,
         "add_form": extra.pop("add_form", None) or AssistedAddForm(),
         "claim_form": extra.pop("claim_form", None) or HandoffCodeForm(),

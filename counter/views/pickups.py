@@ -205,6 +205,7 @@ def _refund_context(order, form=None) -> dict:
         "refund_at_till": summary.at_till,
         "refunds": summary.refunds,
         "refundable": summary.refundable,
+        "can_refund": summary.can_refund,
     }
 
 
