@@ -18,3 +18,15 @@ class DomainError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+def form_error(form) -> DomainError:
+    """A form's errors as one 400 ``invalid_input`` refusal: "Label: message; …" (a field with no
+    label goes by its name, form-wide errors by their message alone)."""
+    detail = "; ".join(
+        f"{form.fields[name].label or name}: {' '.join(errors)}"
+        if name in form.fields
+        else " ".join(errors)
+        for name, errors in form.errors.items()
+    )
+    return DomainError("invalid_input", detail, status=400)

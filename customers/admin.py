@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import ReadOnlyAdmin
 from core.display import admin_time_column
 from customers.models import (
     Customer,
@@ -117,7 +118,7 @@ class NpsAnswerAdmin(admin.ModelAdmin):
 
 
 @admin.register(CustomerAccess)
-class CustomerAccessAdmin(admin.ModelAdmin):
+class CustomerAccessAdmin(ReadOnlyAdmin):
     """The log of customer records opened at the tablets: read, never written by hand."""
 
     list_display = ["viewed_at_shown", "store", "user", "customer", "via"]
@@ -129,12 +130,3 @@ class CustomerAccessAdmin(admin.ModelAdmin):
     viewed_at_shown = admin_time_column(
         CustomerAccess, "viewed_at", lambda view: view.store.timezone
     )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

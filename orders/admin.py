@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -8,7 +9,7 @@ from django.utils.translation import gettext_lazy
 
 from core.display import admin_time_column, money
 from customers.models import Channel
-from orders import services
+from orders import selectors, services
 from orders.errors import OrderError
 from orders.forms import RefundForm
 from orders.models import (
@@ -16,7 +17,6 @@ from orders.models import (
     Order,
     OrderEvent,
     OrderLine,
-    OrderStatus,
     Payment,
     PaymentAnomaly,
     PickupVerification,
@@ -245,13 +245,24 @@ class OrderAdmin(admin.ModelAdmin):
         extra_context = {
             **(extra_context or {}),
             "can_refund": order is not None
-            and order.status == OrderStatus.COLLECTED
-            and self.may_refund(request, order),
+            and self.may_refund(request, order)
+            and selectors.refund_summary(order).can_refund,
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
+    @staticmethod
+    def refund_order(object_id) -> Order:
+        """The order with what its refund page shows: its lines, and its payments with who
+        made them."""
+        return get_object_or_404(
+            Order.objects.select_related("store").prefetch_related(
+                "lines", Prefetch("payments", queryset=Payment.objects.select_related("user"))
+            ),
+            pk=object_id,
+        )
+
     def refund_view(self, request, object_id):
-        order = get_object_or_404(Order.objects.select_related("store"), pk=object_id)
+        order = self.refund_order(object_id)
         if not self.has_view_permission(request, order) or not self.may_refund(request, order):
             raise PermissionDenied
         status = 200
@@ -280,6 +291,10 @@ class OrderAdmin(admin.ModelAdmin):
                 status = 400
         else:
             form = RefundForm(order=order)
+        # After a refused refund: read again, the page shows the order as it is now.
+        summary = selectors.refund_summary(
+            self.refund_order(object_id) if request.method == "POST" else order
+        )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -287,10 +302,8 @@ class OrderAdmin(admin.ModelAdmin):
             "order": order,
             "form": form,
             "error": error,
-            "refunds": order.payments.filter(refund_of__isnull=False).select_related("user"),
-            "refund_at_till": order.payments.filter(
-                provider=Payment.Provider.IN_STORE, refund_of__isnull=True
-            ).exists(),
+            "refunds": summary.refunds,
+            "refund_at_till": summary.at_till,
             "title": _("Refund order %(number)s") % {"number": order.number},
         }
         return TemplateResponse(request, "admin/orders/order/refund.html", context, status=status)

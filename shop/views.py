@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.views import LoginView
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -14,7 +14,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from core.api import AuthThrottle
-from core.qr import qr_svg
+from core.errors import form_error
 from customers.models import Channel
 from customers.services import (
     customer_for_user,
@@ -51,22 +51,13 @@ from shop.web import (
     cart_owner,
     current_cart,
     current_customer,
+    handoff_qr_response,
     keep_cart,
     phone_region,
     remember_store,
     remembered_store_id,
 )
 from stores.selectors import active_store, active_stores
-
-
-def _form_error(form) -> CartError:
-    detail = "; ".join(
-        f"{form.fields[name].label or name}: {' '.join(errors)}"
-        if name in form.fields
-        else " ".join(errors)
-        for name, errors in form.errors.items()
-    )
-    return CartError("invalid_input", detail, status=400)
 
 
 @require_safe
@@ -147,7 +138,7 @@ def cart_view(request):
 def cart_add(request):
     form = AddToCartForm(request.POST)
     if not form.is_valid():
-        raise _form_error(form)
+        raise form_error(form)
     line = add_to_cart(
         **cart_owner(request),
         sku=form.cleaned_data["sku"],
@@ -165,7 +156,7 @@ def cart_add(request):
 def cart_line_update(request, line_id):
     form = LineQuantityForm(request.POST)
     if not form.is_valid():
-        raise _form_error(form)
+        raise form_error(form)
     cart = current_cart(request)
     if cart is None:
         raise Http404("No cart")
@@ -190,15 +181,9 @@ def cart_handoff(request):
 @require_safe
 def handoff_qr(request, code):
     """The QR of a handoff of this browser's own cart (it opens the cart page, code filled in)."""
-    handoff = selectors.active_handoff(cart=current_cart(request), code=code)
-    if handoff is None:
-        raise Http404("No such handoff")
-    claim_url = f"{reverse('shop:cart')}?{urlencode({'code': handoff.code})}"
-    response = HttpResponse(
-        qr_svg(request.build_absolute_uri(claim_url)), content_type="image/svg+xml"
+    return handoff_qr_response(
+        request, selectors.active_handoff(cart=current_cart(request), code=code)
     )
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 def _moved_message(claim) -> str:
@@ -259,7 +244,7 @@ def cart_claim(request):
 def store_choice(request):
     form = StoreChoiceForm(request.POST)
     if not form.is_valid():
-        raise _form_error(form)
+        raise form_error(form)
     store = pickup_store(code=form.cleaned_data["store"])
     remember_store(request, store.pk)
     messages.success(request, _("Your store: %(store)s") % {"store": store.name})

@@ -1,8 +1,14 @@
 """Request plumbing shared by the web shop and checkout views: which cart, which store."""
 
+from urllib.parse import urlencode
+
+from django.http import Http404, HttpResponse
+from django.urls import reverse
+
+from core.qr import qr_svg
 from customers.models import Channel, Customer
 from customers.services import customer_for_user
-from shop.models import Cart, CartLine
+from shop.models import Cart, CartHandoff, CartLine
 from shop.services import cart_for_customer, choose_store, create_anonymous_cart
 from stores.selectors import store_country
 
@@ -85,3 +91,16 @@ def cart_count(request) -> int:
             return 0
         lines = CartLine.objects.filter(cart__token=token)
     return sum(lines.values_list("quantity", flat=True))
+
+
+def handoff_qr_response(request, handoff: CartHandoff | None) -> HttpResponse:
+    """The QR of a live handoff, as an SVG image: it opens the shop's cart page with the code
+    filled in. No handoff (gone, or not this cart's) is a 404."""
+    if handoff is None:
+        raise Http404("No such handoff")
+    claim_url = f"{reverse('shop:cart')}?{urlencode({'code': handoff.code})}"
+    response = HttpResponse(
+        qr_svg(request.build_absolute_uri(claim_url)), content_type="image/svg+xml"
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response

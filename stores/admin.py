@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext as _
 
+from core.admin import ReadOnlyAdmin
 from stores.models import Closure, OpeningHours, SlotBooking, StaffMembership, StockLevel, Store
 from stores.services import set_on_hand
 
@@ -75,17 +76,8 @@ class StaffMembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(SlotBooking)
-class SlotBookingAdmin(admin.ModelAdmin):
+class SlotBookingAdmin(ReadOnlyAdmin):
     """Read-only: bookings are counted by checkouts and cancellations."""
 
     list_display = ["store", "start", "booked"]
     list_filter = ["store"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

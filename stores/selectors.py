@@ -197,6 +197,15 @@ def pickup_slots(
     return _slots(store, local_days, now, booked)
 
 
+def slots_by_day(*, store: Store, slots: list[Slot]) -> list[tuple[date, list[Slot]]]:
+    """``slots`` (in time order) grouped by the store's local day: the days in order, each with
+    its slots — the pickup time pickers show one day at a time."""
+    days: dict[date, list[Slot]] = {}
+    for slot in slots:
+        days.setdefault(slot.start.astimezone(store.tz).date(), []).append(slot)
+    return list(days.items())
+
+
 def slots_on(*, store: Store, day: date, now: datetime | None = None) -> list[Slot]:
     """The slots of one local day (for `GET /stores/{code}/slots/?date=`)."""
     now = now or timezone.now()

@@ -827,6 +827,32 @@ def test_a_superuser_refunds_one_line_in_the_admin(admin_client, admin_user, til
     assert "Chipped" in text(change)
 
 
+def test_the_admin_lists_refunds_like_the_tablet_and_offers_none_once_all_is_back(
+    admin_client, admin_user, till_order
+):
+    change_url = reverse("admin:orders_order_change", args=[till_order.pk])
+    admin_client.post(
+        admin_refund_url(till_order),
+        {"refund_MUG-01": "1", "reason": "Chipped", "payment_method": "cash"},
+    )
+
+    page = text(admin_client.get(admin_refund_url(till_order)))
+
+    assert page.count('<tr class="refund-row">') == 1
+    assert "Cash" in page and "Chipped" in page and admin_user.email in page
+    assert admin_refund_url(till_order) in text(admin_client.get(change_url))
+
+    admin_client.post(
+        admin_refund_url(till_order),
+        {"everything": "1", "reason": "Recall", "payment_method": "cash"},
+    )
+
+    assert (
+        text(admin_client.get(admin_refund_url(till_order))).count('<tr class="refund-row">') == 2
+    )
+    assert admin_refund_url(till_order) not in text(admin_client.get(change_url))
+
+
 def test_a_store_manager_refunds_everything_in_the_admin(shop, card_order):
     from django.contrib.auth.models import Permission
 

@@ -8,7 +8,13 @@ from django.utils.translation import override
 
 from orders.services import place_order
 from stores.models import Closure, OpeningHours, SlotBooking
-from stores.selectors import describe_pickup, earliest_pickups, pickup_slots, slots_on
+from stores.selectors import (
+    describe_pickup,
+    earliest_pickups,
+    pickup_slots,
+    slots_by_day,
+    slots_on,
+)
 from tests.conftest import MADRID, NOW, make_cart
 from tests.factories import StockLevelFactory, StoreFactory
 
@@ -224,6 +230,23 @@ def test_two_stores_in_different_time_zones_open_at_their_own_local_time(store):
     assert earliest[store.pk].start == datetime(2025, 1, 15, 7, 0, tzinfo=UTC)
     # Mexico City: 00:00 local now → opens 08:00 local = 14:00 UTC
     assert earliest[mexico.pk].start == datetime(2025, 1, 15, 14, 0, tzinfo=UTC)
+
+
+# The pickup time pickers show one local day at a time: evening slots in Mexico City fall on
+# the next day in UTC but stay under the store's own date.
+def test_slots_are_grouped_by_the_stores_local_day(db):
+    store = StoreFactory(timezone="America/Mexico_City", hours=False, lead_time_minutes=0)
+    for weekday in (OpeningHours.Weekday.WEDNESDAY, OpeningHours.Weekday.THURSDAY):
+        _hours(store, weekday, time(20), time(22))
+    now = datetime(2025, 1, 15, 12, tzinfo=UTC)  # Wednesday 06:00 in Mexico City
+
+    days = slots_by_day(store=store, slots=pickup_slots(store=store, now=now, days=2))
+
+    assert [day for day, _ in days] == [date(2025, 1, 15), date(2025, 1, 16)]
+    assert [_local(slots, MEXICO) for _, slots in days] == [
+        ["20:00", "20:30", "21:00", "21:30"]
+    ] * 2
+    assert days[0][1][0].start == datetime(2025, 1, 16, 2, tzinfo=UTC)
 
 
 # A store open across a DST change: on 29 March 2026 in Madrid the 02:00–03:00 wall times do

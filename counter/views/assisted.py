@@ -16,15 +16,14 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from core.errors import DomainError
-from core.qr import qr_svg
+from core.errors import DomainError, form_error
 from counter.forms import AssistedAddForm, AssistedOrderForm, HandoffCodeForm
 from counter.views.pickups import counter_view
 from customers.errors import CustomerError
@@ -54,17 +53,10 @@ from shop.services import (
     set_line_quantity,
     start_handoff,
 )
-from stores.selectors import availability, pickup_slots
+from shop.web import handoff_qr_response
+from stores.selectors import availability, pickup_slots, slots_by_day
 
 ORDERS_SHOWN = 50
-
-
-def _slot_days(store, slots):
-    """The bookable slots grouped by local day, for the pickup time picker."""
-    days: dict = {}
-    for slot in slots:
-        days.setdefault(slot.start.astimezone(store.tz).date(), []).append(slot)
-    return list(days.items())
 
 
 def _customer_context(request, store, customer, **extra):
@@ -98,7 +90,7 @@ def _customer_context(request, store, customer, **extra):
         "orders": list(orders_for_staff(customer=customer, store=store, limit=ORDERS_SHOWN)),
         "orders_elsewhere": orders_elsewhere(customer=customer, store=store).count(),
         "touchpoints": list(staff_timeline(customer=customer, store=store, limit=50)),
-        "slot_days": _slot_days(store, slots),
+        "slot_days": slots_by_day(store=store, slots=slots),
         "chosen_slot": chosen,
         "add_form": extra.pop("add_form", None) or AssistedAddForm(),
         "claim_form": extra.pop("claim_form", None) or HandoffCodeForm(),
@@ -119,16 +111,6 @@ def _refused(request, store, customer, error: DomainError, *, at: str = "cart", 
     return _customer_page(
         request, store, customer, status=error.status, error=error, error_at=at, **forms
     )
-
-
-def _form_error(form) -> DomainError:
-    detail = "; ".join(
-        f"{form.fields[name].label}: {' '.join(errors)}"
-        if name in form.fields and form.fields[name].label
-        else " ".join(errors)
-        for name, errors in form.errors.items()
-    )
-    return DomainError("invalid_input", detail, status=400)
 
 
 # --- Finding the customer --------------------------------------------------------------------
@@ -248,7 +230,7 @@ def customer_detail(request, store, customer):
 def cart_add(request, store, customer):
     form = AssistedAddForm(request.POST)
     if not form.is_valid():
-        return _refused(request, store, customer, _form_error(form), add_form=form)
+        return _refused(request, store, customer, form_error(form), add_form=form)
     code = form.cleaned_data["code"]
     try:
         line = add_to_cart(
@@ -274,7 +256,7 @@ def cart_line(request, store, customer, line_id):
     # A refused quantity stays in its line's box, with the reason beside it.
     typed = {"bad_line": line_id, "typed_quantity": request.POST.get("quantity", "")[:10]}
     if not form.is_valid():
-        return _refused(request, store, customer, _form_error(form), **typed)
+        return _refused(request, store, customer, form_error(form), **typed)
     try:
         set_line_quantity(
             cart=cart,
@@ -293,7 +275,7 @@ def cart_claim(request, store, customer):
     """The customer shows a cart code on their phone: that cart joins theirs."""
     form = HandoffCodeForm(request.POST)
     if not form.is_valid():
-        return _refused(request, store, customer, _form_error(form), claim_form=form)
+        return _refused(request, store, customer, form_error(form), claim_form=form)
     try:
         claim_handoff(code=form.cleaned_data["code"], customer=customer, channel=Channel.STORE)
     except DomainError as error:
@@ -321,15 +303,9 @@ def cart_handoff_qr(request, store, reference, handoff_code):
     the code filled in. (Part of the page already opened: not counted again; a wrong reference
     and a wrong code are the same 404.)"""
     customer = customer_by_reference(reference)
-    handoff = active_handoff(cart=customer_cart(customer=customer), code=handoff_code)
-    if handoff is None:
-        raise Http404("No such handoff")
-    claim_url = f"{reverse('shop:cart')}?{urlencode({'code': handoff.code})}"
-    response = HttpResponse(
-        qr_svg(request.build_absolute_uri(claim_url)), content_type="image/svg+xml"
+    return handoff_qr_response(
+        request, active_handoff(cart=customer_cart(customer=customer), code=handoff_code)
     )
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 @customer_view
@@ -338,7 +314,7 @@ def place(request, store, customer):
     """Order the customer's cart for pickup at this store, paid at the counter."""
     form = AssistedOrderForm(request.POST)
     if not form.is_valid():
-        return _refused(request, store, customer, _form_error(form), at="order", order_form=form)
+        return _refused(request, store, customer, form_error(form), at="order", order_form=form)
     cart = customer_cart(customer=customer)
     if cart is None:
         error = DomainError("empty_cart", _("The customer's cart is empty."), status=400)

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from core.display import label_of, money
+from core.errors import form_error
 from counter.forms import (
     CancelForm,
     CodeForm,
@@ -61,11 +62,6 @@ def _device(request) -> str:
     device_id = request.get_signed_cookie(DEVICE_COOKIE, default="new", salt="device")
     agent = request.META.get("HTTP_USER_AGENT", "")[:150]
     return f"tablet {device_id} · {agent}"
-
-
-def _form_error(form) -> OrderError:
-    detail = "; ".join(" ".join(errors) for errors in form.errors.values())
-    return OrderError("invalid_input", detail, status=400)
 
 
 @login_required
@@ -209,6 +205,7 @@ def _refund_context(order, form=None) -> dict:
         "refund_at_till": summary.at_till,
         "refunds": summary.refunds,
         "refundable": summary.refundable,
+        "can_refund": summary.can_refund,
     }
 
 
@@ -237,7 +234,7 @@ def change_status(request, store, number):
     order = selectors.order_for_store(store=store, number=number)
     form = StatusForm(request.POST)
     if not form.is_valid():
-        error = _form_error(form)
+        error = form_error(form)
         if request.htmx:
             raise error
         return _order_page(request, store, order, status=error.status, page_error=error)

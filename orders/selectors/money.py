@@ -208,22 +208,27 @@ class RefundSummary:
     refunds: list  # the refund rows, oldest first
     refundable: Decimal  # collected and not refunded yet
     at_till: bool  # the money was taken at the till, so it goes back there
+    can_refund: bool  # collected, with something left to refund: the refund form is offered
 
 
 def refund_summary(order: Order) -> RefundSummary:
-    """A collected order's refunds so far and what is left (from prefetched lines/payments)."""
+    """An order's refunds so far, what is left to refund and where the money goes back, and
+    whether a refund is on offer (the tablet's and the admin's one rule); from prefetched
+    lines/payments."""
     payments = list(order.payments.all())
     taken = paid_payment(order)
+    refundable = sum(
+        (
+            ln.unit_price * ((ln.collected_quantity or 0) - ln.refunded_quantity)
+            for ln in order.lines.all()
+        ),
+        ZERO,
+    )
     return RefundSummary(
         refunds=sorted((p for p in payments if p.refund_of_id), key=lambda p: (p.created_at, p.pk)),
-        refundable=sum(
-            (
-                ln.unit_price * ((ln.collected_quantity or 0) - ln.refunded_quantity)
-                for ln in order.lines.all()
-            ),
-            ZERO,
-        ),
+        refundable=refundable,
         at_till=taken is not None and taken.provider == Payment.Provider.IN_STORE,
+        can_refund=order.status == OrderStatus.COLLECTED and refundable > 0,
     )
 
 

@@ -44,7 +44,13 @@ from shop.web import (
     remembered_store_id,
 )
 from stores.models import Store
-from stores.selectors import active_stores, pickup_slots, store_country, store_time_zones
+from stores.selectors import (
+    active_stores,
+    pickup_slots,
+    slots_by_day,
+    store_country,
+    store_time_zones,
+)
 
 SESSION_GUEST_ORDERS = "guest_orders"
 
@@ -57,9 +63,7 @@ def _checkout_context(request, form, cart, store_code=None, day=None, chosen_slo
     )
     slots = pickup_slots(store=store) if store else []
     # One local day at a time: the days with bookable slots, then that day's slots.
-    days: dict[str, list] = {}
-    for slot in slots:
-        days.setdefault(slot.start.astimezone(store.tz).date().isoformat(), []).append(slot)
+    days = {day.isoformat(): day_slots for day, day_slots in slots_by_day(store=store, slots=slots)}
     chosen_slot = (form.data.get("slot") if form.is_bound else chosen_slot) or ""
     if chosen_slot[:10] in days and not day:
         day = chosen_slot[:10]
