@@ -4,6 +4,7 @@ a payment method id is expected. Stripe.js sends the card to Stripe; we get a pm
 
 import importlib
 import inspect
+import pkgutil
 import re
 
 import pytest
@@ -20,17 +21,22 @@ CARD_FIELD = re.compile(
 )
 
 
+def interface_modules():
+    """Every forms, api and admin module of ours, and the modules of such packages."""
+    for app in OUR_APPS:
+        package = importlib.import_module(app)
+        for info in pkgutil.walk_packages(package.__path__, prefix=f"{app}."):
+            parts = info.name.split(".")
+            if parts[1] in ("forms", "api", "admin") and "migrations" not in parts:
+                yield importlib.import_module(info.name)
+
+
 def our_classes(base):
     found = []
-    for app in OUR_APPS:
-        for module_name in ("forms", "api", "admin"):
-            try:
-                module = importlib.import_module(f"{app}.{module_name}")
-            except ModuleNotFoundError:
-                continue
-            for _name, cls in inspect.getmembers(module, inspect.isclass):
-                if issubclass(cls, base) and cls.__module__ == module.__name__:
-                    found.append(cls)
+    for module in interface_modules():
+        for _name, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, base) and cls.__module__ == module.__name__:
+                found.append(cls)
     return found
 
 
