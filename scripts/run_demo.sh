@@ -41,7 +41,7 @@ if [ -z "${STRIPE_SECRET_KEY:-}" ] && "$python" -c "import localstripe" 2>/dev/n
     export STRIPE_SECRET_KEY=sk_test_omnicollect_demo
     export STRIPE_PUBLISHABLE_KEY=pk_test_omnicollect_demo
     export STRIPE_WEBHOOK_SECRET=whsec_omnicollect_demo
-    "$python" -m tests.localstripe_server "$stripe_port" \
+    "$python" -m tests.support.localstripe_server "$stripe_port" \
         "$SITE_URL/payments/stripe/webhook/" "$STRIPE_WEBHOOK_SECRET" \
         >>"$log_dir/localstripe.log" 2>&1 &
     children+=($!)

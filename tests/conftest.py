@@ -2,8 +2,9 @@
 
 The suite runs on PostgreSQL and Redis (DESIGN §7). Service tests never read the wall clock:
 they pass ``NOW`` (a Wednesday, 09:00 in Madrid) to every service that takes ``now``. Tests
-that go through views, which do read it, pass at any moment: ``tests.clock.at_awkward_moments``
-runs them at the awkward ones, and ``OMNICOLLECT_TEST_CLOCK`` runs the whole suite at one.
+that go through views, which do read it, pass at any moment:
+``tests.support.clock.at_awkward_moments`` runs them at the awkward ones, and
+``OMNICOLLECT_TEST_CLOCK`` runs the whole suite at one.
 """
 
 import os
@@ -20,7 +21,7 @@ from core.tasks import broker_pause
 from orders.services import place_order
 from stores.models import StaffMembership
 from stores.selectors import pickup_slots
-from tests.factories import (
+from tests.support.factories import (
     CartFactory,
     CartLineFactory,
     CategoryFactory,
@@ -32,7 +33,7 @@ from tests.factories import (
     UserFactory,
     VariantFactory,
 )
-from tests.web_helpers import written
+from tests.support.web_helpers import written
 
 MADRID = ZoneInfo("Europe/Madrid")
 # Wednesday 15 January 2025, 09:00 in Madrid (08:00 UTC). In the past on purpose: tasks that
