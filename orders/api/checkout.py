@@ -202,4 +202,6 @@ def _authorise(request, *, customer, order: Order, body: dict) -> tuple[Order, s
             channel=Channel.MOBILE,
             user=request.user,
         )
+    elif not getattr(order, "replayed", False):
+        return order, ""  # just placed: its lines, first event and no payment are in memory
     return selectors.order_for_customer(customer=customer, number=order.number), client_secret

@@ -234,9 +234,11 @@ def _place(*, cart: Cart, checkout: _Checkout) -> Order:
         return existing
     lines, currency = _orderable_lines(cart)
     _reserve(checkout.store, checkout.slot, lines)
-    order = _write_order(cart, checkout, lines, currency)
-    open_history(order, channel=checkout.channel, user=checkout.user, now=checkout.now)
+    order, order_lines = _write_order(cart, checkout, lines, currency)
+    event = open_history(order, channel=checkout.channel, user=checkout.user, now=checkout.now)
     empty_cart(cart=cart)
+    # The order as its customer sees it, from what was just written: no re-read to answer.
+    order._prefetched_objects_cache = {"lines": order_lines, "events": [event], "payments": []}
     return order
 
 
@@ -287,7 +289,9 @@ def _reserve(store: Store, slot, lines: list[CartLine]) -> None:
         )
 
 
-def _write_order(cart: Cart, checkout: _Checkout, lines: list[CartLine], currency: str) -> Order:
+def _write_order(
+    cart: Cart, checkout: _Checkout, lines: list[CartLine], currency: str
+) -> tuple[Order, list[OrderLine]]:
     code = random_code()
     while Order.objects.filter(store=checkout.store, pickup_code=code).exists():
         code = random_code()
@@ -316,7 +320,7 @@ def _write_order(cart: Cart, checkout: _Checkout, lines: list[CartLine], currenc
         language=checkout.language,
     )
     with translation.override(checkout.language):  # the names as the customer read them
-        OrderLine.objects.bulk_create(
+        order_lines = OrderLine.objects.bulk_create(
             [
                 OrderLine(
                     order=order,
@@ -329,4 +333,4 @@ def _write_order(cart: Cart, checkout: _Checkout, lines: list[CartLine], currenc
                 for ln in lines
             ]
         )
-    return order
+    return order, order_lines

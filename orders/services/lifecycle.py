@@ -85,10 +85,11 @@ STOCK_EFFECTS = {
 }
 
 
-def open_history(order: Order, *, channel: str, user, now: datetime) -> None:
-    """A new order's first event, the customer's "order placed" touchpoint and, for an order
-    placed without a card, its confirmation (an online one is confirmed once authorised)."""
-    OrderEvent.objects.create(
+def open_history(order: Order, *, channel: str, user, now: datetime) -> OrderEvent:
+    """A new order's first event (returned), the customer's "order placed" touchpoint and, for
+    an order placed without a card, its confirmation (an online one is confirmed once
+    authorised)."""
+    event = OrderEvent.objects.create(
         order=order,
         from_status="",
         to_status=order.status,
@@ -104,6 +105,7 @@ def open_history(order: Order, *, channel: str, user, now: datetime) -> None:
         payload={"order": order.number, "store": order.store.code, "total": str(order.total)},
     )
     notify_transition(order, now=now)
+    return event
 
 
 def transition(
