@@ -202,6 +202,8 @@ def _authorise(request, *, customer, order: Order, body: dict) -> tuple[Order, s
             channel=Channel.MOBILE,
             user=request.user,
         )
-    elif not getattr(order, "replayed", False):
-        return order, ""  # just placed: its lines, first event and no payment are in memory
+    else:
+        placed = services.with_written_rows(order)  # just placed: no need to read it back
+        if placed is not None:
+            return placed, ""
     return selectors.order_for_customer(customer=customer, number=order.number), client_secret

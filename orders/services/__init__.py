@@ -23,6 +23,7 @@ from orders.services.checkout import (
     Contact,
     place_order,
     replayed_order,
+    with_written_rows,
     request_fingerprint,
 )
 from orders.services.collection import (
@@ -123,6 +124,7 @@ __all__ = [
     "refund_order",
     "release_lapsing_authorisations",
     "replayed_order",
+    "with_written_rows",
     "request_fingerprint",
     "resend_ready_message",
     "send_order_message_again",

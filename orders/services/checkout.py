@@ -225,31 +225,56 @@ def _who_orders(*, customer: Customer | None, contact: Contact | None, language:
 
 
 def _place(*, cart: Cart, checkout: _Checkout) -> Order:
-    # The cart row lock serialises two submits of the same checkout.
-    Cart.objects.select_for_update().filter(pk=cart.pk).first()
-    existing = replayed_order(
-        cart=cart, idempotency_key=checkout.idempotency_key, fingerprint=checkout.fingerprint
-    )
-    if existing is not None:
-        return existing
-    lines, currency = _orderable_lines(cart)
+    lines = _locked_lines(cart)
+    if not lines:
+        # Emptied by the submit this one retries (same key), which has just committed?
+        existing = replayed_order(
+            cart=cart, idempotency_key=checkout.idempotency_key, fingerprint=checkout.fingerprint
+        )
+        if existing is not None:
+            return existing
+        raise OrderError("empty_cart", _("Your cart is empty."), status=400)
+    currency = _orderable(lines)
     _reserve(checkout.store, checkout.slot, lines)
     order, order_lines = _write_order(cart, checkout, lines, currency)
     event = open_history(order, channel=checkout.channel, user=checkout.user, now=checkout.now)
     empty_cart(cart=cart)
-    # The order as its customer sees it, from what was just written: no re-read to answer.
-    order._prefetched_objects_cache = {"lines": order_lines, "events": [event], "payments": []}
+    # What was just written, for an answer that needs no re-read (``with_written_rows``).
+    order.written_rows = {"lines": order_lines, "events": [event], "payments": []}
     return order
 
 
-def _orderable_lines(cart: Cart) -> tuple[list[CartLine], str]:
+def with_written_rows(order: Order) -> Order | None:
+    """The order just placed with its lines, first event and (no) payments as they were
+    written, as if prefetched; None for an order read from the database (a replay)."""
+    rows = getattr(order, "written_rows", None)
+    if rows is None:
+        return None
+    cache = {}
+    for name, objs in rows.items():
+        queryset = getattr(order, name).all()
+        queryset._result_cache = list(objs)
+        queryset._prefetch_done = True
+        cache[name] = queryset
+    order._prefetched_objects_cache = cache
+    return order
+
+
+def _locked_lines(cart: Cart) -> list[CartLine]:
     """The cart's lines, sorted by variant (every checkout locks stock rows in that order),
-    and their one currency."""
-    lines = list(
-        CartLine.objects.filter(cart=cart).select_related("variant__product").order_by("variant_id")
+    with the cart row and the lines locked: two submits of the same checkout are serialised,
+    and the second finds the lines the first ordered gone (a locked row that was deleted
+    meanwhile is left out), so one key is looked up once per new checkout."""
+    return list(
+        CartLine.objects.filter(cart=cart)
+        .select_related("cart", "variant__product")
+        .select_for_update(of=("self", "cart"))
+        .order_by("variant_id")
     )
-    if not lines:
-        raise OrderError("empty_cart", _("Your cart is empty."), status=400)
+
+
+def _orderable(lines: list[CartLine]) -> str:
+    """The lines' one currency, once every line is still sold."""
     withdrawn = [ln for ln in lines if not (ln.variant.is_active and ln.variant.product.is_active)]
     if withdrawn:
         raise OrderError(
@@ -265,7 +290,7 @@ def _orderable_lines(cart: Cart) -> tuple[list[CartLine], str]:
             _("Items in different currencies cannot be ordered together."),
             status=400,
         )
-    return lines, currencies.pop()
+    return currencies.pop()
 
 
 def _reserve(store: Store, slot, lines: list[CartLine]) -> None:
