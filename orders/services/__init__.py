@@ -23,8 +23,8 @@ from orders.services.checkout import (
     Contact,
     place_order,
     replayed_order,
-    with_written_rows,
     request_fingerprint,
+    with_written_rows,
 )
 from orders.services.collection import (
     collect_order,
