@@ -6,6 +6,7 @@ decides, under its row lock, whether the change still fits — never Python read
 
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import F
 
 from stores.models import SlotBooking, StockLevel, Store
@@ -67,15 +68,28 @@ def return_stock(*, store_id: int, variant_id: int, quantity: int) -> None:
         raise RuntimeError(f"stock {store_id}/{variant_id}: cannot return {quantity}")
 
 
+# SlotBooking's table (stores_slotbooking) and its unique (store, start).
+_BOOK_SLOT = (
+    "INSERT INTO stores_slotbooking (store_id, start, booked) VALUES (%s, %s, 1) "
+    "ON CONFLICT (store_id, start) DO UPDATE SET booked = stores_slotbooking.booked + 1 "
+    "WHERE stores_slotbooking.booked < %s RETURNING 1"
+)
+
+
 def book_slot(*, store: Store, start: datetime) -> bool:
-    """Take one place in a pickup slot; False when the slot is already full."""
-    SlotBooking.objects.bulk_create(
-        [SlotBooking(store=store, start=start, booked=0)], ignore_conflicts=True
-    )
-    updated = SlotBooking.objects.filter(
-        store=store, start=start, booked__lt=store.slot_capacity
-    ).update(booked=F("booked") + 1)
-    return updated == 1
+    """Take one place in a pickup slot; False when the slot is already full.
+
+    One statement: the slot's first booking inserts its row, later ones add one to it while
+    it is under the store's capacity (PostgreSQL and SQLite both upsert).
+    """
+    if store.slot_capacity <= 0:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _BOOK_SLOT,
+            [store.pk, connection.ops.adapt_datetimefield_value(start), store.slot_capacity],
+        )
+        return cursor.fetchone() is not None
 
 
 def release_slot(*, store: Store, start: datetime) -> None:
