@@ -125,8 +125,9 @@ def place_order(
 ) -> Order:
     """Turn the cart into an order at ``store`` for the slot starting at ``slot_start``.
 
-    Reserves every line with one conditional UPDATE, books a place in the slot, writes the
-    order, its lines, the first event and a touchpoint, and empties the cart — all or nothing.
+    Writes the order, its lines, the first event, a touchpoint and the confirmation, empties
+    the cart, then books a place in the slot and reserves every line with one conditional
+    UPDATE each — all or nothing.
     ``language``: the one the order is placed in (its messages speak it); without one, the
     customer's. The same ``idempotency_key`` returns the order already placed (``replayed``)
     if ``fingerprint`` (``request_fingerprint``) matches, and raises ``idempotency_mismatch``
@@ -235,10 +236,13 @@ def _place(*, cart: Cart, checkout: _Checkout) -> Order:
             return existing
         raise OrderError("empty_cart", _("Your cart is empty."), status=400)
     currency = _orderable(lines)
-    _reserve(checkout.store, checkout.slot, lines)
     order, order_lines = _write_order(cart, checkout, lines, currency)
     event = open_history(order, channel=checkout.channel, user=checkout.user, now=checkout.now)
     empty_cart(cart=cart)
+    # Last, just before COMMIT: the slot's and the items' counters are the rows every checkout
+    # of the same slot or item waits for, so they stay locked for as short a time as possible.
+    # Every checkout takes them in the same order (the slot, then stock by variant).
+    _reserve(checkout.store, checkout.slot, lines)
     # What was just written, for an answer that needs no re-read (``with_written_rows``).
     order.written_rows = {"lines": order_lines, "events": [event], "payments": []}
     return order
