@@ -206,21 +206,32 @@ def slots_by_day(*, store: Store, slots: list[Slot]) -> list[tuple[date, list[Sl
     return list(days.items())
 
 
-def slots_on(*, store: Store, day: date, now: datetime | None = None) -> list[Slot]:
-    """The slots of one local day (for `GET /stores/{code}/slots/?date=`)."""
+def slots_on(
+    *, store: Store, day: date, now: datetime | None = None, count_bookings: bool = True
+) -> list[Slot]:
+    """The slots of one local day (for `GET /stores/{code}/slots/?date=`); without
+    ``count_bookings``, every slot's ``remaining`` is its capacity (no query)."""
     now = now or timezone.now()
     start = datetime.combine(day, datetime.min.time()).replace(tzinfo=store.tz)
-    booked = _bookings([store.pk], start, start + timedelta(days=1, hours=2))
+    booked = (
+        _bookings([store.pk], start, start + timedelta(days=1, hours=2)) if count_bookings else {}
+    )
     return _slots(store, [day], now, booked)
 
 
-def bookable_slot(*, store: Store, start: datetime, now: datetime | None = None) -> Slot | None:
-    """The slot starting exactly at ``start`` if it is a real, future, bookable slot."""
+def bookable_slot(
+    *, store: Store, start: datetime, now: datetime | None = None, count_bookings: bool = True
+) -> Slot | None:
+    """The slot starting exactly at ``start`` if it is a real, future, bookable slot.
+
+    Without ``count_bookings`` the slot is checked against the store's hours only (no query;
+    its ``remaining`` is its capacity): for a booking, whose upsert decides whether it fits.
+    """
     now = now or timezone.now()
     if timezone.is_naive(start) or abs(start - now) > timedelta(days=366):
         return None  # also keeps year 1 / 9999 away from timezone arithmetic
     day = start.astimezone(store.tz).date()
-    for slot in slots_on(store=store, day=day, now=now):
+    for slot in slots_on(store=store, day=day, now=now, count_bookings=count_bookings):
         if slot.start == start:
             return slot
     return None

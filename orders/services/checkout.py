@@ -52,6 +52,12 @@ class Contact:
 SLOT_HORIZON = timedelta(days=366)
 
 
+# A new random pickup code that is already taken at the store (one in billions) makes the
+# checkout start again with another, this many times in all.
+PICKUP_CODE_TRIES = 3
+PICKUP_CODE_CONSTRAINT = "order_pickup_code_unique"
+
+
 def request_fingerprint(body: dict) -> str:
     """SHA-256 of the canonical JSON of a validated request body (keys sorted, no spaces).
 
@@ -146,29 +152,33 @@ def place_order(
     slot = _bookable_slot(store=store, slot_start=slot_start, now=now)
     if customer is None and contact is None:
         raise OrderError("contact_required", _("Please give your name and email."), status=400)
-    try:
-        with transaction.atomic():
-            checkout = _Checkout(
-                store=store,
-                slot=slot,
-                **_who_orders(customer=customer, contact=contact, language=language),
-                channel=channel,
-                payment_method=payment_method,
-                pickup_person=pickup_person.strip(),
-                idempotency_key=idempotency_key,
-                fingerprint=fingerprint,
-                user=user,
-                now=now,
+    for attempt in range(PICKUP_CODE_TRIES):
+        try:
+            with transaction.atomic():
+                checkout = _Checkout(
+                    store=store,
+                    slot=slot,
+                    **_who_orders(customer=customer, contact=contact, language=language),
+                    channel=channel,
+                    payment_method=payment_method,
+                    pickup_person=pickup_person.strip(),
+                    idempotency_key=idempotency_key,
+                    fingerprint=fingerprint,
+                    user=user,
+                    now=now,
+                )
+                return _place(cart=cart, checkout=checkout)
+        except IntegrityError as error:
+            if PICKUP_CODE_CONSTRAINT in str(error) and attempt + 1 < PICKUP_CODE_TRIES:
+                continue  # the random pickup code is taken at this store: again, with another
+            # A concurrent submit with the same key won the race: return its order.
+            existing = replayed_order(
+                cart=cart, idempotency_key=idempotency_key, fingerprint=fingerprint
             )
-            return _place(cart=cart, checkout=checkout)
-    except IntegrityError:
-        # A concurrent submit with the same key won the race: return its order.
-        existing = replayed_order(
-            cart=cart, idempotency_key=idempotency_key, fingerprint=fingerprint
-        )
-        if existing is not None:
-            return existing
-        raise
+            if existing is not None:
+                return existing
+            raise
+    raise AssertionError("unreachable")  # the last try returns or raises
 
 
 def _check_payment_method(payment_method: str, *, allow_online: bool) -> None:
@@ -184,7 +194,8 @@ def _check_payment_method(payment_method: str, *, allow_online: bool) -> None:
 def _bookable_slot(*, store: Store, slot_start: datetime, now: datetime):
     """The slot starting at ``slot_start`` if the store takes orders for it now."""
     slot = (
-        bookable_slot(store=store, start=slot_start, now=now)
+        # Whether it has room is the booking's to decide (book_slot), under its row lock.
+        bookable_slot(store=store, start=slot_start, now=now, count_bookings=False)
         if timezone.is_aware(slot_start) and abs(slot_start - now) <= SLOT_HORIZON
         else None
     )
@@ -321,9 +332,9 @@ def _reserve(store: Store, slot, lines: list[CartLine]) -> None:
 def _write_order(
     cart: Cart, checkout: _Checkout, lines: list[CartLine], currency: str
 ) -> tuple[Order, list[OrderLine]]:
+    # Unique per store (a constraint): a code already taken fails the insert, and
+    # ``place_order`` tries again with a new one — rarer than a query on every checkout.
     code = random_code()
-    while Order.objects.filter(store=checkout.store, pickup_code=code).exists():
-        code = random_code()
     online = checkout.payment_method == PaymentMethod.ONLINE
     order = Order.objects.create(
         customer=checkout.customer,

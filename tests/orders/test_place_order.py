@@ -434,3 +434,24 @@ def test_online_payment_is_refused_for_now(store, variant, stock, customer, snap
 
     assert (exc.value.code, exc.value.status) == ("payment_unavailable", 400)
     assert snapshot() == before
+
+
+def test_a_pickup_code_already_taken_at_the_store_is_drawn_again(
+    store, variant, stock, customer, monkeypatch
+):
+    # given an order at the store holding the code the draw comes up with first
+    first = _checkout(make_cart((variant, 1)), store, customer=customer)
+    draws = iter([first.pickup_code, "ZZZZ9999"])
+    monkeypatch.setattr("orders.services.checkout.random_code", lambda: next(draws))
+
+    # when another order is placed there
+    second = _checkout(make_cart((variant, 1)), store, customer=customer)
+
+    # then it gets the next code drawn, and everything it reserved is reserved once
+    assert second.pickup_code == "ZZZZ9999"
+    assert list(Order.objects.order_by("pk").values_list("pickup_code", flat=True)) == [
+        first.pickup_code,
+        "ZZZZ9999",
+    ]
+    assert StockLevel.objects.get(store=store, variant=variant).reserved == 2
+    assert SlotBooking.objects.get(store=store).booked == 2
