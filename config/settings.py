@@ -246,7 +246,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 # --- REST API (DESIGN §8) ------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["knox.auth.TokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["customers.tokens.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # DRF's JSON parser with a nesting limit (core.parsers.JSON_MAX_DEPTH).
     "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],

@@ -7,7 +7,6 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
-from knox.models import AuthToken
 from knox.views import LogoutView as KnoxLogoutView
 from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed
@@ -37,6 +36,7 @@ from customers.services import (
     send_verification,
     update_customer,
 )
+from customers.tokens import TokenAuthentication, issue_token
 from customers.views import verification_link
 
 
@@ -115,7 +115,7 @@ TokenSerializer = inline_serializer(
 
 
 def _issue_token(request, user) -> dict:
-    instance, token = AuthToken.objects.create(user)
+    instance, token = issue_token(user)
     return {"token": token, "expiry": instance.expiry}
 
 
@@ -195,6 +195,8 @@ class TokenView(APIView):
 
 class LogoutView(KnoxLogoutView):
     """Log this device out: its token stops working."""
+
+    authentication_classes = (TokenAuthentication,)
 
     @extend_schema(request=None, responses={204: None, 401: UNAUTHENTICATED})
     def post(self, request, format=None):

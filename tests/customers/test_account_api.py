@@ -8,11 +8,15 @@ change made from the phone is recorded with channel ``mobile``.
 from datetime import datetime, time, timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from knox.models import AuthToken
+from knox.settings import CONSTANTS
 
 from customers.models import Customer, Touchpoint
+from tests.support.api_client import token_for
 from tests.support.factories import PASSWORD
 from tests.support.web_helpers import written
 
@@ -586,3 +590,29 @@ def test_timeline_without_a_token_is_401(shopper, anonymous_api):
     response = anonymous_api.get(TIMELINE)
 
     assert_error(response, 401, "not_authenticated")
+
+
+def test_a_token_is_checked_with_one_query_whatever_else_the_user_holds(shopper):
+    # given a user with 20 devices logged in, two of them long expired
+    tokens = [token_for(shopper.user) for _ in range(20)]
+    expired = [token[: CONSTANTS.TOKEN_KEY_LENGTH] for token in tokens[:2]]
+    AuthToken.objects.filter(token_key__in=expired).update(
+        expiry=timezone.now() - timedelta(days=1)
+    )
+
+    # when the newest device calls the API
+    with CaptureQueriesContext(connection) as queries:
+        response = get(ME, tokens[-1])
+
+    # then one query found its token (and the user and customer record), nothing else
+    assert response.status_code == 200
+    tokens_read = [q["sql"] for q in queries.captured_queries if "knox_authtoken" in q["sql"]]
+    assert len(tokens_read) == 1
+    assert '"token_key" =' in tokens_read[0]
+    assert "customers_customer" in tokens_read[0]
+    # and the expired ones still refuse, and are gone once the user logs in again
+    assert get(ME, tokens[0]).status_code == 401
+    assert AuthToken.objects.filter(user=shopper.user).count() == 19
+    login(shopper)
+    assert AuthToken.objects.filter(user=shopper.user).count() == 19
+    assert not AuthToken.objects.filter(expiry__lt=timezone.now()).exists()
