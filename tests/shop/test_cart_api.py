@@ -157,9 +157,9 @@ def test_cart_query_count_does_not_grow_with_lines(shop, shopper, shopper_api):
     assert len(large["lines"]) == 30
     assert all(line["available_at_store"] == 5 for line in large["lines"])
     assert few == many
-    # knox's token lookup (two reads), customer, cart with its store, lines with their items,
-    # stock at the store
-    assert many == 6
+    # the token with its user and customer, cart with its store, lines with their items, stock
+    # at the store
+    assert many == 4
 
 
 # --- POST /api/v1/cart/lines/ ----------------------------------------------------------------
