@@ -15,7 +15,7 @@ from customers.services import record_touchpoint
 from shop.errors import CartError
 from shop.models import Cart, CartHandoff, CartLine, Variant
 from stores.models import Store
-from stores.selectors import active_store, active_stores, stores_with_stock
+from stores.selectors import active_store, active_store_by_code, stores_with_stock
 
 
 def _check_quantity(quantity, *, allow_zero: bool = False) -> int:
@@ -189,7 +189,7 @@ def remove_line(*, line_id, channel: str, cart: Cart | None = None, customer=Non
 
 def pickup_store(*, code: str) -> Store:
     """The active store with this code, where a cart can be collected; unknown_store otherwise."""
-    store = active_stores().filter(code=code).first() if code else None
+    store = active_store_by_code(code) if code else None
     if store is None:
         raise CartError("unknown_store", _("We have no store with that code."), status=400)
     return store

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from core.display import label_of
 from customers.phones import country_for_timezone
+from stores import cache as store_cache
 from stores.models import Closure, OpeningHours, SlotBooking, StaffMembership, StockLevel, Store
 
 
@@ -36,6 +37,24 @@ def active_stores():
             queryset=Closure.objects.filter(date__gte=timezone.now().date() - timedelta(days=1)),
         ),
     )
+
+
+def active_store_by_code(code: str) -> Store | None:
+    """The active store with this code, with its hours and closures (as ``active_stores``):
+    from the cache when it has a copy as of the last change (stores/cache.py), else from the
+    database (three queries)."""
+    day = timezone.now().date()
+    version, store = store_cache.read(code, day)
+    if store is not None:
+        return store if store.is_active else None
+    store = Store.objects.filter(code=code).prefetch_related(
+        Prefetch("opening_hours", queryset=OpeningHours.objects.order_by("weekday", "opens")),
+        Prefetch("closures", queryset=Closure.objects.filter(date__gte=day - timedelta(days=1))),
+    )
+    store = store.first()
+    if store is not None and version is not None:
+        store_cache.write(code, day, version, store)
+    return store if store is not None and store.is_active else None
 
 
 def store_time_zones() -> set[str]:

@@ -18,7 +18,7 @@ from customers.models import Touchpoint
 from orders.models import Order, OrderEvent
 from shop.models import CartLine
 from shop.services import cart_for_customer
-from stores.models import SlotBooking
+from stores.models import Closure, SlotBooking
 from tests.support.api_client import Api, token_for
 from tests.support.api_helpers import CHECKOUT, order_url
 from tests.support.clock import at_awkward_moments
@@ -493,3 +493,44 @@ def test_the_api_order_shows_what_the_web_order_page_shows(
         == order.total
         == sum(Decimal(ln["line_total"]) for ln in body["lines"])
     )
+
+
+# --- The store as read at checkout (cached, stores/cache.py) ---------------------------------
+
+
+def test_a_closure_added_after_a_checkout_refuses_the_next_one_at_once(
+    shop, customer_api, filled_cart, checkout_body, slots
+):
+    # given a checkout that read the store, its hours and closures (now cached)
+    assert customer_api.post(CHECKOUT, checkout_body, key="first").status_code == 201
+    CartLineFactory(cart=filled_cart, variant=shop.lamp, quantity=1)
+
+    # when the store closes on the day of that slot, and the shopper checks out again
+    day = slots[1].astimezone(shop.store.tz).date()
+    Closure.objects.create(store=shop.store, date=day, reason="Stocktaking")
+    before = written()
+    response = customer_api.post(CHECKOUT, checkout_body, key="second")
+
+    # then the slot is refused, and nothing is written
+    assert response.status_code == 400, text(response)
+    assert response.json()["code"] == "slot_invalid"
+    assert written() == before
+    assert Order.objects.count() == 1
+
+
+def test_a_store_that_stops_taking_orders_is_unknown_to_the_next_checkout(
+    shop, customer_api, filled_cart, checkout_body
+):
+    # given a checkout that read the store (now cached)
+    assert customer_api.post(CHECKOUT, checkout_body, key="first").status_code == 201
+    CartLineFactory(cart=filled_cart, variant=shop.lamp, quantity=1)
+
+    # when the store is made inactive, and the shopper checks out there again
+    shop.store.is_active = False
+    shop.store.save(update_fields=["is_active"])
+    response = customer_api.post(CHECKOUT, checkout_body, key="second")
+
+    # then the store is unknown, and no second order is placed
+    assert response.status_code == 400, text(response)
+    assert response.json()["code"] == "unknown_store"
+    assert Order.objects.count() == 1
