@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from customers.models import Touchpoint
 from orders.models import Order, OrderEvent
@@ -23,7 +24,17 @@ from tests.support.api_client import Api, token_for
 from tests.support.api_helpers import CHECKOUT, order_url
 from tests.support.clock import at_awkward_moments
 from tests.support.factories import CartLineFactory
-from tests.support.web_helpers import slot_bookings, stock_of, text, written
+from tests.support.web_helpers import (
+    add_to_cart,
+    checkout,
+    checkout_data,
+    checkout_page,
+    logged_in,
+    slot_bookings,
+    stock_of,
+    text,
+    written,
+)
 
 pytest_plugins = ["tests.support.web_fixtures", "tests.support.api_fixtures"]
 
@@ -534,3 +545,65 @@ def test_a_store_that_stops_taking_orders_is_unknown_to_the_next_checkout(
     assert response.status_code == 400, text(response)
     assert response.json()["code"] == "unknown_store"
     assert Order.objects.count() == 1
+
+
+# --- What a checkout costs -------------------------------------------------------------------
+
+# The SQL statements of one checkout of a two-line cart, once the store is in the cache. In
+# the test's transaction the checkout's own transaction is a savepoint (2 statements that are
+# BEGIN and COMMIT in production, which Django does not count), and so is the confirmation's.
+API_CHECKOUT_STATEMENTS = 17
+WEB_CHECKOUT_STATEMENTS = 20
+
+
+def _statements(send) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        response = send()
+    assert response.status_code in (201, 302), text(response)
+    return [query["sql"] for query in queries.captured_queries]
+
+
+def _refill(shop, cart):
+    CartLineFactory(cart=cart, variant=shop.lamp, quantity=2, channel="mobile")
+    CartLineFactory(cart=cart, variant=shop.mug, quantity=1, channel="mobile")
+
+
+def test_an_api_checkout_runs_a_fixed_number_of_statements_hot_rows_last(
+    shop, customer_api, filled_cart, checkout_body
+):
+    # given one checkout already placed (the store is read into the cache), and a full cart
+    assert customer_api.post(CHECKOUT, checkout_body, key="warm").status_code == 201
+    _refill(shop, filled_cart)
+
+    # when the shopper checks out again
+    statements = _statements(lambda: customer_api.post(CHECKOUT, checkout_body, key="again"))
+
+    # then the checkout ran its fixed number of statements, the order's were written, and
+    # the slot and stock counters were the last ones touched before the commit
+    print(f"\nAPI checkout: {len(statements)} statements")
+    assert len(statements) == API_CHECKOUT_STATEMENTS
+    assert Order.objects.count() == 2
+    last = [sql.split()[0:3] for sql in statements[-4:]]
+    assert last[0][:3] == ["INSERT", "INTO", "stores_slotbooking"]
+    assert [words[:2] for words in last[1:3]] == [["UPDATE", '"stores_stocklevel"']] * 2
+    assert last[3][:2] == ["RELEASE", "SAVEPOINT"]
+
+
+def test_a_web_checkout_runs_a_fixed_number_of_statements(shop, shopper):
+    # given a logged-in shopper who has checked out once, with a lamp and a mug in the cart
+    client = logged_in(shopper.user)
+    add_to_cart(client, shop.lamp)
+    assert checkout(client, shop.store).status_code == 302
+    add_to_cart(client, shop.lamp, 2)
+    add_to_cart(client, shop.mug)
+    _, key, slots = checkout_page(client, shop.store)
+
+    # when they place the order
+    statements = _statements(
+        lambda: client.post("/checkout/", checkout_data(shop.store, key, slots[1]))
+    )
+
+    # then the POST ran its fixed number of statements
+    print(f"\nweb checkout: {len(statements)} statements")
+    assert len(statements) == WEB_CHECKOUT_STATEMENTS
+    assert Order.objects.count() == 2
