@@ -12,7 +12,8 @@ counter.
 
 import time
 
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import RedisError
 
 from core.outage import Pause
@@ -28,6 +29,9 @@ def increment(key: str, *, timeout: int) -> int | None:
     if cache_pause.active():
         return None
     try:
+        backend = caches[DEFAULT_CACHE_ALIAS]
+        if isinstance(backend, RedisCache):
+            return _redis_increment(backend, key, timeout=timeout)
         cache.add(key, 0, timeout=timeout)
         try:
             return cache.incr(key)
@@ -37,6 +41,16 @@ def increment(key: str, *, timeout: int) -> int | None:
     except (RedisError, OSError) as error:
         cache_pause.failed(error, f"counting {key}")
         return None
+
+
+def _redis_increment(backend: RedisCache, key: str, *, timeout: int) -> int:
+    """INCR and EXPIRE in one round trip (a MULTI/EXEC pipeline): the count starts at 1 on a
+    missing key, and the key lives ``timeout`` seconds after its last attempt. The value is
+    stored as Django's Redis cache stores an int, so ``cache.get`` reads it."""
+    key = backend.make_and_validate_key(key)
+    pipe = backend._cache.get_client(key, write=True).pipeline(transaction=True)
+    count, _ = pipe.incr(key).expire(key, timeout).execute()
+    return count
 
 
 def current(key: str) -> int:

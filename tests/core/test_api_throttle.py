@@ -5,15 +5,18 @@ and test client: exactly the configured number get through, the others get 429.
 """
 
 import threading
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.core.cache import caches
+import redis
+from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 from django.test import Client
 
+from core import counters
 from orders.models import Order
 from shop.services import cart_for_customer
 from tests.support.api_client import Api, token_for
@@ -49,6 +52,38 @@ def _outcomes(responses) -> Counter:
 
 def test_the_limits_count_in_the_shared_redis_cache():
     assert isinstance(caches["default"], RedisCache)
+
+
+def test_an_attempt_is_counted_in_one_round_trip_that_also_sets_its_expiry(monkeypatch):
+    # given a fresh counter, and every round trip to Redis counted
+    key = f"test-round-trips:{uuid.uuid4().hex}"
+    trips = Counter()
+    sends = [
+        (redis.Redis, "execute_command"),  # one command, one round trip
+        (redis.client.Pipeline, "_execute_transaction"),  # a MULTI/EXEC pipeline
+        (redis.client.Pipeline, "_execute_pipeline"),  # a plain pipeline
+    ]
+    for cls, name in sends:
+        original = getattr(cls, name)
+
+        def counted(self, *args, _original=original, _name=name, **kwargs):
+            trips[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, name, counted)
+
+    # when two attempts are counted
+    first = counters.increment(key, timeout=30)
+    second = counters.increment(key, timeout=30)
+    monkeypatch.undo()
+
+    # then each took one round trip, the count is what the cache reads, and it expires
+    assert (first, second) == (1, 2)
+    assert trips == {"_execute_transaction": 2}
+    assert cache.get(key) == 2
+    backend = caches["default"]
+    client = backend._cache.get_client()
+    assert 0 < client.ttl(backend.make_and_validate_key(key)) <= 30
 
 
 @pytest.mark.django_db(transaction=True)
