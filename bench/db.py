@@ -14,16 +14,30 @@ def url(dbname: str) -> str:
 
 
 def recreate(dbname: str) -> None:
+    """An empty ``dbname``: made if missing, else its public schema dropped and made again
+    (DROP DATABASE waits for every backend of the server to answer a barrier, which a busy
+    shared server may not do for minutes)."""
     if not dbname.replace("_", "").isalnum() or "bench" not in dbname:
         raise ValueError(f"refusing to recreate {dbname!r}: the bench's databases have 'bench'")
     with psycopg.connect(conninfo("postgres"), autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT datconnlimit FROM pg_database WHERE datname = %s", [dbname]
+        ).fetchone()
+        if found and found[0] == -2:  # left invalid by an interrupted DROP DATABASE
+            conn.execute("SET statement_timeout = '30s'")
+            conn.execute(f'DROP DATABASE "{dbname}"')
+            found = None
+        if not found:
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+            return
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = %s AND pid <> pg_backend_pid()",
             [dbname],
         )
-        conn.execute(f'DROP DATABASE IF EXISTS "{dbname}"')
-        conn.execute(f'CREATE DATABASE "{dbname}"')
+    with psycopg.connect(conninfo(dbname), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
 
 
 BASELINE_TABLES = """
@@ -51,7 +65,7 @@ def create_baseline_tables(dsn: str) -> None:
         conn.execute(BASELINE_TABLES)
         conn.execute(
             "INSERT INTO bench_stock (id, on_hand) SELECT i, 100000000 FROM "
-            "(SELECT 1 AS i UNION ALL SELECT generate_series(%s, %s)) s",
+            "(SELECT 1 AS i UNION ALL SELECT generate_series(%s::int, %s::int)) s",
             [SPREAD_FIRST, SPREAD_FIRST + SPREAD_COUNT - 1],
         )
         conn.execute("INSERT INTO bench_stock (id, on_hand) VALUES (%s, 0)", [SHORT])
