@@ -12,6 +12,7 @@ import random
 import re
 import subprocess
 import time
+import traceback
 import uuid
 from contextlib import contextmanager
 
@@ -359,9 +360,18 @@ def rows(ctx: Context) -> list[Row]:
                            None, "skipped: out of time"))  # fmt: skip
             continue
         ctx.log(f"checkout: {clients} clients, {'spread' if spread else 'hot SKU'}")
-        out.extend(_load_rows(ctx, shop, clients, spread))
+        out.extend(_guarded(f"checkout {clients} clients", _load_rows, ctx, shop, clients, spread))
     ctx.log("checkout: oversold")
-    out.append(_oversold_rows(ctx, shop))
+    out.extend(_guarded("oversold units", lambda: [_oversold_rows(ctx, shop)]))
     ctx.log("checkout: SQL statements and hot-row time, in process")
-    out.extend(_in_process(ctx, shop))
+    out.extend(_guarded("SQL statements and hot-row time", _in_process, ctx, shop))
     return out
+
+
+def _guarded(name, measure, *args) -> list[Row]:
+    """The rows, or one row saying they failed (the other rows still run)."""
+    try:
+        return measure(*args)
+    except Exception as exc:
+        traceback.print_exc()
+        return [Row(name, None, None, "", None, "-", False, f"failed: {exc!r}")]
