@@ -29,7 +29,7 @@ SETUP_RESERVE = 120
 # (module, seconds it may take): run in this order.
 PARTS = [
     ("pages", 170),
-    ("checkout", 210),
+    ("checkout", 260),
     ("rss", 60),
 ]
 
