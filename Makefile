@@ -14,7 +14,7 @@ TEST_SECRET_KEY := test-only-not-secret-0d8f5c2a9b7e4136a1f0c3d5e7b9a2c4
 CHROMIUM := /usr/bin/chromium
 XGETTEXT := /usr/bin/xgettext
 
-.PHONY: venv run test lint system-tools
+.PHONY: venv run test lint system-tools bench
 
 venv: $(STAMP)
 
@@ -23,7 +23,7 @@ $(PYTHON):
 
 # Reinstall whenever pyproject.toml changes.
 $(STAMP): pyproject.toml | $(PYTHON)
-	$(PYTHON) -m pip install -e '.[dev]'
+	$(PYTHON) -m pip install -e '.[dev,bench]'
 	touch $@
 
 run: venv
@@ -39,6 +39,20 @@ test: venv system-tools
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The benchmark (README, "Benchmark"): its own databases, not part of `make test`.
+WRK := /usr/bin/wrk
+
+bench: venv $(WRK)
+	$(PYTHON) -m bench
+
+$(WRK):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
+	else \
+		echo "The benchmark needs wrk: sudo apt-get install wrk" >&2; \
+		exit 2; \
+	fi
 
 lint: venv
 	$(VENV)/bin/ruff check .

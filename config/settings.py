@@ -298,6 +298,14 @@ API_RATE_LIMITS = {
     "customer_search": (30, 60),
     "customer_view": (60, 60),
 }
+# Every limit above multiplied by this (a load test raises it for its run only; default 1).
+API_RATE_LIMITS_SCALE = int(os.environ.get("API_RATE_LIMITS_SCALE", "1"))
+if API_RATE_LIMITS_SCALE < 1:
+    raise ImproperlyConfigured("API_RATE_LIMITS_SCALE must be a whole number of at least 1.")
+API_RATE_LIMITS = {
+    scope: (limit * API_RATE_LIMITS_SCALE, window)
+    for scope, (limit, window) in API_RATE_LIMITS.items()
+}
 
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
