@@ -51,7 +51,7 @@ class Form:
     def data(self, **overrides: str) -> list[tuple[str, str]]:
         """The fields with ``overrides`` replacing (or adding) values by name."""
         sent = [(k, v) for k, v in self.fields if k not in overrides]
-        return sent + [(k, v) for k, v in overrides.items()]
+        return sent + list(overrides.items())
 
 
 def parse_forms(page: str) -> list[Form]:
@@ -150,7 +150,9 @@ class Browser:
             self.conn.close()
         return Response(response.status, path, text), response.getheader("Location")
 
-    def request(self, method: str, path: str, data: list[tuple[str, str]] | None = None) -> Response:
+    def request(
+        self, method: str, path: str, data: list[tuple[str, str]] | None = None
+    ) -> Response:
         """Send a request and follow redirects as a browser does (a POST's answer becomes a GET)."""
         body = urlencode(data).encode() if data is not None else None
         headers = {"Content-Type": "application/x-www-form-urlencoded"} if body is not None else {}
@@ -186,7 +188,7 @@ class LoadResult:
     completed: int
     errors: int
     seconds: float
-    requests: int
+    requests: int  # made by the completed flows
     first_error: str = ""
 
     @property
@@ -211,13 +213,14 @@ def run_load(
 
     def client(number: int) -> None:
         browser = Browser(host, port)
-        done = errors = 0
+        done = errors = requests = 0
         first_error = ""
         n = 0
         try:
             while time.monotonic() < deadline:
                 browser.new_shopper()
                 n += 1
+                sent = browser.requests
                 try:
                     flow(browser, number * 1_000_000 + n)
                 except (FlowError, OSError, http.client.HTTPException) as error:
@@ -227,12 +230,13 @@ def run_load(
                     continue
                 if time.monotonic() <= deadline:
                     done += 1
+                    requests += browser.requests - sent
         finally:
             browser.close()
         with lock:
             totals["completed"] += done
             totals["errors"] += errors
-            totals["requests"] += browser.requests
+            totals["requests"] += requests
             totals["first_error"] = totals["first_error"] or first_error
 
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]

@@ -94,7 +94,9 @@ def format_table(rows: Sequence[Row]) -> str:
         )
         for row in rows
     ]
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *lines, strict=False)]
+    widths = [
+        max(len(str(cell)) for cell in column) for column in zip(header, *lines, strict=False)
+    ]
     out = []
     for i, cells in enumerate([header, *lines]):
         out.append("  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())

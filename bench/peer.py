@@ -39,6 +39,9 @@ from bench.oscar import project as oscar_project
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "bench"
+# Omnicollect's var/ for this part: its collected static files (production settings serve them
+# through WhiteNoise's manifest).
+OMNI_STATIC = VAR / "omni-peer" / "static"
 OSCAR_DB = "oscar_bench"
 OMNI_DB = "omni_bench_peer"
 # A Redis database for this part alone: the orders' queued messages must never reach a Celery
@@ -155,7 +158,7 @@ def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> No
 @contextmanager
 def serve(command: list[str], *, env: dict, cwd: Path, url: str, log_path: Path):
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=log)
+        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=log)  # noqa: S603
         try:
             wait_until_up(url, proc)
             yield proc
@@ -217,18 +220,36 @@ def omni_environment(ctx: Context, redis_url: str) -> dict[str, str]:
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         DJANGO_SECURE_SSL_REDIRECT="0",
         DJANGO_LOG_LEVEL="WARNING",
-        OMNICOLLECT_VAR_DIR=str(VAR / "omni-peer"),
+        OMNICOLLECT_VAR_DIR=str(OMNI_STATIC.parent),
     )
     return env
 
 
+def static_is_fresh() -> bool:
+    """The collected files (and their manifest, which production settings need) are newer than
+    the project's static files and the virtualenv's last install."""
+    manifest = OMNI_STATIC / "staticfiles.json"
+    if not manifest.exists():
+        return False
+    sources = [ROOT / "static", *ROOT.glob("*/static")]
+    newest = max(
+        (f.stat().st_mtime for d in sources for f in d.rglob("*") if f.is_file()), default=0.0
+    )
+    installed = ROOT / ".venv" / ".installed"
+    if installed.exists():
+        newest = max(newest, installed.stat().st_mtime)
+    return manifest.stat().st_mtime > newest
+
+
 def omni_prepare_commands(ctx: Context) -> list[list[str]]:
     manage = [ctx.python, str(ROOT / "manage.py")]
-    return [
+    commands = [
         [*manage, "migrate", "--noinput", "-v", "0"],
         [*manage, "seed_demo", "-v", "0"],
-        [*manage, "collectstatic", "--noinput", "-v", "0"],
     ]
+    if not static_is_fresh():
+        commands.append([*manage, "collectstatic", "--noinput", "-v", "0"])
+    return commands
 
 
 def omni_reset(conninfo: str) -> list[str]:
@@ -272,7 +293,7 @@ def _run_all(commands: dict[str, tuple[list[list[str]], dict, Path]], log) -> di
                 continue
             command = cmds.pop(0)
             log(f"{name}: {' '.join(Path(c).name if '/' in c else c for c in command[:4])}")
-            proc = subprocess.Popen(
+            proc = subprocess.Popen(  # noqa: S603 - our interpreters, our commands
                 command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
             )
             running[name] = (cmds, env, cwd, proc)
@@ -377,8 +398,9 @@ def rows(ctx: Context) -> list[Row]:
         ctx.log(f"servers up after {time.monotonic() - started:.0f}s; warming up")
         oscar = oscar_flow(oscar_products)
         omni = omni_flow(omni_products)
-        oscar_before, omni_before = count_orders(oscar_db, "order_order"), count_orders(
-            omni_db, "orders_order"
+        oscar_before, omni_before = (
+            count_orders(oscar_db, "order_order"),
+            count_orders(omni_db, "orders_order"),
         )
         measure("oscar", oscar_port, oscar, WARMUP_SECONDS, record=False)
         measure("omni", omni_port, omni, WARMUP_SECONDS, record=False)
@@ -397,9 +419,8 @@ def rows(ctx: Context) -> list[Row]:
         per_order = sum(r.requests for r in runs) / max(1, sum(r.completed for r in runs))
         errors = sum(r.errors for r in runs)
         first = next((r.first_error for r in runs if r.first_error), "")
-        return (
-            f"{rates} orders/s, {per_order:.1f} requests per order, {errors} errors"
-            + (f" ({first})" if first else "")
+        return f"{rates} orders/s, {per_order:.1f} requests per order, {errors} errors" + (
+            f" ({first})" if first else ""
         )
 
     load_after = os.getloadavg()

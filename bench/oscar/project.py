@@ -157,14 +157,16 @@ def ensure_venv(venv: Path, log: Callable[[str], None]) -> str:
         log(f"installing django-oscar into {venv} (from PyPI)")
         if venv.exists():
             shutil.rmtree(venv)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run(
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # noqa: S603
+        pip = subprocess.run(  # noqa: S603 - the venv's own pip, our requirements file
             [str(python), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)],
-            check=True,
-            stdout=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
         )
+        if pip.returncode != 0:
+            raise RuntimeError(f"pip could not install django-oscar:\n{pip.stderr[-3000:]}")
         stamp.write_text(wanted, encoding="utf-8")
-    out = subprocess.run(
+    out = subprocess.run(  # noqa: S603
         [str(python), "-c", "import oscar; print(oscar.get_version())"],
         check=True,
         capture_output=True,
