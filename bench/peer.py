@@ -14,6 +14,12 @@ doing what a browser does, CSRF tokens read from the pages and redirects followe
 
 The figure is Omnicollect's orders/s, the baseline Oscar's, in interleaved runs (Oscar, then
 Omnicollect, ``PAIRS`` times), medians reported. Run alone: ``.venv/bin/python -m bench.peer``.
+
+Its own databases: ``oscar_bench`` and ``omni_bench_peer`` (created, migrated and loaded by the
+part; stock and slot capacity reset every run) and Redis database ``BENCH_PEER_REDIS_DB`` (13).
+Oscar's virtualenv and project are kept under ``var/bench/``. Knobs (environment):
+``BENCH_PEER_CLIENTS`` (8), ``BENCH_PEER_SECONDS`` (15 per run), ``BENCH_PEER_PAIRS`` (3),
+``BENCH_PEER_BUDGET`` (300 s for the whole part).
 """
 
 from __future__ import annotations
