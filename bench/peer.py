@@ -24,6 +24,7 @@ Oscar's virtualenv and project are kept under ``var/bench/``. Knobs (environment
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import random
@@ -238,29 +239,38 @@ def omni_environment(ctx: Context, redis_url: str) -> dict[str, str]:
     return env
 
 
+STATIC_STAMP = OMNI_STATIC.parent / "static-packages.txt"
+
+
+def installed_packages() -> str:
+    """The virtualenv's distributions and versions (their static files are collected too)."""
+    return "\n".join(
+        sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
+    )
+
+
 def static_is_fresh() -> bool:
     """The collected files (and their manifest, which production settings need) are newer than
-    the project's static files and the virtualenv's last install."""
+    the project's static files and were collected with the packages installed now."""
     manifest = OMNI_STATIC / "staticfiles.json"
-    if not manifest.exists():
+    if not manifest.exists() or not STATIC_STAMP.exists():
+        return False
+    if STATIC_STAMP.read_text(encoding="utf-8") != installed_packages():
         return False
     sources = [ROOT / "static", *ROOT.glob("*/static")]
     newest = max(
         (f.stat().st_mtime for d in sources for f in d.rglob("*") if f.is_file()), default=0.0
     )
-    installed = ROOT / ".venv" / ".installed"
-    if installed.exists():
-        newest = max(newest, installed.stat().st_mtime)
     return manifest.stat().st_mtime > newest
 
 
-def omni_prepare_commands(ctx: Context) -> list[list[str]]:
+def omni_prepare_commands(ctx: Context, *, collect_static: bool) -> list[list[str]]:
     manage = [ctx.python, str(ROOT / "manage.py")]
     commands = [
         [*manage, "migrate", "--noinput", "-v", "0"],
         [*manage, "seed_demo", "-v", "0"],
     ]
-    if not static_is_fresh():
+    if collect_static:
         commands.append([*manage, "collectstatic", "--noinput", "-v", "0"])
     return commands
 
@@ -334,6 +344,7 @@ def rows(ctx: Context) -> list[Row]:
     )
     oscar_env = oscar_project.environment(oscar_dir)
     omni_env = omni_environment(ctx, redis_url)
+    collect_static = not static_is_fresh()
     outputs = _run_all(
         {
             "oscar": (
@@ -341,10 +352,16 @@ def rows(ctx: Context) -> list[Row]:
                 oscar_env,
                 oscar_dir,
             ),
-            "omnicollect": (omni_prepare_commands(ctx), omni_env, ROOT),
+            "omnicollect": (
+                omni_prepare_commands(ctx, collect_static=collect_static),
+                omni_env,
+                ROOT,
+            ),
         },
         ctx.log,
     )
+    if collect_static:
+        STATIC_STAMP.write_text(installed_packages(), encoding="utf-8")
     oscar_products = json.loads(outputs["oscar"].strip().splitlines()[-1])
     oscar_db = server_conninfo(ctx.dsn, OSCAR_DB)
     omni_db = server_conninfo(ctx.dsn, OMNI_DB)
