@@ -31,6 +31,7 @@ PARTS = [
     ("pages", 170),
     ("checkout", 260),
     ("rss", 60),
+    ("peer", 200),
 ]
 
 

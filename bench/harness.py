@@ -37,8 +37,8 @@ class Row:
     baseline: float | None
     unit: str
     ratio: float | None
-    target: str
-    met: bool | None
+    target: str = ""
+    met: bool | None = None
     note: str = ""
 
 

@@ -1,0 +1,109 @@
+"""The pure pieces of the side-by-side bench (bench/peer.py): reading a page's forms as a
+browser would send them, and the interleaved medians. No server, no timing."""
+
+import json
+
+from bench.browser import Form, find_form, parse_forms
+from bench.harness import Row, format_table, interleave, ratio, write_results
+from bench.peer import database_url, redis_url_for
+
+PAGE = """
+<form method="get" action="/search/"><input name="q" value=""></form>
+<form id="checkout-form" method="post" action="/checkout/">
+  <input type="hidden" name="csrfmiddlewaretoken" value="tok&amp;en">
+  <input type="hidden" name="store" value="MAD-01">
+  <input type="radio" name="slot" value="2030-01-07T10:00:00+01:00" disabled required>
+  <input type="radio" name="slot" value="2030-01-07T10:30:00+01:00" required>
+  <input type='radio' name='slot' value='2030-01-07T11:00:00+01:00' required>
+  <input type="radio" name="payment" value="in_store" checked>
+  <input type="radio" name="payment" value="online">
+  <input type="checkbox" name="remember" value="yes">
+  <input type="email" name="email" value="locked@example.com" disabled>
+  <input name="name" value="">
+  <select name="country"><option value="ES">Spain</option>
+    <option value="FR" selected>France</option></select>
+  <textarea name="notes">Ring &amp; wait</textarea>
+  <button type="submit" name="go">Place order</button>
+</form>
+"""
+
+
+def test_a_form_sends_what_a_browser_would():
+    form = find_form(PAGE, lambda f: f.attrs.get("id") == "checkout-form", "checkout")
+
+    assert form.method == "post"
+    assert form.action == "/checkout/"
+    assert form.fields == [
+        ("csrfmiddlewaretoken", "tok&en"),
+        ("store", "MAD-01"),
+        ("payment", "in_store"),
+        ("name", ""),
+        ("country", "FR"),
+        ("notes", "Ring & wait"),
+    ]
+    # A disabled choice is not on offer; unchecked ones are, without being sent.
+    assert form.radios == {
+        "slot": ["2030-01-07T10:30:00+01:00", "2030-01-07T11:00:00+01:00"],
+        "payment": ["in_store", "online"],
+    }
+
+
+def test_overrides_replace_fields_by_name_and_add_new_ones():
+    form = Form(action="", method="post", attrs={}, fields=[("a", "1"), ("b", "2")])
+
+    assert form.data(b="3", c="4") == [("a", "1"), ("b", "3"), ("c", "4")]
+
+
+def test_every_form_of_the_page_is_read():
+    assert [(f.method, f.action) for f in parse_forms(PAGE)] == [
+        ("get", "/search/"),
+        ("post", "/checkout/"),
+    ]
+
+
+def test_connection_strings_for_the_parts_own_databases():
+    dsn = "host=127.0.0.1 port=5433 user=bench password=pw dbname=omni_bench"
+
+    assert (
+        database_url(dsn, "omni_bench_peer") == "postgres://bench:pw@127.0.0.1:5433/omni_bench_peer"
+    )
+    assert redis_url_for("redis://127.0.0.1:6379/9", 13) == "redis://127.0.0.1:6379/13"
+    assert redis_url_for("redis://127.0.0.1:6379", 13) == "redis://127.0.0.1:6379/13"
+
+
+def test_interleave_alternates_and_returns_medians():
+    calls = []
+    a_values, b_values = iter([5.0, 1.0, 3.0]), iter([20.0, 40.0, 10.0])
+
+    def a():
+        calls.append("a")
+        return next(a_values)
+
+    def b():
+        calls.append("b")
+        return next(b_values)
+
+    assert interleave(a, b, pairs=3) == (3.0, 20.0)
+    assert calls == ["a", "b", "a", "b", "a", "b"]
+
+
+def test_table_and_results_file(tmp_path):
+    row = Row(
+        name="web checkout vs django-oscar (8 clients)",
+        figure=12.5,
+        baseline=5.0,
+        unit="orders/s",
+        ratio=ratio(12.5, 5.0),
+        target="report",
+    )
+
+    table = format_table([row]).splitlines()
+    assert table[0].split() == ["row", "figure", "baseline", "ratio", "target", "met?"]
+    assert "12.50 orders/s" in table[2] and "5.00 orders/s" in table[2] and "2.50×" in table[2]
+    assert ratio(1.0, 0.0) is None
+
+    path = write_results([row], {"cpu_count": 2}, path=tmp_path / "results.json")
+    saved = json.loads(path.read_text())
+    assert saved["meta"] == {"cpu_count": 2}
+    assert saved["rows"][0]["ratio"] == 2.5
+    assert saved["rows"][0]["met"] is None
