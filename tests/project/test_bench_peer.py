@@ -1,10 +1,8 @@
 """The pure pieces of the side-by-side bench (bench/peer.py): reading a page's forms as a
 browser would send them, and the interleaved medians. No server, no timing."""
 
-import json
-
 from bench.browser import Form, find_form, parse_forms
-from bench.harness import Row, format_table, interleave, ratio, write_results
+from bench.harness import interleave
 from bench.peer import database_url, redis_url_for
 
 PAGE = """
@@ -85,25 +83,3 @@ def test_interleave_alternates_and_returns_medians():
 
     assert interleave(a, b, pairs=3) == (3.0, 20.0)
     assert calls == ["a", "b", "a", "b", "a", "b"]
-
-
-def test_table_and_results_file(tmp_path):
-    row = Row(
-        name="web checkout vs django-oscar (8 clients)",
-        figure=12.5,
-        baseline=5.0,
-        unit="orders/s",
-        ratio=ratio(12.5, 5.0),
-        target="report",
-    )
-
-    table = format_table([row]).splitlines()
-    assert table[0].split() == ["row", "figure", "baseline", "ratio", "target", "met?"]
-    assert "12.50 orders/s" in table[2] and "5.00 orders/s" in table[2] and "2.50×" in table[2]
-    assert ratio(1.0, 0.0) is None
-
-    path = write_results([row], {"cpu_count": 2}, path=tmp_path / "results.json")
-    saved = json.loads(path.read_text())
-    assert saved["meta"] == {"cpu_count": 2}
-    assert saved["rows"][0]["ratio"] == 2.5
-    assert saved["rows"][0]["met"] is None
