@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -153,14 +154,17 @@ class Gunicorn(Process):
             if not self.alive():
                 raise RuntimeError(f"gunicorn exited:\n{self.output()}")
             try:
-                url = self.base_url + "/healthz"
+                url = self.base_url + "/"
                 request = urllib.request.Request(url, headers=PROXY_HEADERS)  # noqa: S310
                 with urllib.request.urlopen(request, timeout=2):  # noqa: S310 - loopback
                     return self
+            except urllib.error.HTTPError:
+                return self  # it answers (the project has no health page)
             except OSError:
                 time.sleep(0.2)
+        output = self.output()
         self.stop()
-        raise RuntimeError(f"gunicorn did not answer in {timeout} s:\n{self.output()}")
+        raise RuntimeError(f"gunicorn did not answer in {timeout} s:\n{output}")
 
 
 class CeleryWorker(Process):
@@ -197,8 +201,9 @@ class CeleryWorker(Process):
             if " ready." in self.output():
                 return self
             time.sleep(0.2)
+        output = self.output()
         self.stop()
-        raise RuntimeError(f"the Celery worker was not ready in {timeout} s:\n{self.output()}")
+        raise RuntimeError(f"the Celery worker was not ready in {timeout} s:\n{output}")
 
 
 def logins(*, python: str, env: dict, emails: list[str]) -> dict[str, dict[str, str]]:
