@@ -28,10 +28,12 @@ SETUP_RESERVE = 120
 
 # (module, seconds it may take): run in this order.
 PARTS = [
-    ("pages", 170),
-    ("checkout", 260),
-    ("rss", 60),
-    ("peer", 200),
+    ("pages", 120),
+    ("checkout", 180),
+    ("rss", 40),
+    ("peer", 140),
+    ("bigdata", 320),
+    ("email", 60),
 ]
 
 

@@ -167,6 +167,7 @@ class Context:
     deadline: float = 0.0  # monotonic time the whole run must end by
     part_deadline: float = 0.0  # monotonic time the running part must end by
     log_file: Path | None = None
+    big_base_url: str = ""  # a server on the 1,000,000-order database, if the runner started one
 
     def log(self, msg: str) -> None:
         line = f"[bench {time.monotonic() - self.started:6.1f}s] {msg}"
