@@ -399,6 +399,7 @@ CELERY_BEAT_SCHEDULE = {
     "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 60.0},
     "settle-card-payments": {"task": "orders.tasks.settle_card_payments", "schedule": 300.0},
     "send-reminders": {"task": "orders.tasks.send_reminders", "schedule": 300.0},
+    "flush-touchpoints": {"task": "customers.tasks.flush_touchpoints", "schedule": 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 

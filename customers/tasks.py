@@ -33,3 +33,9 @@ def send_password_reset(email: str, language: str, channel: str) -> bool:
     """Email a password reset link if an account uses the address (see
     ``services.request_password_reset``). Running it twice sends two working links."""
     return services.send_password_reset(email=email, language=language, channel=channel)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=60, time_limit=90)
+def flush_touchpoints() -> int:
+    """Write the product views queued since the last run as touchpoints (safe to run twice)."""
+    return services.flush_queued_touchpoints()

@@ -150,7 +150,15 @@ class Order(models.Model):
                 condition=Q(slot_end__gt=models.F("slot_start")), name="order_slot_order"
             ),
         ]
-        indexes = [models.Index(fields=["store", "status", "slot_start"])]
+        indexes = [
+            models.Index(fields=["store", "status", "slot_start"]),
+            # The tablet poll's version: the store's latest order write.
+            models.Index(fields=["store", "-updated_at"], name="order_store_updated_idx"),
+            # A customer's orders, newest first (the account page and GET /api/v1/orders/).
+            models.Index(
+                fields=["customer", "-created_at", "-id"], name="order_customer_newest_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.number

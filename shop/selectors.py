@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import CharField, Exists, F, Min, OuterRef, Prefetch, Q
+from django.db.models import CharField, Exists, F, OuterRef, Prefetch, Q, Subquery
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -25,14 +25,19 @@ def catalogue_products(*, search: str = "", category: str = "", store: str = "")
     ``currency``), in the order of their names in the active language.
 
     ``store`` (a store code) keeps only products with at least one unit available there.
+
+    Every condition on variants and stock is an ``EXISTS`` and the prices are subqueries: no
+    join multiplies the rows, so the page needs no ``DISTINCT`` nor ``GROUP BY`` and its count
+    is a plain ``COUNT(*)`` over products.
     """
     language = (translation.get_language() or settings.LANGUAGE_CODE).split("-")[0]
+    active_variants = Variant.objects.filter(product=OuterRef("pk"), is_active=True)
     products = (
-        Product.objects.filter(is_active=True, variants__is_active=True)
+        Product.objects.filter(Exists(active_variants), is_active=True)
         .select_related("category")
         .annotate(
-            price_from=Min("variants__price"),
-            currency=Min("variants__currency"),
+            price_from=Subquery(active_variants.order_by("price").values("price")[:1]),
+            currency=Subquery(active_variants.order_by("currency").values("currency")[:1]),
             local_name=Coalesce(
                 KeyTextTransform(language, "name_translations"), "name", output_field=CharField()
             ),
@@ -46,20 +51,25 @@ def catalogue_products(*, search: str = "", category: str = "", store: str = "")
             Q(name__icontains=search)
             | Q(**{f"name_translations__{language}__icontains": search})
             | Q(description__icontains=search)
-            | Q(variants__sku__iexact=search)
+            | Exists(Variant.objects.filter(product=OuterRef("pk"), sku__iexact=search))
             | Q(category__name__icontains=search)
             | Q(**{f"category__name_translations__{language}__icontains": search})
         )
     if category:
         products = products.filter(category__slug=category)
     if store:
-        # One filter call, so the same (active) variant must have the stock there.
+        # The same (active) variant must have the stock there.
         products = products.filter(
-            variants__is_active=True,
-            variants__stock_levels__store__code=store,
-            variants__stock_levels__on_hand__gt=F("variants__stock_levels__reserved"),
+            Exists(
+                StockLevel.objects.filter(
+                    variant__product=OuterRef("pk"),
+                    variant__is_active=True,
+                    store__code=store,
+                    on_hand__gt=F("reserved"),
+                )
+            )
         )
-    return products.distinct()
+    return products
 
 
 def _stock_exists(store_id: int | None = None) -> Exists:

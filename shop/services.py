@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from customers.models import Customer
-from customers.services import record_touchpoint
+from customers.services import queue_touchpoint, record_touchpoint
 from shop.errors import CartError
 from shop.models import Cart, CartHandoff, CartLine, Variant
 from stores.models import Store
@@ -285,14 +285,17 @@ def empty_cart(*, cart: Cart) -> None:
     CartLine.objects.filter(cart=cart).delete()
 
 
-def record_product_view(*, customer: Customer | None, product, channel: str) -> None:
-    """A known customer looked at a product (anonymous views are not tracked)."""
+def record_product_view(*, customer: Customer | None, product, channel: str, now=None) -> None:
+    """A known customer looked at a product (anonymous views are not tracked). Queued, not
+    written: the page stays a read; the timeline shows it after the next flush (at most a
+    minute later, customers.tasks.flush_touchpoints)."""
     if customer is not None:
-        record_touchpoint(
+        queue_touchpoint(
             customer=customer,
             channel=channel,
             kind="product_viewed",
             payload={"product": product.slug},
+            now=now,
         )
 
 

@@ -2,10 +2,12 @@
 
 import secrets
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
@@ -75,10 +77,21 @@ def home(request):
     return render(request, "counter/home.html", {"stores": stores})
 
 
-def _queue_context(request, store, **extra):
+def _queue_context(request, store, *, version=None, **extra):
+    """The board: the first tickets of each column (more on demand: ``?placed=50``), and the
+    version the next poll sends back (``since``) so that nothing is sent while nothing changed."""
+    limits = selectors.queue_limits(request.GET)
+    columns = selectors.store_queue(store=store, limits=limits)
+    for column in columns.values():
+        more = {k: v for k, v in limits.items() if v != selectors.QUEUE_SHOWN}
+        more[column.name] = min(column.limit + selectors.QUEUE_SHOWN, selectors.QUEUE_SHOWN_MAX)
+        column.more_query = urlencode(more)
     return {
         "store": store,
-        "columns": selectors.store_queue(store=store),
+        "columns": columns,
+        "version": version or selectors.queue_version(store=store),
+        "shown_limits": {k: v for k, v in limits.items() if v != selectors.QUEUE_SHOWN},
+        "max_shown": selectors.QUEUE_SHOWN_MAX,
         "scan_form": ScanForm(),
         **extra,
     }
@@ -96,7 +109,12 @@ def _queue_page(request, store, *, status=200, **extra):
 @require_safe
 def queue(request, store):
     if request.htmx:
-        return render(request, "counter/partials/queue_board.html", _queue_context(request, store))
+        # The poll: 204 (htmx keeps the board as it is) when nothing changed since ``since``.
+        version = selectors.queue_version(store=store)
+        if request.GET.get("since") == version:
+            return HttpResponse(status=204)
+        context = _queue_context(request, store, version=version)
+        return render(request, "counter/partials/queue_board.html", context)
     return _queue_page(request, store)
 
 

@@ -44,6 +44,8 @@ from customers.services.surveys import (
     survey_order,
 )
 from customers.services.touchpoints import (
+    flush_queued_touchpoints,
+    queue_touchpoint,
     record_touchpoint,
 )
 from customers.services.verification import (
@@ -78,6 +80,8 @@ __all__ = [
     "password_reset_path",
     "password_reset_user",
     "record_customer_access",
+    "flush_queued_touchpoints",
+    "queue_touchpoint",
     "record_touchpoint",
     "register_customer",
     "request_password_reset",

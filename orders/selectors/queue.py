@@ -2,23 +2,32 @@
 customer timelines staff read.
 """
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import (
+    Case,
+    CharField,
     Count,
     DecimalField,
     Exists,
     F,
     OuterRef,
     Q,
+    Subquery,
     Sum,
+    Value,
+    When,
+    Window,
 )
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from customers.models import NotificationKind
 from customers.selectors import timeline
 from orders.models import (
     Order,
+    OrderLine,
     OrderStatus,
     Payment,
     PaymentStatus,
@@ -35,23 +44,136 @@ def ready_resends_left(messages) -> int:
 
 
 QUEUE_COLUMNS = ("overdue", "placed", "preparing", "ready")
+OPEN_STATUSES = (OrderStatus.PLACED, OrderStatus.PREPARING, OrderStatus.READY)
+# Tickets shown per column (the oldest first); the rest are counted, shown on demand, and
+# found with the scan box or the search.
+QUEUE_SHOWN = 25
+QUEUE_SHOWN_MAX = 500
+# What the board shows of an order (with the annotations below): nothing else is read.
+TICKET_FIELDS = (
+    "number",
+    "store_id",
+    "status",
+    "payment_method",
+    "contact_name",
+    "slot_start",
+    "hold_until",
+    "arrived_at",
+    "created_at",
+)
 
 
-def store_queue(*, store, now: datetime | None = None) -> dict[str, list[Order]]:
-    """The tablet's live queue in one query: open orders by column, soonest slot first.
+def _late(now: datetime) -> Q:
+    """Overdue: not ready although its pickup slot has started, or ready and past its hold."""
+    return Q(status=OrderStatus.READY, hold_until__isnull=False, hold_until__lte=now) | (
+        ~Q(status=OrderStatus.READY) & Q(slot_start__lte=now)
+    )
+
+
+def queue_version(*, store, now: datetime | None = None) -> str:
+    """A short fingerprint of everything the board shows, in one cheap query: it changes
+    when an order of the store is written (its ``updated_at``: placed, moved, arrived, paid,
+    collected, cancelled), or when one more open order turns overdue with time."""
+    now = now or timezone.now()
+    open_orders = Order.objects.filter(store=OuterRef("pk"), status__in=OPEN_STATUSES)
+    row = (
+        type(store)
+        .objects.filter(pk=store.pk)
+        .annotate(
+            latest=Subquery(
+                Order.objects.filter(store=OuterRef("pk"))
+                .order_by("-updated_at")
+                .values("updated_at")[:1]
+            ),
+            open_count=Subquery(
+                open_orders.values("store").annotate(n=Count("pk")).values("n")[:1]
+            ),
+            late_count=Subquery(
+                open_orders.filter(_late(now)).values("store").annotate(n=Count("pk")).values("n")
+            ),
+        )
+        .values_list("latest", "open_count", "late_count")
+        .first()
+    )
+    latest, open_count, late_count = row or (None, 0, 0)
+    stamp = int(latest.timestamp() * 1_000_000) if latest else 0
+    return f"{stamp:x}.{open_count or 0}.{late_count or 0}"
+
+
+@dataclass
+class QueueColumn:
+    """One column of the board: the first ``limit`` tickets, and how many there are in all."""
+
+    name: str
+    orders: list[Order] = field(default_factory=list)
+    total: int = 0
+    limit: int = QUEUE_SHOWN
+
+    @property
+    def hidden(self) -> int:
+        return self.total - len(self.orders)
+
+
+def queue_limits(params) -> dict[str, int]:
+    """Tickets to show per column, from query parameters like ``?placed=50`` (bounded)."""
+    limits = {}
+    for name in QUEUE_COLUMNS:
+        try:
+            value = int(params.get(name, QUEUE_SHOWN))
+        except (TypeError, ValueError):
+            value = QUEUE_SHOWN
+        limits[name] = min(max(value, QUEUE_SHOWN), QUEUE_SHOWN_MAX)
+    return limits
+
+
+def store_queue(
+    *, store, now: datetime | None = None, limits: dict[str, int] | None = None
+) -> dict[str, QueueColumn]:
+    """The tablet's live queue: open orders by column, soonest slot first, the first
+    ``limits[column]`` of each (``QUEUE_SHOWN`` by default) with the column's total.
 
     Customers who said "I'm here" come first in their column, earliest arrival first.
     Overdue: not ready although its pickup slot has started, or ready and past its hold.
+
+    Two queries whatever the number of open orders: the tickets to show (and the totals), by a
+    window over the open orders' keys; then those tickets' fields, item counts and card holds.
     """
     now = now or timezone.now()
-    orders = (
-        Order.objects.filter(
-            store=store,
-            status__in=[OrderStatus.PLACED, OrderStatus.PREPARING, OrderStatus.READY],
-        )
+    limits = dict.fromkeys(QUEUE_COLUMNS, QUEUE_SHOWN) | (limits or {})
+    late = _late(now)
+    place = Case(When(late, then=Value("overdue")), default=F("status"), output_field=CharField())
+    order = [
+        F("arrived_at").asc(nulls_last=True),
+        F("slot_start").asc(),
+        F("created_at").asc(),
+        F("pk").asc(),
+    ]
+    picked = list(
+        Order.objects.filter(store=store, status__in=OPEN_STATUSES)
         .annotate(
-            item_count=Sum("lines__quantity"),
-            line_count=Count("lines"),
+            place=place,
+            rank=Window(RowNumber(), partition_by=[place], order_by=order),
+            in_column=Window(Count("pk"), partition_by=[place]),
+        )
+        .filter(rank__lte=max(limits.values()))
+        .values_list("pk", "place", "rank", "in_column")
+    )
+    columns = {name: QueueColumn(name=name, limit=limits[name]) for name in QUEUE_COLUMNS}
+    shown = {}
+    for pk, name, rank, total in picked:
+        columns[name].total = total
+        if rank <= limits[name]:
+            shown[pk] = (name, rank)
+    tickets = (
+        Order.objects.filter(pk__in=shown)
+        .only(*TICKET_FIELDS)
+        .annotate(
+            item_count=Subquery(
+                OrderLine.objects.filter(order=OuterRef("pk"))
+                .values("order")
+                .annotate(n=Sum("quantity"))
+                .values("n")
+            ),
             # Online orders: is a card hold there to capture, or must the clerk take payment?
             card_held=Exists(
                 Payment.objects.filter(
@@ -62,15 +184,11 @@ def store_queue(*, store, now: datetime | None = None) -> dict[str, list[Order]]
                 )
             ),
         )
-        .order_by(F("arrived_at").asc(nulls_last=True), "slot_start", "created_at")
     )
-    columns: dict[str, list[Order]] = {name: [] for name in QUEUE_COLUMNS}
-    for order in orders:
-        late = (
-            order.status == OrderStatus.READY and order.hold_until and order.hold_until <= now
-        ) or (order.status != OrderStatus.READY and order.slot_start <= now)
-        order.is_overdue = bool(late)
-        columns["overdue" if late else order.status].append(order)
+    for ticket in sorted(tickets, key=lambda t: shown[t.pk][1]):
+        name = shown[ticket.pk][0]
+        ticket.is_overdue = name == "overdue"
+        columns[name].orders.append(ticket)
     return columns
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from customers.models import Customer, Touchpoint
 from customers.services import record_touchpoint, update_customer
+from customers.tasks import flush_touchpoints
 from orders.services import mark_preparing
 from shop.services import add_to_cart, cart_for_customer, record_product_view
 from tests.core.test_security import _inline_problems
@@ -243,6 +244,7 @@ def test_the_timeline_shows_every_channel_newest_first_in_words(shop, shopper, b
     cart = cart_for_customer(customer=shopper)
     add_to_cart(cart=cart, sku=shop.lamp.sku, quantity=2, channel="mobile")
     record_product_view(customer=shopper, product=shop.mug.product, channel="web")
+    flush_touchpoints()  # beat's job: product views are queued, then written
     order = place_at(shop.store, (shop.mug, 1), customer=shopper)
     mark_preparing(order=order, user=None)
     record_touchpoint(customer=shopper, channel="store", kind="survey_answered")

@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from customers.models import Touchpoint
+from customers.tasks import flush_touchpoints
 from shop.models import Product, Variant
 from stores.models import OpeningHours, StockLevel
 from stores.selectors import slots_on
@@ -561,6 +562,7 @@ def test_product_detail_not_for_sale_is_a_json_404(shop, shopper_api, case):
 
 def test_a_known_customer_viewing_a_product_is_recorded_as_mobile(shop, shopper, shopper_api):
     response = shopper_api.get(product_url("stoneware-mug"))
+    flush_touchpoints()  # beat's job: product views are queued, then written
 
     assert response.status_code == 200
     assert list(
