@@ -16,6 +16,7 @@ import time_machine
 from django.core.cache import cache
 from django.db import connection
 
+from core import tasks
 from core.counters import cache_pause
 from core.tasks import broker_pause
 from orders.services import place_order
@@ -72,6 +73,9 @@ def _test_settings(settings):
     cache.clear()
     yield
     cache.clear()
+    # What the test's commits handed to the publisher thread is published now, not into the
+    # next test (whose broker may be another, or purged).
+    assert tasks.flush(timeout=30), "the publisher thread is stuck"
 
 
 @pytest.fixture

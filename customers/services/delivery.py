@@ -10,7 +10,7 @@ failure is a touchpoint with its reason.
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -51,23 +51,47 @@ def notify(
         raise ValueError(f"unknown message kind {kind!r}")
     if origin not in Channel.values:
         raise ValueError(f"unknown channel {origin!r}")
-    try:
-        with transaction.atomic():
-            notification = Notification.objects.create(
-                customer=customer,
-                kind=kind,
-                context=context,
-                dedupe_key=dedupe_key[:120],
-                order_number=order_number[:16],
-                origin=origin,
-                scheduled_for=send_at or timezone.now(),
-                language=language,
-            )
-    except IntegrityError:
+    notification = Notification(
+        customer=customer,
+        kind=kind,
+        context=context,
+        dedupe_key=dedupe_key[:120],
+        order_number=order_number[:16],
+        origin=origin,
+        scheduled_for=send_at or timezone.now(),
+        language=language,
+    )
+    if not _insert_once(notification):
         return None
     if send_at is None:
         send_after_commit(DELIVER_TASK, notification.pk)
     return notification
+
+
+def _insert_once(notification: Notification) -> bool:
+    """Insert the row unless its dedupe key is taken (False): one statement, ``INSERT … ON
+    CONFLICT (dedupe_key) DO NOTHING``, so the caller's transaction needs no savepoint for a
+    repeated trigger (PostgreSQL and SQLite both)."""
+    meta = Notification._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    table, pk, key = meta.db_table, meta.pk.column, meta.get_field("dedupe_key").column
+    columns = ", ".join(quote(field.column) for field in fields)
+    values = ", ".join(["%s"] * len(fields))
+    # Names from the model's metadata, values as parameters.
+    sql = f"INSERT INTO {quote(table)} ({columns}) VALUES ({values}) "  # noqa: S608
+    sql += f"ON CONFLICT ({quote(key)}) DO NOTHING RETURNING {quote(pk)}"
+    params = [
+        field.get_db_prep_save(field.pre_save(notification, True), connection) for field in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    notification.pk = row[0]
+    notification._state.adding = False
+    return True
 
 
 def _recipient(notification: Notification) -> Recipient:

@@ -31,7 +31,7 @@ from orders import selectors, services
 from orders.api.serializers import CheckoutOrderSerializer, CheckoutSerializer, OrderSerializer
 from orders.errors import OrderError
 from orders.models import Order, PaymentMethod
-from shop.services import cart_for_customer, pickup_store
+from shop.services import pickup_store
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 80
 
@@ -165,9 +165,10 @@ def _place_or_replay(
 ) -> Order:
     """The order this checkout placed before (marked ``replayed``), else a new one: only a new
     one is counted against the rate limit (``count_attempt``). The key is looked up once."""
-    cart = cart_for_customer(customer=customer)
     fingerprint = _checkout_fingerprint(body)
-    order = services.replayed_order(cart=cart, idempotency_key=key, fingerprint=fingerprint)
+    cart, order = services.cart_and_replay(
+        customer=customer, idempotency_key=key, fingerprint=fingerprint
+    )
     if order is not None:
         return order
     count_attempt()

@@ -21,6 +21,7 @@ from orders.payments.operations import (
 from orders.services.checkout import (
     SLOT_HORIZON,
     Contact,
+    cart_and_replay,
     place_order,
     replayed_order,
     request_fingerprint,
@@ -123,6 +124,7 @@ __all__ = [
     "refresh_payment",
     "refund_order",
     "release_lapsing_authorisations",
+    "cart_and_replay",
     "replayed_order",
     "with_written_rows",
     "request_fingerprint",

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import FilteredRelation, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -30,7 +31,7 @@ from orders.models import (
 )
 from orders.services.lifecycle import open_history
 from shop.models import Cart, CartLine
-from shop.services import empty_cart
+from shop.services import cart_for_customer, empty_cart
 from stores.errors import StoreError
 from stores.models import Store
 from stores.selectors import bookable_slot
@@ -77,6 +78,30 @@ def replayed_order(*, cart: Cart, idempotency_key: str | None, fingerprint: str)
     if not idempotency_key:
         return None
     existing = Order.objects.filter(cart=cart, idempotency_key=idempotency_key).first()
+    return _replay(existing, fingerprint)
+
+
+def cart_and_replay(
+    *, customer: Customer, idempotency_key: str, fingerprint: str
+) -> tuple[Cart, Order | None]:
+    """The customer's one cart (created on first use) and, like ``replayed_order``, the order
+    already placed from it with this key: one query for both (the order joined to the cart
+    on the key's unique index)."""
+    cart = (
+        Cart.objects.filter(customer=customer)
+        .annotate(
+            replay=FilteredRelation("orders", condition=Q(orders__idempotency_key=idempotency_key))
+        )
+        .select_related("replay")
+        .first()
+    )
+    if cart is None:
+        return cart_for_customer(customer=customer), None
+    # Django sets ``replay`` only when the join found an order.
+    return cart, _replay(getattr(cart, "replay", None), fingerprint)
+
+
+def _replay(existing: Order | None, fingerprint: str) -> Order | None:
     if existing is None:
         return None
     if existing.request_fingerprint != fingerprint:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
+from django.db import transaction
 from django.utils import timezone
 
 from customers.models import Notification, Touchpoint
@@ -85,18 +86,28 @@ def test_a_cancelled_order_says_so(shop, clerk):
 
 def test_the_same_trigger_twice_queues_one_message(shop, clerk):
     order = ready_order(shop, clerk)
-    context = {"order_number": order.number}
+    first = Notification.objects.get(order_number=order.number, kind="order_ready")
 
-    again = notify(
-        customer=order.customer,
-        kind="order_ready",
-        context=context,
-        dedupe_key=f"{order.number}:order_ready",
-        order_number=order.number,
-    )
+    # when the same trigger queues it again, inside a transaction that goes on afterwards
+    with transaction.atomic():
+        again = notify(
+            customer=order.customer,
+            kind="order_ready",
+            context={"order_number": order.number, "other": "context"},
+            dedupe_key=f"{order.number}:order_ready",
+            order_number=order.number,
+        )
+        later = Notification.objects.filter(order_number=order.number).count()
 
+    # then nothing was queued, the first message is as it was, and the transaction was not
+    # broken by the repeated key (no savepoint needed)
     assert again is None
-    assert Notification.objects.filter(order_number=order.number, kind="order_ready").count() == 1
+    assert later == 2  # the confirmation and the ready message
+    assert list(Notification.objects.filter(order_number=order.number, kind="order_ready")) == [
+        first
+    ]
+    first.refresh_from_db()
+    assert "other" not in first.context
 
 
 def test_a_failed_change_queues_nothing(shop, clerk):

@@ -11,14 +11,18 @@ loopback, committed rows (``transaction=True``: the worker reads them on its own
 Timings are printed (run with ``-s``), never asserted.
 """
 
+import logging
 import statistics
+import threading
 import time
 from datetime import timedelta
 
 import pytest
+from celery import signals
 from django.db import transaction
 from django.utils import timezone
 
+from core import tasks
 from core.tasks import send_now
 from customers.models import Notification
 from customers.services import notify, sweep_notifications
@@ -101,6 +105,7 @@ def test_ready_email_latency_from_commit_to_smtp(big_shop, clerk, smtp):
     orders = [place_at(big_shop.store, (big_shop.lamp, 1)) for _ in range(20)]
     for order in orders:
         mark_preparing(order=order, user=clerk)
+    assert tasks.flush()
     purge()  # their confirmations are not what is measured
     latencies = []
     with thread_worker():
@@ -130,6 +135,41 @@ def test_ready_email_latency_from_commit_to_smtp(big_shop, clerk, smtp):
     )
 
 
+def test_a_commit_leaves_the_publish_to_the_publisher_thread(big_shop, clerk, smtp):
+    """The thread that commits (a request's) only hands the task over; the process's publisher
+    thread publishes it, and the worker sends the ready email at once (no sweep runs here)."""
+    published: list[tuple[str, str]] = []
+
+    def record(sender=None, **kwargs):
+        published.append((sender, threading.current_thread().name))
+
+    signals.before_task_publish.connect(record, weak=False)
+    try:
+        with thread_worker():
+            before = processed()
+            order = place_at(big_shop.store, (big_shop.lamp, 1))
+            mark_preparing(order=order, user=clerk)
+            committed = time.monotonic()
+            mark_ready(order=order, user=clerk)
+            received = smtp.wait_for(2, timeout=30)
+            arrived = time.monotonic() - committed
+            wait_processed(before + 2)
+    finally:
+        signals.before_task_publish.disconnect(record)
+
+    # then both messages were published by the publisher thread, never by this one
+    assert published == [(DELIVER, "celery-publisher")] * 2
+    assert [m.key for m in received] == [
+        f"{order.number}:order_confirmed",
+        f"{order.number}:order_ready",
+    ]
+    assert order.pickup_code in received[1].text
+    assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
+    # and the ready email arrived promptly: seconds at most, not the sweep's minute
+    print(f"\nready email: commit → SMTP server in {arrived * 1000:.0f} ms")
+    assert arrived < 5
+
+
 # --- Lost work is found by the sweep ---------------------------------------------------------
 
 
@@ -138,6 +178,7 @@ def test_a_lost_task_is_sent_by_the_sweep_once(big_shop, clerk, smtp):
     order = place_at(big_shop.store, (big_shop.lamp, 1))
     mark_preparing(order=order, user=clerk)
     mark_ready(order=order, user=clerk)
+    assert tasks.flush()  # both tasks reached the broker
     assert purge() == 2
 
     with thread_worker():
@@ -168,6 +209,7 @@ def test_a_lost_task_is_sent_by_the_sweep_once(big_shop, clerk, smtp):
 def test_a_send_that_died_after_its_claim_is_sent_by_the_sweep_once(big_shop, smtp, settings):
     # Given a confirmation claimed by a worker that died before sending (no task left).
     order = place_at(big_shop.store, (big_shop.lamp, 1))
+    assert tasks.flush()
     assert purge() == 1
     stale = timezone.now() - timedelta(seconds=settings.NOTIFICATION_SEND_TIMEOUT_SECONDS + 1)
     Notification.objects.filter(order_number=order.number).update(
@@ -268,6 +310,7 @@ def test_orders_placed_while_redis_is_down_are_confirmed_once_it_is_back(big_sho
                 ("order_confirmed", "pending")
             }
             assert smtp.messages() == []
+            assert tasks.flush()  # the publisher has given up on all of them
 
             # It comes back (empty, on the same port); the sweep queues what is due.
             redis.start()
@@ -296,8 +339,9 @@ def test_orders_placed_while_redis_is_down_are_confirmed_once_it_is_back(big_sho
 
 
 def test_orders_placed_while_redis_hangs_are_confirmed_once_it_answers(big_shop, smtp):
-    """A broker that accepts connections and never answers (SIGSTOP): placing an order waits
-    for the publishing connections' short timeouts only, then the sweep catches up."""
+    """A broker that accepts connections and never answers (SIGSTOP): placing an order does
+    not wait for it (the publisher thread does, its short timeouts), then the sweep catches
+    up."""
     redis = RedisServer().start()
     try:
         with broker_at(redis.url), thread_worker():
@@ -308,6 +352,7 @@ def test_orders_placed_while_redis_hangs_are_confirmed_once_it_answers(big_shop,
                 start = time.monotonic()
                 orders.append(place_at(big_shop.store, (big_shop.lamp, 1)))
                 took.append(time.monotonic() - start)
+            assert tasks.flush()  # the publisher has timed out (or given up) on all of them
             redis.thaw()
             assert Order.objects.filter(status="placed").count() == 3
             assert smtp.messages() == []
@@ -329,3 +374,45 @@ def test_orders_placed_while_redis_hangs_are_confirmed_once_it_answers(big_shop,
     assert received == smtp.messages()
     assert per_recipient(received) == {order.customer.email: 1 for order in orders}
     assert Notification.objects.filter(status="sent").count() == 3
+
+
+def test_tasks_the_publisher_has_no_room_for_are_sent_by_the_sweep(
+    big_shop, smtp, monkeypatch, caplog
+):
+    """A publisher with room for one task, stuck on a hung broker: the orders placed meanwhile
+    are placed at once, the tasks it has no room for are dropped (logged), and every message
+    still goes out once, by the sweep."""
+    monkeypatch.setattr(tasks, "PUBLISH_QUEUE_SIZE", 1)
+    monkeypatch.setattr(tasks, "_publisher", tasks._Publisher())
+    redis = RedisServer().start()
+    try:
+        with broker_at(redis.url), thread_worker():
+            redis.freeze()
+            # (the worker's logging setup leaves the root logger's handlers out of it)
+            logger = logging.getLogger("core.tasks")
+            logger.addHandler(caplog.handler)
+            try:
+                orders = [place_at(big_shop.store, (big_shop.lamp, 1)) for _ in range(4)]
+                assert tasks.flush()
+            finally:
+                logger.removeHandler(caplog.handler)
+            redis.thaw()
+            assert Order.objects.filter(status="placed").count() == 4
+            assert Notification.objects.filter(status="pending").count() == 4
+
+            before = processed()
+            assert sweep_notifications() == 4
+            received = smtp.wait_for(4, timeout=60)
+            wait_processed(before + 4)
+            time.sleep(0.5)  # a task whose publish timed out may still reach the worker
+    finally:
+        redis.stop()
+
+    dropped = [r.getMessage() for r in caplog.records if r.name == "core.tasks"]
+    # logged once per overflow (the thread takes its first task a moment after the first
+    # order: once or twice here)
+    assert 1 <= len(dropped) <= 2
+    assert all("left to the sweep" in message for message in dropped)
+    assert per_recipient(received) == {order.customer.email: 1 for order in orders}
+    assert received == smtp.messages()
+    assert Notification.objects.filter(status="sent").count() == 4

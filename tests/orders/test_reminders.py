@@ -153,11 +153,13 @@ def test_reminders_run_a_fixed_number_of_queries(shop, clerk):
         assert send_reminders(now=when) == NONE
 
     # One read of the stores, two of orders and one of the messages already queued; then per
-    # new message only its insert (in a savepoint), inside one savepoint for the batch.
+    # new message only its insert (no savepoint: ON CONFLICT on its dedupe key), inside one
+    # savepoint for the batch.
     assert len(again.captured_queries) == 4
     inserts = [q for q in first.captured_queries if q["sql"].startswith("INSERT")]
     assert len(inserts) == 3
-    assert len(first.captured_queries) == 4 + 2 + 3 * 3
+    assert all("ON CONFLICT" in q["sql"] for q in inserts)
+    assert len(first.captured_queries) == 4 + 2 + 3
 
 
 # --- A longer hold ---------------------------------------------------------------------------

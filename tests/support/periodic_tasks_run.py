@@ -104,7 +104,7 @@ def _run_beat() -> dict:
 
 def main() -> dict:
     call_command("migrate", verbosity=0, interactive=False)
-    call_command("createcachetable", verbosity=0)  # as `make run` does: the cache is the database
+    call_command("createcachetable", verbosity=0)  # the demo's cache (no Redis here)
     with time_machine.travel(START, tick=False):
         scenario = _scenario()
     rounds = {

@@ -4,6 +4,7 @@ server on loopback). A module loads them with ``pytest_plugins = ["tests.support
 
 import pytest
 
+from core import tasks
 from stores.models import StockLevel, Store
 from tests.support.celery_worker import purge
 from tests.support.smtp_server import SmtpServer
@@ -34,8 +35,10 @@ def big_shop(shop):
 @pytest.fixture
 def empty_queue():
     """Tasks other tests queued on the shared test broker are not ours."""
+    tasks.flush()
     purge()
     yield
+    tasks.flush()
     purge()
 
 
