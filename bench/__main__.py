@@ -28,10 +28,10 @@ TOTAL_SECONDS = 15 * 60
 # var/bench/ and bigdata writes its 1,000,000 orders (kept until the schema changes); a part
 # that ends early leaves its time to the next ones, and the last ones get what is left.
 PARTS = [
-    ("pages", 110),
+    ("pages", 130),
     ("checkout", 170),
     ("rss", 40),
-    ("email", 110),
+    ("email", 130),
     ("peer", 170),
     ("bigdata", 240),
 ]
