@@ -25,10 +25,6 @@ def url_of(dsn: str) -> str:
     return f"postgres://{auth}@{p.get('host', '127.0.0.1')}:{p.get('port', 5432)}/{p['dbname']}"
 
 
-def url(dbname: str) -> str:
-    return url_of(conninfo(dbname))
-
-
 def _check_name(dbname: str) -> None:
     if not dbname.replace("_", "").isalnum() or "bench" not in dbname:
         raise ValueError(f"refusing to touch {dbname!r}: the bench's databases have 'bench'")
