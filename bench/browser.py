@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from bench.harness import Http
+
 FORM_RE = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.S | re.I)
 INPUT_RE = re.compile(r"<input\b([^>]*)>", re.I)
 SELECT_RE = re.compile(r"<select\b([^>]*)>(.*?)</select>", re.S | re.I)
@@ -103,11 +105,12 @@ class Response:
 
 
 class Browser:
-    """One shopper's browser on one keep-alive connection; ``new_shopper()`` forgets cookies."""
+    """One shopper's browser on one keep-alive connection (bench.harness.Http);
+    ``new_shopper()`` forgets cookies."""
 
     def __init__(self, host: str, port: int, timeout: float = 30.0):
-        self.host, self.port, self.timeout = host, port, timeout
-        self.conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        self.host, self.port = host, port
+        self.http = Http(f"http://{host}:{port}", timeout=timeout)
         self.cookies: dict[str, str] = {}
         self.requests = 0
 
@@ -115,10 +118,10 @@ class Browser:
         self.cookies.clear()
 
     def close(self) -> None:
-        self.conn.close()
+        self.http.close()
 
-    def _store_cookies(self, response: http.client.HTTPResponse) -> None:
-        for header in response.headers.get_all("Set-Cookie") or []:
+    def _store_cookies(self, headers) -> None:
+        for header in headers.get_all("Set-Cookie") or []:
             jar = SimpleCookie()
             jar.load(header)
             for name, morsel in jar.items():
@@ -133,22 +136,11 @@ class Browser:
         headers = {"Host": f"{self.host}:{self.port}", "Accept": "text/html", **headers}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        for attempt in (1, 2):
-            try:
-                self.conn.request(method, path, body=body, headers=headers)
-                response = self.conn.getresponse()
-                text = response.read().decode("utf-8", "replace")
-                break
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                # The server closed an idle keep-alive connection: reconnect once.
-                self.conn.close()
-                if attempt == 2:
-                    raise
+        reply = self.http.send(method, path, body, headers)
         self.requests += 1
-        self._store_cookies(response)
-        if response.will_close:
-            self.conn.close()
-        return Response(response.status, path, text), response.getheader("Location")
+        self._store_cookies(reply.headers)
+        text = reply.body.decode("utf-8", "replace")
+        return Response(reply.status, path, text), reply.headers.get("Location")
 
     def request(
         self, method: str, path: str, data: list[tuple[str, str]] | None = None

@@ -1,6 +1,7 @@
 """What the rows need in the bench database, written through the ORM of the process that runs
 the bench (Django set up with bench.settings against ``omni_bench``): customers with API
-tokens, logged-in sessions, roomy slots, bench SKUs and stock, open orders in bulk."""
+tokens, logged-in sessions (``logins``, also run on other bench databases by
+``bench.processes.logins``), roomy slots, bench SKUs and stock, open orders in bulk."""
 
 from __future__ import annotations
 
@@ -49,6 +50,15 @@ def session_for(user) -> str:
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
     return session.session_key
+
+
+def logins(emails: list[str]) -> dict[str, dict[str, str]]:
+    """A fresh session key and API token for each of these users: {email: {"session", "token"}}."""
+    found = {}
+    for email in emails:
+        user = User.objects.get(email=email)
+        found[email] = {"session": session_for(user), "token": AuthToken.objects.create(user)[1]}
+    return found
 
 
 def roomy_slots() -> None:

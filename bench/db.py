@@ -1,24 +1,49 @@
-"""The bench's own PostgreSQL databases: made fresh for each run, never the test ones."""
+"""The bench's own PostgreSQL databases (their names have "bench"; never the test ones): made
+if missing, emptied by resetting their public schema, addressed as conninfo or URL."""
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 PG = "host=127.0.0.1 port=5432 user=postgres"
 
 
-def conninfo(dbname: str) -> str:
-    return f"{PG} dbname={dbname}"
+def conninfo(dbname: str, server: str = PG) -> str:
+    """The conninfo of ``dbname`` on the server of ``server`` (a conninfo)."""
+    params = {k: v for k, v in conninfo_to_dict(server).items() if v is not None}
+    params["dbname"] = dbname
+    return make_conninfo(**params)
 
 
-def url(dbname: str) -> str:
-    return f"postgres://postgres@127.0.0.1:5432/{dbname}"
+def name_of(dsn: str) -> str:
+    return conninfo_to_dict(dsn)["dbname"]
+
+
+def url_of(dsn: str) -> str:
+    """The ``postgres://`` URL (DATABASE_URL) of a conninfo."""
+    p = conninfo_to_dict(dsn)
+    auth = p.get("user", "postgres") + (f":{p['password']}" if p.get("password") else "")
+    return f"postgres://{auth}@{p.get('host', '127.0.0.1')}:{p.get('port', 5432)}/{p['dbname']}"
+
+
+def _check_name(dbname: str) -> None:
+    if not dbname.replace("_", "").isalnum() or "bench" not in dbname:
+        raise ValueError(f"refusing to touch {dbname!r}: the bench's databases have 'bench'")
+
+
+def ensure(dsn: str) -> None:
+    """The database of ``dsn``, made if missing (kept as it is otherwise)."""
+    dbname = name_of(dsn)
+    _check_name(dbname)
+    with psycopg.connect(conninfo("postgres", dsn), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname]).fetchone():
+            conn.execute(f'CREATE DATABASE "{dbname}"')
 
 
 def recreate(dbname: str) -> None:
     """An empty ``dbname``: made if missing, else its public schema dropped and made again
     (DROP DATABASE waits for every backend of the server to answer a barrier, which a busy
     shared server may not do for minutes)."""
-    if not dbname.replace("_", "").isalnum() or "bench" not in dbname:
-        raise ValueError(f"refusing to recreate {dbname!r}: the bench's databases have 'bench'")
+    _check_name(dbname)
     with psycopg.connect(conninfo("postgres"), autocommit=True) as conn:
         found = conn.execute(
             "SELECT datconnlimit FROM pg_database WHERE datname = %s", [dbname]

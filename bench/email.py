@@ -19,30 +19,22 @@ other worker of the bench takes these messages.
 
 import email.parser
 import logging
+import os
 import secrets
 import smtplib
 import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 import psycopg
-import requests
 from aiosmtpd.controller import Controller
 
-from bench.harness import Context, Row, ratio
-from bench.serving import (
-    PROXY_HEADERS,
-    CeleryWorker,
-    Gunicorn,
-    app_env,
-    database_url,
-    free_port,
-    logins,
-    prepare,
-)
+from bench import processes
+from bench.harness import Context, Http, Row, ratio
 
 ORDERS_PER_RUN = 200
 PACE_PER_SECOND = 20
@@ -93,18 +85,13 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def _redis_next(url: str) -> str:
-    base, _, db = url.rstrip("/").rpartition("/")
-    return f"{base}/{(int(db) + 1) % 16 if db.isdigit() else 1}"
-
-
 def _write_orders(dsn: str, count: int) -> list[str]:
     """``count`` orders being prepared at the store, each of its own customer who reads e-mail;
     their numbers."""
     now = datetime.now(UTC)
     run = secrets.token_hex(4)
     numbers = []
-    with psycopg.connect(database_url(dsn)) as conn:
+    with psycopg.connect(dsn) as conn:
         store = conn.execute("SELECT id FROM stores_store WHERE code = %s", [STORE]).fetchone()[0]
         variant = conn.execute("SELECT id, sku, price FROM shop_variant ORDER BY id LIMIT 1")
         variant_id, sku, price = variant.fetchone()
@@ -163,15 +150,22 @@ def _write_orders(dsn: str, count: int) -> list[str]:
 
 
 class _Clients:
-    """Keep-alive HTTP sessions, one per thread."""
+    """Keep-alive HTTP connections, one per thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, base_url: str, headers: dict) -> None:
+        self.base_url, self.headers = base_url, headers
         self.local = threading.local()
+        self.all: list[Http] = []
 
-    def session(self) -> requests.Session:
-        if not hasattr(self.local, "session"):
-            self.local.session = requests.Session()
-        return self.local.session
+    def http(self) -> Http:
+        if not hasattr(self.local, "http"):
+            self.local.http = Http(self.base_url, self.headers, timeout=30)
+            self.all.append(self.local.http)
+        return self.local.http
+
+    def close(self) -> None:
+        for client in self.all:
+            client.close()
 
 
 def _fire(jobs, *, paced: bool) -> None:
@@ -189,20 +183,16 @@ def _fire(jobs, *, paced: bool) -> None:
             future.result()
 
 
-def _app_run(*, base_url, token, inbox, numbers, paced, clients, failures) -> list[float]:
+def _app_run(*, inbox, numbers, paced, clients, failures) -> list[float]:
     ready_at: dict[str, float] = {}
-    headers = {**PROXY_HEADERS, "Authorization": f"Token {token}"}
 
     def mark(number: str):
         def job():
-            response = clients.session().post(
-                f"{base_url}/api/v1/store/{STORE}/orders/{number}/status/",
-                json={"status": "ready"},
-                headers=headers,
-                timeout=30,
+            status, _ = clients.http().request(
+                "POST", f"/api/v1/store/{STORE}/orders/{number}/status/", {"status": "ready"}
             )
-            if response.status_code != 200:
-                failures.append(f"{number}: HTTP {response.status_code}")
+            if status != 200:
+                failures.append(f"{number}: HTTP {status}")
                 return
             ready_at[number] = time.monotonic()
 
@@ -245,32 +235,44 @@ def _baseline_run(*, port, inbox, count, paced, size, failures) -> list[float]:
 
 
 def rows(ctx: Context) -> list[Row]:
+    from bench import data
+
     started = time.monotonic()
-    var_dir = ctx.tmp / "var"
-    broker = _redis_next(ctx.redis_url)
-    prepare(python=ctx.python, dsn=ctx.dsn, redis_url=broker, var_dir=var_dir)
+    # The next Redis database after the run's: no other worker of the bench takes these tasks.
+    broker = processes.redis_db(ctx.redis_url, processes.redis_number(ctx.redis_url) + 1)
     numbers = _write_orders(ctx.dsn, ORDERS_PER_RUN * 2 * PAIRS)
     ctx.log(f"email: {len(numbers)} orders being prepared written")
 
     inbox = Inbox()
-    port = free_port()
+    port = processes.free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
-    env = app_env(
+    env = processes.app_env(
         dsn=ctx.dsn,
         redis_url=broker,
-        var_dir=var_dir,
+        secret_key=processes.throwaway_key(),
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=str(port),
     )
-    server = worker = None
-    try:
-        worker = CeleryWorker(python=ctx.python, env=env).start()
-        server = Gunicorn(python=ctx.python, env=env).start()
-        token = logins(python=ctx.python, env=env, emails=["clerk@example.com"])[
-            "clerk@example.com"
-        ]["token"]
-        clients = _Clients()
+    web_port = processes.free_port()
+    base_url = f"http://127.0.0.1:{web_port}"
+    token = data.logins(["clerk@example.com"])["clerk@example.com"]["token"]
+    clients = _Clients(base_url, {"Authorization": f"Token {token}"})
+    with ExitStack() as stack:
+        stack.callback(controller.stop)
+        stack.callback(clients.close)
+        stack.enter_context(
+            processes.running(processes.celery_worker(ctx.python, env, ctx.tmp / "celery-mail.log"))
+        )
+        stack.enter_context(
+            processes.running(
+                processes.gunicorn(
+                    ctx.python, env, web_port, ctx.tmp / "gunicorn-mail.log",
+                    worker_class="sync", workers=os.cpu_count() or 2,
+                ),
+                f"{base_url}/_bench/json/",
+            )
+        )  # fmt: skip
         found = []
         batches = iter(
             numbers[i : i + ORDERS_PER_RUN] for i in range(0, len(numbers), ORDERS_PER_RUN)
@@ -280,8 +282,6 @@ def rows(ctx: Context) -> list[Row]:
             failures: list[str] = []
             for _ in range(PAIRS):
                 app = _app_run(
-                    base_url=server.base_url,
-                    token=token,
                     inbox=inbox,
                     numbers=next(batches),
                     paced=paced,
@@ -328,10 +328,5 @@ def rows(ctx: Context) -> list[Row]:
                     )
                 )
                 ctx.log(f"email: {label} {mode}: {figure} ms vs {baseline} ms")
-    finally:
-        for process in (server, worker):
-            if process is not None:
-                process.stop()
-        controller.stop()
     ctx.log(f"email: done in {time.monotonic() - started:.0f} s")
     return found

@@ -167,7 +167,6 @@ class Context:
     deadline: float = 0.0  # monotonic time the whole run must end by
     part_deadline: float = 0.0  # monotonic time the running part must end by
     log_file: Path | None = None
-    big_base_url: str = ""  # a server on the 1,000,000-order database, if the runner started one
 
     def log(self, msg: str) -> None:
         line = f"[bench {time.monotonic() - self.started:6.1f}s] {msg}"
@@ -262,35 +261,53 @@ def wrk(
     return parse_wrk(out.stdout)
 
 
-class Http:
-    """One keep-alive HTTP/1.1 connection (the Python client of the POST flows)."""
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
 
-    def __init__(self, base_url: str, headers: dict | None = None):
+
+class Http:
+    """One keep-alive HTTP/1.1 connection: the Python client of the bench (the POST flows,
+    pages timed one request at a time, and bench.browser's shoppers)."""
+
+    def __init__(self, base_url: str, headers: dict | None = None, timeout: float = 60):
         parts = urlsplit(base_url)
         self.host, self.port = parts.hostname, parts.port or 80
         self.headers = headers or {}
-        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        self.timeout = timeout
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
-    def request(self, method: str, path: str, body=None, headers: dict | None = None):
-        data = None
+    def send(
+        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+    ) -> Reply:
+        """The request as given; reconnects once if the server closed the idle connection."""
         hdrs = {**self.headers, **(headers or {})}
-        if body is not None:
-            data = json.dumps(body).encode() if not isinstance(body, bytes) else body
-            hdrs.setdefault("Content-Type", "application/json")
         for attempt in range(2):
             try:
-                self.conn.request(method, path, body=data, headers=hdrs)
+                self.conn.request(method, path, body=body, headers=hdrs)
                 resp = self.conn.getresponse()
                 payload = resp.read()
-                if resp.getheader("Connection", "").lower() == "close":
+                if resp.will_close:
                     self.conn.close()
-                return resp.status, payload
+                return Reply(resp.status, resp.headers, payload)
             except (http.client.HTTPException, ConnectionError):
                 self.conn.close()
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
                 if attempt:
                     raise
         raise AssertionError("unreachable")
+
+    def request(self, method: str, path: str, body=None, headers: dict | None = None):
+        """(status, body) of a request whose body (if any) is sent as JSON."""
+        data = None
+        hdrs = dict(headers or {})
+        if body is not None:
+            data = json.dumps(body).encode() if not isinstance(body, bytes) else body
+            hdrs.setdefault("Content-Type", "application/json")
+        reply = self.send(method, path, data, hdrs)
+        return reply.status, reply.body
 
     def close(self) -> None:
         self.conn.close()

@@ -13,10 +13,12 @@ doing what a browser does, CSRF tokens read from the pages and redirects followe
   (a pickup time picked at random from the page) → order page.
 
 The figure is Omnicollect's orders/s, the baseline Oscar's, in interleaved runs (Oscar, then
-Omnicollect, ``PAIRS`` times), medians reported. Run alone: ``.venv/bin/python -m bench.peer``.
+Omnicollect, ``PAIRS`` times), medians reported. Run alone: ``BENCH_PARTS=peer .venv/bin/python
+-m bench``.
 
-Its own databases: ``oscar_bench`` and ``omni_bench_peer`` (created, migrated and loaded by the
-part; stock and slot capacity reset every run) and Redis database ``BENCH_PEER_REDIS_DB`` (13).
+Its own databases, named after the run's: ``oscar_bench`` and ``omni_bench_peer`` (created,
+migrated and loaded by the part; stock and slot capacity reset every run) and the Redis database
+two after the run's.
 Oscar's virtualenv and project are kept under ``var/bench/``. Knobs (environment):
 ``BENCH_PEER_CLIENTS`` (8), ``BENCH_PEER_SECONDS`` (15 per run), ``BENCH_PEER_PAIRS`` (3),
 ``BENCH_PEER_BUDGET`` (300 s for the whole part).
@@ -24,36 +26,25 @@ Oscar's virtualenv and project are kept under ``var/bench/``. Knobs (environment
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import random
-import secrets
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
-from contextlib import ExitStack, contextmanager
-from pathlib import Path
+from contextlib import ExitStack
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
+from bench import db, processes
 from bench.browser import Browser, FlowError, LoadResult, find_form, run_load
-from bench.harness import Context, Row, interleave, machine_load, print_table, ratio
+from bench.harness import Context, Row, interleave, ratio
 from bench.oscar import project as oscar_project
 
-ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var" / "bench"
-# Omnicollect's var/ for this part: its collected static files (production settings serve them
-# through WhiteNoise's manifest).
-OMNI_STATIC = VAR / "omni-peer" / "static"
-OSCAR_DB = "oscar_bench"
-OMNI_DB = "omni_bench_peer"
-# A Redis database for this part alone: the orders' queued messages must never reach a Celery
-# worker of another part (whose database does not have these orders).
-PEER_REDIS_DB = int(os.environ.get("BENCH_PEER_REDIS_DB", "13"))
+# This part's own databases, named after the run's (omni_bench → oscar_bench, omni_bench_peer),
+# and Redis database: the orders' queued messages must never reach a Celery worker of another
+# part (whose database does not have these orders).
+PEER_REDIS_OFFSET = 2
 
 CLIENTS = int(os.environ.get("BENCH_PEER_CLIENTS", "8"))
 SECONDS = float(os.environ.get("BENCH_PEER_SECONDS", "15"))
@@ -146,71 +137,14 @@ def omni_flow(products: list[str]):
     return flow
 
 
-# --- servers --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server for {url} exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
-
-
-@contextmanager
-def serve(command: list[str], *, env: dict, cwd: Path, url: str, log_path: Path):
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=log)  # noqa: S603
-        try:
-            wait_until_up(url, proc)
-            yield proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 # --- databases ------------------------------------------------------------------------------
 
 
-def server_conninfo(dsn: str, dbname: str) -> str:
-    params = {k: v for k, v in conninfo_to_dict(dsn).items() if v is not None}
-    params["dbname"] = dbname
-    return make_conninfo(**params)
-
-
-def database_url(dsn: str, dbname: str) -> str:
-    p = conninfo_to_dict(dsn)
-    auth = p.get("user", "postgres") + (f":{p['password']}" if p.get("password") else "")
-    return f"postgres://{auth}@{p.get('host', '127.0.0.1')}:{p.get('port', 5432)}/{dbname}"
-
-
-def ensure_database(dsn: str, dbname: str) -> None:
-    with psycopg.connect(server_conninfo(dsn, "postgres"), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{dbname}"')
-
-
-def redis_url_for(redis_url: str, db: int) -> str:
-    parts = redis_url.rstrip("/").rsplit("/", 1)
-    base = parts[0] if len(parts) == 2 and parts[1].isdigit() else redis_url.rstrip("/")
-    return f"{base}/{db}"
+def database_names(dsn: str) -> tuple[str, str]:
+    """(Oscar's, Omnicollect's) databases of this part, named after the run's database."""
+    name = db.name_of(dsn)
+    oscar = name.replace("omni", "oscar", 1) if name.startswith("omni") else f"oscar_{name}"
+    return oscar, f"{name}_peer"
 
 
 def count_orders(conninfo: str, table: str) -> int:
@@ -219,60 +153,6 @@ def count_orders(conninfo: str, table: str) -> int:
 
 
 # --- Omnicollect's side ---------------------------------------------------------------------
-
-
-def omni_environment(ctx: Context, redis_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=database_url(ctx.dsn, OMNI_DB),
-        REDIS_URL=redis_url,
-        CELERY_BROKER_URL=redis_url,
-        DJANGO_CACHE_PREFIX="omni-bench-peer",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DJANGO_DEBUG="0",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        DJANGO_SECURE_SSL_REDIRECT="0",
-        DJANGO_LOG_LEVEL="WARNING",
-        OMNICOLLECT_VAR_DIR=str(OMNI_STATIC.parent),
-    )
-    return env
-
-
-STATIC_STAMP = OMNI_STATIC.parent / "static-packages.txt"
-
-
-def installed_packages() -> str:
-    """The virtualenv's distributions and versions (their static files are collected too)."""
-    return "\n".join(
-        sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
-    )
-
-
-def static_is_fresh() -> bool:
-    """The collected files (and their manifest, which production settings need) are newer than
-    the project's static files and were collected with the packages installed now."""
-    manifest = OMNI_STATIC / "staticfiles.json"
-    if not manifest.exists() or not STATIC_STAMP.exists():
-        return False
-    if STATIC_STAMP.read_text(encoding="utf-8") != installed_packages():
-        return False
-    sources = [ROOT / "static", *ROOT.glob("*/static")]
-    newest = max(
-        (f.stat().st_mtime for d in sources for f in d.rglob("*") if f.is_file()), default=0.0
-    )
-    return manifest.stat().st_mtime > newest
-
-
-def omni_prepare_commands(ctx: Context, *, collect_static: bool) -> list[list[str]]:
-    manage = [ctx.python, str(ROOT / "manage.py")]
-    commands = [
-        [*manage, "migrate", "--noinput", "-v", "0"],
-        [*manage, "seed_demo", "-v", "0"],
-    ]
-    if collect_static:
-        commands.append([*manage, "collectstatic", "--noinput", "-v", "0"])
-    return commands
 
 
 def omni_reset(conninfo: str) -> list[str]:
@@ -297,80 +177,55 @@ def oscar_reset(conninfo: str) -> None:
 # --- the part -------------------------------------------------------------------------------
 
 
-def _run_all(commands: dict[str, tuple[list[list[str]], dict, Path]], log) -> dict[str, str]:
-    """Run each named sequence of commands, the sequences side by side; return the last
-    command's output of each."""
-    outputs: dict[str, str] = {}
-    running = {name: (list(cmds), env, cwd, None) for name, (cmds, env, cwd) in commands.items()}
-    while running:
-        for name, (cmds, env, cwd, proc) in list(running.items()):
-            if proc is not None:
-                if proc.poll() is None:
-                    continue
-                out, err = proc.communicate()
-                if proc.returncode != 0:
-                    raise RuntimeError(f"{name}: {' '.join(proc.args[-3:])} failed:\n{err[-3000:]}")
-                outputs[name] = out
-            if not cmds:
-                del running[name]
-                continue
-            command = cmds.pop(0)
-            log(f"{name}: {' '.join(Path(c).name if '/' in c else c for c in command[:4])}")
-            proc = subprocess.Popen(  # noqa: S603 - our interpreters, our commands
-                command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            )
-            running[name] = (cmds, env, cwd, proc)
-        time.sleep(0.1)
-    return outputs
-
-
 def rows(ctx: Context) -> list[Row]:
     started = time.monotonic()
-    VAR.mkdir(parents=True, exist_ok=True)
-    oscar_venv = VAR / "oscar-venv"
-    oscar_dir = VAR / "oscar-project"
-    redis_url = redis_url_for(ctx.redis_url, PEER_REDIS_DB)
+    processes.VAR.mkdir(parents=True, exist_ok=True)
+    oscar_venv = processes.VAR / "oscar-venv"
+    oscar_dir = processes.VAR / "oscar-project"
+    redis_url = processes.redis_db(
+        ctx.redis_url, processes.redis_number(ctx.redis_url) + PEER_REDIS_OFFSET
+    )
     load_before = os.getloadavg()
 
     version = oscar_project.ensure_venv(oscar_venv, ctx.log)
-    ensure_database(ctx.dsn, OSCAR_DB)
-    ensure_database(ctx.dsn, OMNI_DB)
+    oscar_name, omni_name = database_names(ctx.dsn)
+    oscar_db, omni_db = db.conninfo(oscar_name, ctx.dsn), db.conninfo(omni_name, ctx.dsn)
+    db.ensure(oscar_db)
+    db.ensure(omni_db)
     oscar_project.write_project(
         oscar_dir,
-        db=conninfo_to_dict(server_conninfo(ctx.dsn, OSCAR_DB)),
+        db=conninfo_to_dict(oscar_db),
         redis_url=redis_url,
-        secret_key=secrets.token_urlsafe(50),
+        secret_key=processes.throwaway_key(),
         oscar_venv=oscar_venv,
     )
     oscar_env = oscar_project.environment(oscar_dir)
-    omni_env = omni_environment(ctx, redis_url)
-    collect_static = not static_is_fresh()
-    outputs = _run_all(
+    omni_env = processes.app_env(
+        dsn=omni_db, redis_url=redis_url, secret_key=processes.throwaway_key()
+    )
+    outputs = processes.run_all(
         {
             "oscar": (
                 oscar_project.prepare_commands(oscar_venv, oscar_dir, products=PRODUCTS),
                 oscar_env,
                 oscar_dir,
             ),
+            # The runner collected the static files: only migrate and seed here.
             "omnicollect": (
-                omni_prepare_commands(ctx, collect_static=collect_static),
+                processes.setup_commands(ctx.python, collect_static=False),
                 omni_env,
-                ROOT,
+                processes.ROOT,
             ),
         },
         ctx.log,
     )
-    if collect_static:
-        STATIC_STAMP.write_text(installed_packages(), encoding="utf-8")
     oscar_products = json.loads(outputs["oscar"].strip().splitlines()[-1])
-    oscar_db = server_conninfo(ctx.dsn, OSCAR_DB)
-    omni_db = server_conninfo(ctx.dsn, OMNI_DB)
     oscar_reset(oscar_db)
     omni_products = omni_reset(omni_db)
     if not omni_products:
         raise RuntimeError("no products in Omnicollect's bench database")
 
-    oscar_port, omni_port = free_port(), free_port()
+    oscar_port, omni_port = processes.free_port(), processes.free_port()
     logs = ctx.tmp / "peer-logs"
     logs.mkdir(parents=True, exist_ok=True)
     samples: dict[str, list[LoadResult]] = {"oscar": [], "omni": []}
@@ -386,43 +241,28 @@ def rows(ctx: Context) -> list[Row]:
         return result.rate
 
     with ExitStack() as stack:
+        server = {"workers": WORKERS, "threads": THREADS, "worker_class": WORKER_CLASS}
+        oscar_python = str(oscar_project.venv_python(oscar_venv))
         stack.enter_context(
-            serve(
-                oscar_project.gunicorn_command(
-                    oscar_venv,
-                    port=oscar_port,
-                    workers=WORKERS,
-                    threads=THREADS,
-                    worker_class=WORKER_CLASS,
+            processes.running(
+                processes.gunicorn(
+                    oscar_python,
+                    oscar_env,
+                    oscar_port,
+                    logs / "oscar-gunicorn.log",
+                    app=oscar_project.WSGI_APP,
+                    cwd=oscar_dir,
+                    **server,
                 ),
-                env=oscar_env,
-                cwd=oscar_dir,
-                url=f"http://127.0.0.1:{oscar_port}{oscar_products[0]}",
-                log_path=logs / "oscar-gunicorn.log",
+                f"http://127.0.0.1:{oscar_port}{oscar_products[0]}",
             )
         )
         stack.enter_context(
-            serve(
-                [
-                    ctx.python,
-                    "-m",
-                    "gunicorn",
-                    "config.wsgi:application",
-                    "--bind",
-                    f"127.0.0.1:{omni_port}",
-                    "--workers",
-                    str(WORKERS),
-                    "--worker-class",
-                    WORKER_CLASS,
-                    "--threads",
-                    str(THREADS),
-                    "--log-level",
-                    "warning",
-                ],
-                env=omni_env,
-                cwd=ROOT,
-                url=f"http://127.0.0.1:{omni_port}{omni_products[0]}",
-                log_path=logs / "omni-gunicorn.log",
+            processes.running(
+                processes.gunicorn(
+                    ctx.python, omni_env, omni_port, logs / "omni-gunicorn.log", **server
+                ),
+                f"http://127.0.0.1:{omni_port}{omni_products[0]}",
             )
         )
         ctx.log(f"servers up after {time.monotonic() - started:.0f}s; warming up")
@@ -437,7 +277,7 @@ def rows(ctx: Context) -> list[Row]:
                 rate = measure(name, port, flow, WARMUP_SECONDS, record=False)
                 if rate * WARMUP_SECONDS >= CLIENTS:
                     break
-        left = BUDGET_SECONDS - (time.monotonic() - started) - 10
+        left = min(BUDGET_SECONDS - (time.monotonic() - started), ctx.part_remaining()) - 10
         seconds = max(MIN_SECONDS, min(SECONDS, left / (2 * PAIRS)))
         oscar_rate, omni_rate = interleave(
             lambda: measure("oscar", oscar_port, oscar, seconds),
@@ -490,25 +330,3 @@ def _drop_queued_messages(redis_url: str) -> None:
         redis.Redis.from_url(redis_url).delete("celery")
     except Exception as error:  # noqa: BLE001 (best effort clean-up)
         print(f"peer: could not clear queued messages: {error}", file=sys.stderr)
-
-
-def main() -> None:
-    tmp = VAR / "tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
-    ctx = Context(
-        base_url="",
-        dsn=os.environ.get("BENCH_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=omni_bench"),
-        big_dsn="",
-        redis_url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12"),
-        python=sys.executable,
-        tmp=tmp,
-    )
-    result = rows(ctx)
-    print_table(result)
-    for row in result:
-        print(f"\n{row.name}: {row.note}")
-    print(json.dumps(machine_load()))
-
-
-if __name__ == "__main__":
-    main()

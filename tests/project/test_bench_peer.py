@@ -1,9 +1,10 @@
 """The pure pieces of the side-by-side bench (bench/peer.py): reading a page's forms as a
 browser would send them, and the interleaved medians. No server, no timing."""
 
+from bench import db
 from bench.browser import Form, find_form, parse_forms
-from bench.harness import interleave
-from bench.peer import database_url, redis_url_for
+from bench.peer import database_names
+from bench.processes import redis_db, redis_number
 
 PAGE = """
 <form method="get" action="/search/"><input name="q" value=""></form>
@@ -62,24 +63,14 @@ def test_every_form_of_the_page_is_read():
 def test_connection_strings_for_the_parts_own_databases():
     dsn = "host=127.0.0.1 port=5433 user=bench password=pw dbname=omni_bench"
 
-    assert (
-        database_url(dsn, "omni_bench_peer") == "postgres://bench:pw@127.0.0.1:5433/omni_bench_peer"
+    assert db.url_of(db.conninfo("omni_bench_peer", dsn)) == (
+        "postgres://bench:pw@127.0.0.1:5433/omni_bench_peer"
     )
-    assert redis_url_for("redis://127.0.0.1:6379/9", 13) == "redis://127.0.0.1:6379/13"
-    assert redis_url_for("redis://127.0.0.1:6379", 13) == "redis://127.0.0.1:6379/13"
-
-
-def test_interleave_alternates_and_returns_medians():
-    calls = []
-    a_values, b_values = iter([5.0, 1.0, 3.0]), iter([20.0, 40.0, 10.0])
-
-    def a():
-        calls.append("a")
-        return next(a_values)
-
-    def b():
-        calls.append("b")
-        return next(b_values)
-
-    assert interleave(a, b, pairs=3) == (3.0, 20.0)
-    assert calls == ["a", "b", "a", "b", "a", "b"]
+    assert database_names(dsn) == ("oscar_bench", "omni_bench_peer")
+    assert database_names(db.conninfo("omni_bench_bf", dsn)) == (
+        "oscar_bench_bf",
+        "omni_bench_bf_peer",
+    )
+    assert redis_db("redis://127.0.0.1:6379/9", 13) == "redis://127.0.0.1:6379/13"
+    assert redis_db("redis://127.0.0.1:6379", 13) == "redis://127.0.0.1:6379/13"
+    assert redis_number("redis://127.0.0.1:6379/13") + 2 == 15
