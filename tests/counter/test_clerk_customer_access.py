@@ -7,17 +7,11 @@ store links to; other stores' orders are only counted; searches and record views
 limited per clerk; and every view of a record is in an access log that managers read.
 """
 
-import json
-import os
 import re
 import secrets
-import subprocess
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.contrib import admin
 from django.db import connection
 from django.test import Client
@@ -33,6 +27,7 @@ from tests.support.factories import (
     StoreFactory,
     UserFactory,
 )
+from tests.support.sqlite_shell import run_on_sqlite
 from tests.support.web_helpers import logged_in, place_at, tags, text
 
 pytest_plugins = [
@@ -148,23 +143,8 @@ def test_the_migration_gives_existing_customers_distinct_references(tmp_path):
         "from customers.models import Customer\n"
         "print(json.dumps(list(Customer.objects.values_list('reference', flat=True))))\n"
     )
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-        "DJANGO_DEBUG": "0",
-    }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script],
-        cwd=Path(django_settings.BASE_DIR),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    references = run_on_sqlite(script, tmp_path)
 
-    assert result.returncode == 0, result.stderr
-    references = json.loads(result.stdout.strip().splitlines()[-1])
     assert len(references) == 30
     assert len(set(references)) == 30
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{22}", r) for r in references)

@@ -1,16 +1,10 @@
 """Finding things at the tablet (issue 11, item 16): an order by its number in the scan field
 and in the search, customers whatever the case and accents, and today's collected orders."""
 
-import json
-import os
-import subprocess
-import sys
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 import time_machine
-from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -21,6 +15,7 @@ from stores.models import StockLevel
 from tests.conftest import MADRID
 from tests.support.api_helpers import ready
 from tests.support.factories import CustomerFactory
+from tests.support.sqlite_shell import run_on_sqlite
 from tests.support.web_helpers import hand_over, place_at, text, written
 
 pytest_plugins = ["tests.support.web_fixtures"]
@@ -170,23 +165,8 @@ def test_customer_search_ignores_case_and_accents_on_sqlite_too(tmp_path):
         "queries = ['lucia', 'Lucía fernandez', 'ANGEL', 'núñez', 'nunez']\n"
         "print(json.dumps({q: [c.name for c in search_customers(q)] for q in queries}))\n"
     )
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-        "DJANGO_DEBUG": "0",
-    }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script],
-        cwd=Path(settings.BASE_DIR),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    found = run_on_sqlite(script, tmp_path)
 
-    assert result.returncode == 0, result.stderr
-    found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found == {
         "lucia": ["LUCÍA Fernández"],
         "Lucía fernandez": ["LUCÍA Fernández"],
