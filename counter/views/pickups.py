@@ -82,15 +82,15 @@ def _queue_context(request, store, *, version=None, **extra):
     version the next poll sends back (``since``) so that nothing is sent while nothing changed."""
     limits = selectors.queue_limits(request.GET)
     columns = selectors.store_queue(store=store, limits=limits)
+    shown = {k: v for k, v in limits.items() if v != selectors.QUEUE_SHOWN}
     for column in columns.values():
-        more = {k: v for k, v in limits.items() if v != selectors.QUEUE_SHOWN}
-        more[column.name] = min(column.limit + selectors.QUEUE_SHOWN, selectors.QUEUE_SHOWN_MAX)
-        column.more_query = urlencode(more)
+        more = min(column.limit + selectors.QUEUE_SHOWN, selectors.QUEUE_SHOWN_MAX)
+        column.more_query = urlencode({**shown, column.name: more})
     return {
         "store": store,
         "columns": columns,
         "version": version or selectors.queue_version(store=store),
-        "shown_limits": {k: v for k, v in limits.items() if v != selectors.QUEUE_SHOWN},
+        "shown_limits": shown,
         "max_shown": selectors.QUEUE_SHOWN_MAX,
         "scan_form": ScanForm(),
         **extra,

@@ -122,6 +122,16 @@ SUMMARY_FIELDS = (
 )
 
 
+def items_in_order():
+    """The units an order holds (its lines' quantities), as a subquery on the order row."""
+    return Subquery(
+        OrderLine.objects.filter(order=OuterRef("pk"))
+        .values("order")
+        .annotate(n=Sum("quantity"))
+        .values("n")
+    )
+
+
 def customer_orders(*, customer, detailed: bool = False):
     """The customer's orders, newest first (index ``order_customer_newest_idx``), each with
     its ``item_count``; only the fields of the account page's list, unless ``detailed``, which
@@ -132,14 +142,7 @@ def customer_orders(*, customer, detailed: bool = False):
     orders = (
         Order.objects.filter(_visible_to(customer))
         .select_related("store")
-        .annotate(
-            item_count=Subquery(
-                OrderLine.objects.filter(order=OuterRef("pk"))
-                .values("order")
-                .annotate(n=Sum("quantity"))
-                .values("n")
-            )
-        )
+        .annotate(item_count=items_in_order())
         .order_by("-created_at", "-pk")
     )
     if not detailed:

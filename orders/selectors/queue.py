@@ -27,11 +27,11 @@ from customers.models import NotificationKind
 from customers.selectors import timeline
 from orders.models import (
     Order,
-    OrderLine,
     OrderStatus,
     Payment,
     PaymentStatus,
 )
+from orders.selectors.access import items_in_order
 
 # A ready message may be sent again this many times (the customer lost it).
 READY_RESENDS = 3
@@ -168,12 +168,7 @@ def store_queue(
         Order.objects.filter(pk__in=shown)
         .only(*TICKET_FIELDS)
         .annotate(
-            item_count=Subquery(
-                OrderLine.objects.filter(order=OuterRef("pk"))
-                .values("order")
-                .annotate(n=Sum("quantity"))
-                .values("n")
-            ),
+            item_count=items_in_order(),
             # Online orders: is a card hold there to capture, or must the clerk take payment?
             card_held=Exists(
                 Payment.objects.filter(

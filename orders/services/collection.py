@@ -32,24 +32,16 @@ from orders.selectors import (
     handover_total,
     lock_order,
 )
-from orders.services.lifecycle import transition
+from orders.services.lifecycle import check_move, transition
 from orders.services.pickup import forget_pickup_verification
 
 
 def _collection_lines(
-    order: Order, *, user, quantities: dict[str, int], collector: str
+    order: Order, *, quantities: dict[str, int], collector: str
 ) -> tuple[list[OrderLine], Decimal]:
     """Check a handover of ``order`` (locked) and return its lines with ``collected_quantity``
     set, and the collected total."""
-    if order.status != OrderStatus.READY:
-        # Give the illegal-transition message for every non-ready state.
-        transition(
-            order=order,
-            to=OrderStatus.COLLECTED,
-            actor=Actor.STAFF,
-            channel=Channel.STORE,
-            user=user,
-        )
+    check_move(order, OrderStatus.COLLECTED)
     lines = list(order.lines.order_by("variant_id"))
     unknown = set(quantities) - {ln.sku for ln in lines}
     if unknown:
@@ -83,7 +75,7 @@ def _collection_lines(
 
 
 def _capture_for_collection(
-    *, order: Order, user, quantities: dict[str, int], collector: str, provider
+    *, order: Order, quantities: dict[str, int], collector: str, provider
 ) -> None:
     """Online orders: take exactly the collected total before anything is handed over.
 
@@ -95,9 +87,7 @@ def _capture_for_collection(
     """
     with transaction.atomic():
         locked = lock_order(order)
-        _lines, total = _collection_lines(
-            locked, user=user, quantities=quantities, collector=collector
-        )
+        _lines, total = _collection_lines(locked, quantities=quantities, collector=collector)
         payment = online_payment(locked)
         if (
             payment is not None
@@ -156,12 +146,12 @@ def collect_order(
         raise OrderError("bad_collector", _("Say who is collecting the order."), status=400)
     if order.payment_method == PaymentMethod.ONLINE and not _counter_pays(order):
         _capture_for_collection(
-            order=order, user=user, quantities=quantities, collector=collector, provider=provider
+            order=order, quantities=quantities, collector=collector, provider=provider
         )
     with transaction.atomic():
         order = lock_order(order)
         lines, collected_total = _collection_lines(
-            order, user=user, quantities=quantities, collector=collector
+            order, quantities=quantities, collector=collector
         )
         reference = (reference or "").strip()[:120]
         if _counter_pays(order):

@@ -108,6 +108,21 @@ def open_history(order: Order, *, channel: str, user, now: datetime) -> OrderEve
     return event
 
 
+def check_move(order: Order, to: str) -> None:
+    """Refuse (``illegal_transition``) a move the state machine does not allow."""
+    if to not in TRANSITIONS[order.status]:
+        raise OrderError(
+            "illegal_transition",
+            _("Order %(number)s is %(status)s and cannot become %(to)s.")
+            % {
+                "number": order.number,
+                "status": OrderStatus(order.status).label,
+                "to": OrderStatus(to).label,
+            },
+            current=order.status,
+        )
+
+
 def transition(
     *,
     order: Order,
@@ -120,17 +135,7 @@ def transition(
     extra_fields=(),
 ) -> Order:
     """The one place an order changes status. ``order`` must be locked by the caller."""
-    if to not in TRANSITIONS[order.status]:
-        raise OrderError(
-            "illegal_transition",
-            _("Order %(number)s is %(status)s and cannot become %(to)s.")
-            % {
-                "number": order.number,
-                "status": OrderStatus(order.status).label,
-                "to": OrderStatus(to).label,
-            },
-            current=order.status,
-        )
+    check_move(order, to)
     previous = order.status
     order.status = to
     order.save(update_fields=["status", "updated_at", *extra_fields])

@@ -154,6 +154,27 @@ def test_each_column_shows_its_first_tickets_and_counts_the_rest(shop, tablet):
     assert f'<input type="hidden" name="placed" value="{2 * selectors.QUEUE_SHOWN}">' in more
 
 
+@pytest.mark.parametrize(
+    ("asked", "shown"),
+    [
+        ("abc", "default"),
+        ("-5", "default"),
+        ("", "default"),
+        ("1e9", "default"),
+        ("99999999999999999999", "most"),
+    ],
+)
+def test_a_show_more_value_that_is_not_a_sensible_count_is_bounded(shop, tablet, asked, shown):
+    first = place_at(shop.store, (shop.lamp, 1))
+    _clone_open_orders(first, selectors.QUEUE_SHOWN + 2)
+    expected = {"default": selectors.QUEUE_SHOWN, "most": selectors.QUEUE_SHOWN + 3}[shown]
+
+    board = _board(tablet, shop.store, placed=asked)
+
+    assert column(board, "placed").count('<article class="ticket') == expected
+    assert selectors.queue_limits({"placed": asked})["placed"] <= selectors.QUEUE_SHOWN_MAX
+
+
 def test_arrived_customers_come_first_even_in_a_long_column(shop, clerk, tablet):
     first = place_at(shop.store, (shop.lamp, 1))
     _clone_open_orders(first, selectors.QUEUE_SHOWN + 5)
