@@ -152,6 +152,13 @@ class Order(models.Model):
         ]
         indexes = [
             models.Index(fields=["store", "status", "slot_start"]),
+            # The tablet's columns: each one's first tickets walked in order, and the totals
+            # counted from the index alone (``orders.selectors.queue``).
+            models.Index(
+                fields=["store", "status", "arrived_at", "slot_start", "created_at", "id"],
+                include=["hold_until", "updated_at"],
+                name="order_store_queue_idx",
+            ),
             # The tablet poll's version: the store's latest order write.
             models.Index(fields=["store", "-updated_at"], name="order_store_updated_idx"),
             # A customer's orders, newest first (the account page and GET /api/v1/orders/).

@@ -97,9 +97,10 @@ def staff_stores(user):
 
 
 def store_for_staff(user, code: str) -> Store:
-    """The store with this code if the user works there; 404 otherwise (no existence leak)."""
-    store = staff_stores(user).filter(code=code).first()
-    if store is None:
+    """The store with this code if the user works there; 404 otherwise (no existence leak).
+    The store comes from the store cache; the membership is one indexed lookup."""
+    store = active_store_by_code(code) if user.is_authenticated else None
+    if store is None or not StaffMembership.objects.filter(user=user, store=store).exists():
         raise Http404("No such store")
     return store
 

@@ -77,11 +77,12 @@ def home(request):
     return render(request, "counter/home.html", {"stores": stores})
 
 
-def _queue_context(request, store, *, version=None, **extra):
+def _queue_context(request, store, *, state=None, **extra):
     """The board: the first tickets of each column (more on demand: ``?placed=50``), and the
     version the next poll sends back (``since``) so that nothing is sent while nothing changed."""
     limits = selectors.queue_limits(request.GET)
-    columns = selectors.store_queue(store=store, limits=limits)
+    state = state or selectors.queue_state(store=store)
+    columns = selectors.store_queue(store=store, limits=limits, state=state)
     shown = {k: v for k, v in limits.items() if v != selectors.QUEUE_SHOWN}
     for column in columns.values():
         more = min(column.limit + selectors.QUEUE_SHOWN, selectors.QUEUE_SHOWN_MAX)
@@ -89,7 +90,7 @@ def _queue_context(request, store, *, version=None, **extra):
     return {
         "store": store,
         "columns": columns,
-        "version": version or selectors.queue_version(store=store),
+        "version": state.version,
         "shown_limits": shown,
         "max_shown": selectors.QUEUE_SHOWN_MAX,
         "scan_form": ScanForm(),
@@ -110,10 +111,10 @@ def _queue_page(request, store, *, status=200, **extra):
 def queue(request, store):
     if request.htmx:
         # The poll: 204 (htmx keeps the board as it is) when nothing changed since ``since``.
-        version = selectors.queue_version(store=store)
-        if request.GET.get("since") == version:
+        state = selectors.queue_state(store=store)
+        if request.GET.get("since") == state.version:
             return HttpResponse(status=204)
-        context = _queue_context(request, store, version=version)
+        context = _queue_context(request, store, state=state)
         return render(request, "counter/partials/queue_board.html", context)
     return _queue_page(request, store)
 

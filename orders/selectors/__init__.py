@@ -45,6 +45,7 @@ from orders.selectors.queue import (
     orders_elsewhere,
     orders_for_staff,
     queue_limits,
+    queue_state,
     queue_version,
     ready_resends_left,
     staff_timeline,
@@ -113,6 +114,7 @@ __all__ = [
     "refund_summary",
     "staff_timeline",
     "queue_limits",
+    "queue_state",
     "queue_version",
     "store_queue",
 ]

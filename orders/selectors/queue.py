@@ -6,21 +6,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import (
-    Case,
     CharField,
     Count,
     DecimalField,
     Exists,
     F,
+    Max,
     OuterRef,
     Q,
     Subquery,
     Sum,
     Value,
-    When,
-    Window,
 )
-from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from customers.models import NotificationKind
@@ -70,34 +67,14 @@ def _late(now: datetime) -> Q:
     )
 
 
-def queue_version(*, store, now: datetime | None = None) -> str:
-    """A short fingerprint of everything the board shows, in one cheap query: it changes
-    when an order of the store is written (its ``updated_at``: placed, moved, arrived, paid,
-    collected, cancelled), or when one more open order turns overdue with time."""
-    now = now or timezone.now()
-    open_orders = Order.objects.filter(store=OuterRef("pk"), status__in=OPEN_STATUSES)
-    row = (
-        type(store)
-        .objects.filter(pk=store.pk)
-        .annotate(
-            latest=Subquery(
-                Order.objects.filter(store=OuterRef("pk"))
-                .order_by("-updated_at")
-                .values("updated_at")[:1]
-            ),
-            open_count=Subquery(
-                open_orders.values("store").annotate(n=Count("pk")).values("n")[:1]
-            ),
-            late_count=Subquery(
-                open_orders.filter(_late(now)).values("store").annotate(n=Count("pk")).values("n")
-            ),
-        )
-        .values_list("latest", "open_count", "late_count")
-        .first()
-    )
-    latest, open_count, late_count = row or (None, 0, 0)
-    stamp = int(latest.timestamp() * 1_000_000) if latest else 0
-    return f"{stamp:x}.{open_count or 0}.{late_count or 0}"
+def _in_column(name: str, now: datetime) -> Q:
+    """The open orders a column shows: overdue ones, or those of its status not overdue."""
+    late = _late(now)
+    return late if name == "overdue" else Q(status=name) & ~late
+
+
+# A column's order: customers who said "I'm here" first (earliest arrival), then soonest slot.
+TICKET_ORDER = ("arrived_at", "slot_start", "created_at", "pk")
 
 
 @dataclass
@@ -114,6 +91,42 @@ class QueueColumn:
         return self.total - len(self.orders)
 
 
+@dataclass(frozen=True)
+class QueueState:
+    """What the board shows in figures: each column's total and the store's latest order
+    write. ``version`` is its fingerprint, sent back by the next poll."""
+
+    totals: dict[str, int]
+    latest: datetime | None
+
+    @property
+    def version(self) -> str:
+        stamp = int(self.latest.timestamp() * 1_000_000) if self.latest else 0
+        return ".".join([f"{stamp:x}", *(str(self.totals[name]) for name in QUEUE_COLUMNS)])
+
+
+def queue_state(*, store, now: datetime | None = None) -> QueueState:
+    """The columns' totals and the latest order write, in one query (the poll's only query
+    while nothing changes). It changes when an order of the store is written (placed, moved,
+    arrived, paid, collected, cancelled), or when one more open order turns overdue with time."""
+    now = now or timezone.now()
+    row = Order.objects.filter(store=store, status__in=OPEN_STATUSES).aggregate(
+        # Any order of the store, open or not (one row off the store's updated_at index).
+        latest=Max(
+            Subquery(
+                Order.objects.filter(store=store).order_by("-updated_at").values("updated_at")[:1]
+            )
+        ),
+        **{name: Count("pk", filter=_in_column(name, now)) for name in QUEUE_COLUMNS},
+    )
+    return QueueState(totals={name: row[name] for name in QUEUE_COLUMNS}, latest=row["latest"])
+
+
+def queue_version(*, store, now: datetime | None = None) -> str:
+    """The board's fingerprint (see ``queue_state``)."""
+    return queue_state(store=store, now=now).version
+
+
 def queue_limits(params) -> dict[str, int]:
     """Tickets to show per column, from query parameters like ``?placed=50`` (bounded)."""
     limits = {}
@@ -127,43 +140,38 @@ def queue_limits(params) -> dict[str, int]:
 
 
 def store_queue(
-    *, store, now: datetime | None = None, limits: dict[str, int] | None = None
+    *,
+    store,
+    now: datetime | None = None,
+    limits: dict[str, int] | None = None,
+    state: QueueState | None = None,
 ) -> dict[str, QueueColumn]:
-    """The tablet's live queue: open orders by column, soonest slot first, the first
-    ``limits[column]`` of each (``QUEUE_SHOWN`` by default) with the column's total.
+    """The tablet's live queue: open orders by column, the first ``limits[column]`` of each
+    (``QUEUE_SHOWN`` by default) in ``TICKET_ORDER``, with the column's total.
 
-    Customers who said "I'm here" come first in their column, earliest arrival first.
     Overdue: not ready although its pickup slot has started, or ready and past its hold.
 
-    Two queries whatever the number of open orders: the tickets to show (and the totals), by a
-    window over the open orders' keys; then those tickets' fields, item counts and card holds.
+    Bounded whatever the number of open orders: the totals (``state``, one query when not
+    given), the tickets to show (one query: each column's first ones, walked in order along
+    the store's queue index), and those tickets' fields, item counts and card holds.
     """
     now = now or timezone.now()
+    state = state or queue_state(store=store, now=now)
     limits = dict.fromkeys(QUEUE_COLUMNS, QUEUE_SHOWN) | (limits or {})
-    late = _late(now)
-    place = Case(When(late, then=Value("overdue")), default=F("status"), output_field=CharField())
-    order = [
-        F("arrived_at").asc(nulls_last=True),
-        F("slot_start").asc(),
-        F("created_at").asc(),
-        F("pk").asc(),
+    open_orders = Order.objects.filter(store=store, status__in=OPEN_STATUSES)
+    firsts = [
+        open_orders.filter(_in_column(name, now))
+        .annotate(column=Value(name, output_field=CharField()))
+        .order_by(*TICKET_ORDER)
+        .values_list("pk", "column")[: limits[name]]
+        for name in QUEUE_COLUMNS
+        if state.totals[name]
     ]
-    picked = list(
-        Order.objects.filter(store=store, status__in=OPEN_STATUSES)
-        .annotate(
-            place=place,
-            rank=Window(RowNumber(), partition_by=[place], order_by=order),
-            in_column=Window(Count("pk"), partition_by=[place]),
-        )
-        .filter(rank__lte=max(limits.values()))
-        .values_list("pk", "place", "rank", "in_column")
-    )
-    columns = {name: QueueColumn(name=name, limit=limits[name]) for name in QUEUE_COLUMNS}
-    shown = {}
-    for pk, name, rank, total in picked:
-        columns[name].total = total
-        if rank <= limits[name]:
-            shown[pk] = (name, rank)
+    shown = dict(firsts[0].union(*firsts[1:], all=True)) if firsts else {}
+    columns = {
+        name: QueueColumn(name=name, limit=limits[name], total=state.totals[name])
+        for name in QUEUE_COLUMNS
+    }
     tickets = (
         Order.objects.filter(pk__in=shown)
         .only(*TICKET_FIELDS)
@@ -179,9 +187,10 @@ def store_queue(
                 )
             ),
         )
+        .order_by(*TICKET_ORDER)
     )
-    for ticket in sorted(tickets, key=lambda t: shown[t.pk][1]):
-        name = shown[ticket.pk][0]
+    for ticket in tickets:
+        name = shown[ticket.pk]
         ticket.is_overdue = name == "overdue"
         columns[name].orders.append(ticket)
     return columns

@@ -49,16 +49,16 @@ PRODUCT_PAGE = 7
 PRODUCT_PAGE_LOGGED_IN = 13
 CART_PAGE = 8
 CHECKOUT_PAGE = 14
-# The board: its version, the tickets to show (a window over the open orders), their fields.
-TABLET_QUEUE = 11
-TABLET_POLL = 9
-TABLET_POLL_UNCHANGED = 6  # session, user, store, hours, closures, the version: 204
+# The board: the columns' totals (its version), the first tickets of each column, their fields.
+TABLET_QUEUE = 9
+TABLET_POLL = 7
+TABLET_POLL_UNCHANGED = 4  # session, user, staff membership (the store: cached), state: 204
 # The card page looks for the order's last card attempt (one query): one waiting for 3-D
 # Secure is finished, not replaced by a new card.
 PAY_PAGE = 10
 SURVEY_PAGE = 2
 ORDER_PAGE = 9
-TABLET_ORDER_PAGE = 13
+TABLET_ORDER_PAGE = 11
 ACCOUNT_PAGE = 9
 
 
