@@ -344,6 +344,12 @@ class Handover(models.Model):
     device = models.CharField(max_length=200)
     collected_at = models.DateTimeField(default=timezone.now)
 
+    class Meta:
+        indexes = [
+            # A day's collections (the tablet's "collected today", sales by day of collection).
+            models.Index(fields=["collected_at"], name="handover_collected_idx"),
+        ]
+
     def __str__(self) -> str:
         return f"{self.order_id} to {self.collector_name}"
 

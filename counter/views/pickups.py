@@ -101,7 +101,7 @@ def _queue_context(request, store, *, state=None, **extra):
 def _queue_page(request, store, *, status=200, **extra):
     """The whole queue page: the board, and the orders collected today (for a refund)."""
     context = _queue_context(
-        request, store, collected_today=list(selectors.collected_today(store=store)), **extra
+        request, store, collected_today=selectors.collected_today(store=store), **extra
     )
     return render(request, "counter/queue.html", context, status=status)
 

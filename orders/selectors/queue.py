@@ -17,6 +17,7 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    Window,
 )
 from django.utils import timezone
 
@@ -213,16 +214,31 @@ def find_orders_for_store(*, store, query: str):
     )
 
 
-COLLECTED_SHOWN = 100
+# The newest collections listed under the board (to find one for a refund); the others are
+# counted and found with the scan box or the search.
+COLLECTED_SHOWN = 25
 
 
-def collected_today(*, store, now: datetime | None = None, limit: int = COLLECTED_SHOWN):
-    """The orders handed over at ``store`` today (the store's local day), newest first, with
-    ``collected_amount`` (what was handed over), in one query."""
+@dataclass
+class CollectedToday:
+    orders: list[Order]
+    total: int
+
+    @property
+    def hidden(self) -> int:
+        return self.total - len(self.orders)
+
+
+def collected_today(
+    *, store, now: datetime | None = None, limit: int = COLLECTED_SHOWN
+) -> CollectedToday:
+    """The orders handed over at ``store`` today (the store's local day): the newest ``limit``
+    with ``collected_amount`` (what was handed over), and how many there were in all. One
+    query, along the handovers' collection time."""
     local = (now or timezone.now()).astimezone(store.tz)
     start = datetime.combine(local.date(), datetime.min.time(), tzinfo=store.tz)
     end = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), tzinfo=store.tz)
-    return (
+    newest = (
         Order.objects.filter(
             store=store,
             status=OrderStatus.COLLECTED,
@@ -234,10 +250,15 @@ def collected_today(*, store, now: datetime | None = None, limit: int = COLLECTE
             collected_amount=Sum(
                 F("lines__unit_price") * F("lines__collected_quantity"),
                 output_field=DecimalField(max_digits=12, decimal_places=2),
-            )
+            ),
+            # Over all of today's collections, counted before the limit applies.
+            in_all=Window(Count("pk")),
         )
         .order_by("-handover__collected_at", "-pk")[:limit]
     )
+    orders = list(newest)
+    total = orders[0].in_all if orders else 0
+    return CollectedToday(orders=orders, total=total)
 
 
 def customer_timeline(*, customer, limit: int | None = 50):

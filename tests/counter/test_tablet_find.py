@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from customers.models import Customer
 from customers.selectors import search_customers
+from orders.selectors import COLLECTED_SHOWN
 from orders.services import collect_order, pickup_verification
 from stores.models import StockLevel
 from tests.conftest import MADRID
@@ -246,7 +247,7 @@ def test_the_queue_says_when_nothing_was_collected_today(shop, tablet):
     assert "Nothing collected yet today." in _collected_section(text(response))
 
 
-def test_collected_today_runs_the_same_queries_for_3_or_30_orders(shop, clerk, tablet):
+def test_collected_today_lists_the_newest_and_counts_all_in_the_same_queries(shop, clerk, tablet):
     StockLevel.objects.filter(store=shop.store, variant=shop.lamp).update(on_hand=100)
     now = datetime(2025, 1, 15, 18, 0, tzinfo=MADRID)
 
@@ -263,10 +264,14 @@ def test_collected_today_runs_the_same_queries_for_3_or_30_orders(shop, clerk, t
             tablet.get(path)
             with CaptureQueriesContext(connection) as queries:
                 response = tablet.get(path)
-        return len(queries), _collected_section(text(response)).count("<tr class=")
+        section = _collected_section(text(response))
+        return len(queries), section.count("<tr class="), section
 
-    small, shown_small = measure(3)
-    large, shown_large = measure(27)
+    small, shown_small, _ = measure(3)
+    large, shown_large, section = measure(27)
 
-    assert (shown_small, shown_large) == (3, 30)
+    # The newest 25 are listed; all 30 are counted, and the rest are said to be findable.
+    assert (shown_small, shown_large) == (3, COLLECTED_SHOWN) == (3, 25)
+    assert '<span class="badge">30</span>' in section
+    assert "5 more orders collected today" in section
     assert small == large
