@@ -17,8 +17,8 @@ Omnicollect, ``PAIRS`` times), medians reported. Run alone: ``BENCH_PARTS=peer .
 -m bench``.
 
 Its own databases, named after the run's: ``oscar_bench`` and ``omni_bench_peer`` (created,
-migrated and loaded by the part; stock and slot capacity reset every run) and the Redis database
-two after the run's.
+migrated and loaded by the part, Omnicollect's made afresh every run; stock and slot capacity
+reset every run) and the Redis database two after the run's.
 Oscar's virtualenv and project are kept under ``var/bench/``. Knobs (environment):
 ``BENCH_PEER_CLIENTS`` (8), ``BENCH_PEER_SECONDS`` (15 per run), ``BENCH_PEER_PAIRS`` (3),
 ``BENCH_PEER_BUDGET`` (300 s for the whole part).
@@ -191,7 +191,9 @@ def rows(ctx: Context) -> list[Row]:
     oscar_name, omni_name = database_names(ctx.dsn)
     oscar_db, omni_db = db.conninfo(oscar_name, ctx.dsn), db.conninfo(omni_name, ctx.dsn)
     db.ensure(oscar_db)
-    db.ensure(omni_db)
+    # Made again every run, like the run's own database: migrated from nothing, whatever an
+    # earlier run of other code left there.
+    db.recreate(omni_name)
     oscar_project.write_project(
         oscar_dir,
         db=conninfo_to_dict(oscar_db),
