@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from customers import api as customers_api
 from orders import api as orders_api
+from reports import api as reports_api
 from shop import api as shop_api
 from stores import api as stores_api
 
@@ -28,6 +29,7 @@ v1 = [
     path("stores/<slug:code>/slots/", stores_api.SlotListView.as_view(), name="slots"),
     path("products/", shop_api.ProductListView.as_view(), name="products"),
     path("products/<slug:slug>/", shop_api.ProductDetailView.as_view(), name="product"),
+    path("reports/sales/", reports_api.SalesReportView.as_view(), name="reports_sales"),
     path("", include("shop.api_urls")),
     path("", include("orders.api_urls")),
 ]

@@ -107,10 +107,10 @@ def store_for_staff(user, code: str) -> Store:
 
 def managed_stores(user):
     """Active stores the user manages (their reports and reconciliation); every active store
-    for a superuser."""
+    for a superuser. Without hours or closures (``active_stores`` has them)."""
     if not user.is_authenticated:
         return Store.objects.none()
-    stores = active_stores().order_by("code")
+    stores = Store.objects.filter(is_active=True).order_by("code")
     if user.is_superuser:
         return stores
     return stores.filter(staff__user=user, staff__role=StaffMembership.Role.MANAGER).distinct()

@@ -63,6 +63,7 @@ from orders.selectors.reconciliation import (
     payment_mismatches,
     payment_reconciliation,
 )
+from orders.selectors.sales import SalesRow, collected_sales
 
 __all__ = [
     "AUTHORISATION_MARGIN",
@@ -109,6 +110,8 @@ __all__ = [
     "payment_anomalies",
     "payment_mismatches",
     "payment_reconciliation",
+    "SalesRow",
+    "collected_sales",
     "ready_resends_left",
     "refund_plan",
     "refund_summary",

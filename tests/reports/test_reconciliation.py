@@ -18,23 +18,20 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from orders.models import (
-    Handover,
-    Order,
-    OrderLine,
     OrderStatus,
-    Payment,
     PaymentMethod,
     PaymentStatus,
 )
 from orders.selectors import payment_mismatches, payment_reconciliation
 from stores.models import StaffMembership
+from tests.support import order_rows
 from tests.support.factories import (
     CustomerFactory,
     StaffMembershipFactory,
     StoreFactory,
     UserFactory,
-    VariantFactory,
 )
+from tests.support.order_rows import collected, pay, refund
 from tests.support.web_helpers import text
 
 MADRID = ZoneInfo("Europe/Madrid")  # UTC+1 in January
@@ -64,107 +61,8 @@ def clerk_user(db):
     return UserFactory()
 
 
-def make_order(
-    store,
-    *lines,
-    status=OrderStatus.PLACED,
-    method=PaymentMethod.ONLINE,
-    payment_status=PaymentStatus.UNPAID,
-    currency="EUR",
-    created_at=NOW - timedelta(days=3),
-):
-    """An order with ``lines`` of (unit price, quantity, collected quantity or None)."""
-    total = sum((D(price) * qty for price, qty, _ in lines), D("0.00"))
-    slot = created_at + timedelta(hours=2)
-    order = Order.objects.create(
-        customer=CustomerFactory(),
-        store=store,
-        channel="web",
-        status=status,
-        payment_method=method,
-        payment_status=payment_status,
-        currency=currency,
-        total=total,
-        slot_start=slot,
-        slot_end=slot + timedelta(minutes=30),
-        contact_name="Ana",
-        contact_email="ana@example.test",
-        created_at=created_at,
-    )
-    OrderLine.objects.bulk_create(
-        [
-            OrderLine(
-                order=order,
-                variant=VariantFactory(),
-                sku=f"SKU-{i}",
-                name=f"Item {i}",
-                unit_price=D(price),
-                quantity=qty,
-                collected_quantity=collected,
-            )
-            for i, (price, qty, collected) in enumerate(lines)
-        ]
-    )
-    return order
-
-
-def pay(order, amount, *, provider="stripe", method="card", status=PaymentStatus.PAID, **extra):
-    amount = D(amount)
-    captured = amount if status in (PaymentStatus.PAID, PaymentStatus.REFUNDED) else D("0")
-    return Payment.objects.create(
-        order=order,
-        provider=provider,
-        method=method,
-        currency=order.currency,
-        amount_authorised=amount,
-        amount_captured=captured,
-        status=status,
-        created_at=order.created_at,
-        **extra,
-    )
-
-
-def refund(payment, amount, *, at):
-    payment.amount_refunded += D(amount)
-    payment.save(update_fields=["amount_refunded"])
-    return Payment.objects.create(
-        order=payment.order,
-        refund_of=payment,
-        provider=payment.provider,
-        method=payment.method,
-        currency=payment.currency,
-        amount_refunded=D(amount),
-        status=PaymentStatus.REFUNDED,
-        created_at=at,
-    )
-
-
-def collected(store, clerk, *lines, at, via=PaymentMethod.IN_STORE, currency="EUR", **pay_kw):
-    """A collected order paid in full for what was handed over, taken at ``at``.
-    ``captured_at=None`` in ``pay_kw`` makes an old row that only has its handover time."""
-    order = make_order(
-        store,
-        *lines,
-        status=OrderStatus.COLLECTED,
-        method=via,
-        payment_status=PaymentStatus.PAID,
-        currency=currency,
-        created_at=at - timedelta(days=1),
-    )
-    amount = sum((D(p) * c for p, _, c in lines), D("0.00"))
-    pay_kw.setdefault("captured_at", at)
-    pay_kw.setdefault("provider", "stripe" if via == PaymentMethod.ONLINE else "in_store")
-    payment = pay(order, amount, **pay_kw)
-    Handover.objects.create(
-        order=order,
-        collector=Handover.Collector.CUSTOMER,
-        collector_name="Ana",
-        verified_by=Handover.Verification.CODE,
-        clerk=clerk,
-        device="test",
-        collected_at=at,
-    )
-    return order, payment
+def make_order(*lines, created_at=NOW - timedelta(days=3), **kwargs):
+    return order_rows.make_order(*lines, created_at=created_at, **kwargs)
 
 
 @pytest.fixture
