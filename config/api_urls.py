@@ -30,6 +30,7 @@ v1 = [
     path("products/", shop_api.ProductListView.as_view(), name="products"),
     path("products/<slug:slug>/", shop_api.ProductDetailView.as_view(), name="product"),
     path("reports/sales/", reports_api.SalesReportView.as_view(), name="reports_sales"),
+    path("reports/kpis/", reports_api.KpiReportView.as_view(), name="reports_kpis"),
     path("", include("shop.api_urls")),
     path("", include("orders.api_urls")),
 ]

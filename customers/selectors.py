@@ -1,6 +1,6 @@
 import re
 
-from django.db.models import F, Q, Value
+from django.db.models import Count, F, Q, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Replace
 from django.http import Http404
@@ -9,6 +9,7 @@ from customers.models import (
     Customer,
     CustomerAccess,
     Notification,
+    NpsAnswer,
     Touchpoint,
     fold_for_search,
 )
@@ -89,6 +90,26 @@ def message_keys(*, order_numbers, kinds) -> set[str]:
             "dedupe_key", flat=True
         )
     )
+
+
+def sent_messages_by_order(*, order_numbers, kind: str) -> dict[str, int]:
+    """How many messages of ``kind`` went out about each of these orders (``order_numbers``:
+    a list, or a queryset of numbers read as a subquery)."""
+    rows = (
+        Notification.objects.filter(
+            order_number__in=order_numbers, kind=kind, status=Notification.Status.SENT
+        )
+        .values("order_number")
+        .annotate(sent=Count("pk"))
+        .order_by()
+    )
+    return {row["order_number"]: row["sent"] for row in rows}
+
+
+def survey_answers(*, order_numbers) -> list[NpsAnswer]:
+    """The survey answers about these orders (a list, or a queryset of numbers), oldest
+    first."""
+    return list(NpsAnswer.objects.filter(order_number__in=order_numbers).order_by("created_at"))
 
 
 def customer_accesses(*, store_ids):

@@ -1,4 +1,4 @@
-"""The managers' API: sales across channels and stores.
+"""The managers' API: sales across channels and stores, and the click & collect KPIs.
 
 Managers see the stores they manage (a superuser every store); anyone else is refused with 403.
 A store they do not manage is a 404, as on the tablet: no store is confirmed to exist.
@@ -107,11 +107,9 @@ RANGE = [
     ),
     OpenApiParameter("store", str, description="One store's code (default: every store)"),
 ]
+BAD_RANGE = "invalid: a date missing or not YYYY-MM-DD, from after to, a range over 366 days"
 REFUSED = {
-    400: error_response(
-        "invalid: a date missing or not YYYY-MM-DD, from after to, a range over 366 days, "
-        "group_by not channel, store or day"
-    ),
+    400: error_response(BAD_RANGE),
     401: UNAUTHENTICATED,
     403: error_response("permission_denied: not a manager of any store"),
     404: error_response("not_found: not a store you manage"),
@@ -154,6 +152,7 @@ class SalesReportView(APIView):
                 },
             ),
             **REFUSED,
+            400: error_response(f"{BAD_RANGE}, group_by not channel, store or day"),
         },
     )
     def get(self, request):
@@ -170,5 +169,115 @@ class SalesReportView(APIView):
                     }
                     for row in rows
                 ]
+            }
+        )
+
+
+def _spread(spread) -> dict:
+    return {"median": spread.median, "p90": spread.p90, "count": spread.count}
+
+
+def kpi_body(kpis) -> dict:
+    """The KPIs as JSON: rates from 0 to 1, durations in minutes (null without data)."""
+    return {
+        "orders": kpis.orders,
+        "ready": kpis.ready,
+        "collected": kpis.collected,
+        "ready_on_time_rate": kpis.ready_on_time_rate,
+        "lead_time_minutes": _spread(kpis.lead_time_minutes),
+        "ready_to_collected_minutes": _spread(kpis.ready_to_collected_minutes),
+        "counter_wait_minutes": _spread(kpis.counter_wait_minutes),
+        "no_show_rate": kpis.no_show_rate,
+        "cancellation_rate": kpis.cancellation_rate,
+        "cancellations": [
+            {"reason": reason, "orders": n} for reason, n in kpis.cancellations.items()
+        ],
+        "fill_rate": kpis.fill_rate,
+        "reminders_per_collected": kpis.reminders_per_collected,
+        "nps": {
+            "score": kpis.nps.score,
+            "answers": kpis.nps.answers,
+            "promoters": kpis.nps.promoters,
+            "passives": kpis.nps.passives,
+            "detractors": kpis.nps.detractors,
+        },
+    }
+
+
+SPREAD = inline_serializer(
+    "MinutesSpread",
+    {
+        "median": serializers.FloatField(allow_null=True),
+        "p90": serializers.FloatField(allow_null=True),
+        "count": serializers.IntegerField(),
+    },
+)
+KPI_FIELDS = {
+    "orders": serializers.IntegerField(help_text="Orders placed in the range"),
+    "ready": serializers.IntegerField(help_text="Of them, made ready"),
+    "collected": serializers.IntegerField(help_text="Of them, collected"),
+    "ready_on_time_rate": serializers.FloatField(
+        allow_null=True, help_text=str(selectors.KPI_DEFINITIONS["ready_on_time_rate"])
+    ),
+    "lead_time_minutes": SPREAD,
+    "ready_to_collected_minutes": SPREAD,
+    "counter_wait_minutes": SPREAD,
+    "no_show_rate": serializers.FloatField(
+        allow_null=True, help_text=str(selectors.KPI_DEFINITIONS["no_show_rate"])
+    ),
+    "cancellation_rate": serializers.FloatField(allow_null=True),
+    "cancellations": inline_serializer(
+        "CancellationReason",
+        {"reason": serializers.CharField(), "orders": serializers.IntegerField()},
+        many=True,
+    ),
+    "fill_rate": serializers.FloatField(
+        allow_null=True, help_text=str(selectors.KPI_DEFINITIONS["fill_rate"])
+    ),
+    "reminders_per_collected": serializers.FloatField(allow_null=True),
+    "nps": inline_serializer(
+        "Nps",
+        {
+            "score": serializers.IntegerField(allow_null=True),
+            "answers": serializers.IntegerField(),
+            "promoters": serializers.IntegerField(),
+            "passives": serializers.IntegerField(),
+            "detractors": serializers.IntegerField(),
+        },
+    ),
+}
+
+
+class KpiReportView(APIView):
+    """Click & collect KPIs of the orders placed on the stores' local days ``from`` to ``to``:
+    over all the stores asked for, and per store."""
+
+    @extend_schema(
+        operation_id="reports_kpis",
+        parameters=RANGE,
+        responses={
+            200: inline_serializer(
+                "KpiReport",
+                {
+                    "overall": inline_serializer("Kpis", KPI_FIELDS),
+                    "stores": inline_serializer(
+                        "StoreKpis",
+                        {"store": serializers.CharField(), **KPI_FIELDS},
+                        many=True,
+                    ),
+                },
+            ),
+            **REFUSED,
+        },
+    )
+    def get(self, request):
+        stores, start, end, _data = _query(ReportQuerySerializer, request)
+        overall, by_store = selectors.kpis(stores=stores, start=start, end=end)
+        return Response(
+            {
+                "overall": kpi_body(overall),
+                "stores": [
+                    {"store": store.code, **kpi_body(by_store[store.pk])} for store in stores
+                ],
             }
         )

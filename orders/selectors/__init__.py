@@ -14,6 +14,7 @@ from orders.selectors.access import (
     order_for_store,
     order_number_in,
 )
+from orders.selectors.kpis import CohortFacts, OrderFacts, cohort_facts, placed_orders
 from orders.selectors.money import (
     AUTHORISATION_MARGIN,
     MONEY_STATUSES,
@@ -111,6 +112,10 @@ __all__ = [
     "payment_mismatches",
     "payment_reconciliation",
     "SalesRow",
+    "CohortFacts",
+    "OrderFacts",
+    "cohort_facts",
+    "placed_orders",
     "collected_sales",
     "ready_resends_left",
     "refund_plan",
