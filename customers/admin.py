@@ -9,6 +9,7 @@ from customers.models import (
     CustomerAccess,
     Notification,
     NpsAnswer,
+    NpsFollowUp,
     Touchpoint,
     User,
 )
@@ -115,6 +116,16 @@ class NpsAnswerAdmin(admin.ModelAdmin):
     list_filter = ["score"]
     search_fields = ["order_number", "customer__email"]
     readonly_fields = ["customer", "order_number", "score", "comment", "created_at"]
+
+
+@admin.register(NpsFollowUp)
+class NpsFollowUpAdmin(ReadOnlyAdmin):
+    """Follow-ups of detractors' answers: managers work them at /manage/follow-ups/ (each
+    change is a touchpoint there); read here."""
+
+    list_display = ["created_at", "answer", "status", "updated_by", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["answer__order_number", "answer__customer__email"]
 
 
 @admin.register(CustomerAccess)

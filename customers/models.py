@@ -344,6 +344,33 @@ class NpsAnswer(models.Model):
         return f"{self.order_number}: {self.score}"
 
 
+class NpsFollowUp(models.Model):
+    """A detractor's answer (0–6) waiting for the store's managers: opened with the answer,
+    then marked contacted or resolved with a note (each a touchpoint on the timeline)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CONTACTED = "contacted", _("Contacted")
+        RESOLVED = "resolved", _("Resolved")
+
+    answer = models.OneToOneField(NpsAnswer, on_delete=models.CASCADE, related_name="follow_up")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    note = models.TextField(blank=True, max_length=1000)
+    updated_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("survey follow-up")
+        verbose_name_plural = _("survey follow-ups")
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.answer.order_number}: {self.status}"
+
+
 class CustomerAccess(models.Model):
     """One view of a customer's record at a store's tablet: who looked, where, when, and how
     they got there. Managers read it for their stores; nothing here is edited."""

@@ -1,6 +1,6 @@
 import re
 
-from django.db.models import Count, F, Q, Value
+from django.db.models import Case, Count, F, Q, Value, When
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Replace
 from django.http import Http404
@@ -10,6 +10,7 @@ from customers.models import (
     CustomerAccess,
     Notification,
     NpsAnswer,
+    NpsFollowUp,
     Touchpoint,
     fold_for_search,
 )
@@ -110,6 +111,16 @@ def survey_answers(*, order_numbers) -> list[NpsAnswer]:
     """The survey answers about these orders (a list, or a queryset of numbers), oldest
     first."""
     return list(NpsAnswer.objects.filter(order_number__in=order_numbers).order_by("created_at"))
+
+
+def survey_follow_ups(*, order_numbers):
+    """The follow-ups of detractors' answers about these orders (a queryset of numbers), open
+    ones first, oldest first, with the answer and its customer."""
+    return (
+        NpsFollowUp.objects.filter(answer__order_number__in=order_numbers)
+        .select_related("answer__customer", "updated_by")
+        .order_by(Case(When(status=NpsFollowUp.Status.OPEN, then=0), default=1), "created_at", "pk")
+    )
 
 
 def customer_accesses(*, store_ids):

@@ -1,18 +1,30 @@
 """The figures managers read, put together from the apps' selectors: sales by channel, store
 or day, one row per currency (money is never added across currencies), and the click &
-collect KPIs of the orders placed in a range."""
+collect KPIs of the orders placed in a range, and the follow-ups of unhappy customers."""
 
 import math
 import statistics
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.http import Http404
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from orders.models import OrderStatus
-from orders.selectors import ZERO, CohortFacts, OrderFacts, cohort_facts, collected_sales
+from customers.models import NpsFollowUp
+from customers.selectors import survey_follow_ups
+from orders.models import Order, OrderStatus
+from orders.selectors import (
+    ZERO,
+    CohortFacts,
+    OrderFacts,
+    cohort_facts,
+    collected_sales,
+    order_numbers_at,
+)
+from stores.selectors import managed_stores
 
 SALES_KEYS = ("channel", "store", "day")
 
@@ -199,3 +211,56 @@ def kpis(*, stores, start: date, end: date) -> tuple[Kpis, dict[int, Kpis]]:
     return Kpis.of(facts.orders, facts), {
         store_id: Kpis.of(orders, facts) for store_id, orders in by_store.items()
     }
+
+
+# --- Closed-loop NPS ------------------------------------------------------------------------
+
+# An open follow-up older than this is flagged.
+FOLLOW_UP_FLAG_AFTER = timedelta(hours=48)
+FOLLOW_UPS_SHOWN = 200
+
+
+@dataclass(frozen=True)
+class FollowUpItem:
+    """A detractor's answer to follow up, with the order and store it is about."""
+
+    follow_up: NpsFollowUp
+    order: Order | None
+    flagged: bool
+
+
+def follow_ups(*, stores, status: str = "", now: datetime | None = None) -> list[FollowUpItem]:
+    """The follow-ups of answers about orders of ``stores`` (``status``: only those, else
+    all), open ones first, oldest first; an open one older than ``FOLLOW_UP_FLAG_AFTER`` is
+    flagged. Two queries."""
+    now = now or timezone.now()
+    found = survey_follow_ups(order_numbers=order_numbers_at(stores=stores))
+    if status:
+        found = found.filter(status=status)
+    found = list(found[:FOLLOW_UPS_SHOWN])
+    orders = Order.objects.filter(number__in=[f.answer.order_number for f in found]).select_related(
+        "store"
+    )
+    by_number = {order.number: order for order in orders}
+    return [
+        FollowUpItem(
+            follow_up=f,
+            order=by_number.get(f.answer.order_number),
+            flagged=f.status == NpsFollowUp.Status.OPEN
+            and f.created_at <= now - FOLLOW_UP_FLAG_AFTER,
+        )
+        for f in found
+    ]
+
+
+def follow_up_for_manager(user, follow_up_id) -> NpsFollowUp:
+    """The follow-up if its order is at a store ``user`` manages; 404 otherwise."""
+    try:
+        follow_up_id = int(follow_up_id)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    numbers = order_numbers_at(stores=managed_stores(user))
+    follow_up = survey_follow_ups(order_numbers=numbers).filter(pk=follow_up_id).first()
+    if follow_up is None:
+        raise Http404
+    return follow_up

@@ -1,22 +1,29 @@
 """Manager pages: the payments reconciliation (money per store and day, and what to check),
-and the log of who opened which customer's record at the tablet."""
+the log of who opened which customer's record at the tablet, and the follow-ups of unhappy
+customers."""
 
 import csv
 from datetime import UTC, timedelta
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_POST, require_safe
 
+from customers.errors import CustomerError
 from customers.selectors import customer_accesses
+from customers.services import FOLLOW_UP_NOTE_MAX, follow_up_answer
 from orders import selectors
+from reports.selectors import follow_up_for_manager
+from reports.selectors import follow_ups as follow_up_list
 from stores.selectors import managed_stores, staff_stores
 
 ACCESS_PAGE_SIZE = 50
@@ -207,3 +214,55 @@ def _csv(report, start, end, chosen) -> HttpResponse:
             ]
         )
     return response
+
+
+@login_required
+@require_safe
+def follow_ups(request):
+    """Unhappy customers to follow up: every detractor's answer (0–6) about an order of the
+    stores the user manages, open ones first, flagged when open for more than 48 hours.
+    Refused like the reconciliation (403 for anyone who manages no store, 404 for a store they
+    do not)."""
+    stores, chosen = _managed_scope(request)
+    status = request.GET.get("status", "open")
+    if status not in ("open", "all"):
+        status = "open"
+    return _follow_ups_page(request, stores, chosen, status)
+
+
+def _follow_ups_page(request, stores, chosen, status, *, errors=None, http_status=200):
+    items = follow_up_list(
+        stores=[chosen] if chosen else stores, status="" if status == "all" else status
+    )
+    context = {
+        "stores": stores,
+        "chosen": chosen,
+        "status": status,
+        "items": items,
+        "flagged": sum(1 for item in items if item.flagged),
+        "errors": errors or {},
+        "note_max": FOLLOW_UP_NOTE_MAX,
+    }
+    return render(request, "manage/follow_ups.html", context, status=http_status)
+
+
+@login_required
+@require_POST
+def follow_up_update(request, follow_up_id):
+    """Mark a follow-up contacted or resolved with a note (a touchpoint on the customer's
+    timeline); refused input shows the list again with the reason beside the item."""
+    stores, _chosen = _managed_scope(request)
+    follow_up = follow_up_for_manager(request.user, follow_up_id)
+    try:
+        follow_up_answer(
+            follow_up_id=follow_up.pk,
+            status=request.POST.get("status", ""),
+            note=request.POST.get("note", ""),
+            user=request.user,
+        )
+    except CustomerError as error:
+        return _follow_ups_page(
+            request, stores, None, "all", errors={follow_up.pk: error.message}, http_status=400
+        )
+    messages.success(request, _("Follow-up saved."))
+    return redirect(f"{reverse('manage:follow_ups')}?status=all")

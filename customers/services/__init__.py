@@ -37,9 +37,11 @@ from customers.services.profile import (
     update_customer,
 )
 from customers.services.surveys import (
+    FOLLOW_UP_NOTE_MAX,
     NPS_MAX_AGE,
     NPS_SALT,
     answer_survey,
+    follow_up_answer,
     nps_token,
     survey_order,
 )
@@ -69,7 +71,9 @@ __all__ = [
     "VERIFICATION_EMAIL_WINDOW",
     "VERIFICATION_MAX_AGE",
     "VERIFICATION_SALT",
+    "FOLLOW_UP_NOTE_MAX",
     "answer_survey",
+    "follow_up_answer",
     "count_customer_search",
     "count_customer_view",
     "customer_for_contact",

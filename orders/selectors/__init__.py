@@ -13,6 +13,8 @@ from orders.selectors.access import (
     order_for_pickup_token,
     order_for_store,
     order_number_in,
+    order_numbers_at,
+    orders_by_number,
 )
 from orders.selectors.kpis import CohortFacts, OrderFacts, cohort_facts, placed_orders
 from orders.selectors.money import (
@@ -112,6 +114,8 @@ __all__ = [
     "payment_mismatches",
     "payment_reconciliation",
     "SalesRow",
+    "order_numbers_at",
+    "orders_by_number",
     "CohortFacts",
     "OrderFacts",
     "cohort_facts",

@@ -162,3 +162,17 @@ def lock_order(order: Order) -> Order:
         .select_related("store", "customer")
         .get(pk=order.pk)
     )
+
+
+def order_numbers_at(*, stores):
+    """The numbers of the orders of ``stores``, as a queryset (read by other apps as a
+    subquery)."""
+    return Order.objects.filter(store__in=stores).values("number")
+
+
+def orders_by_number(numbers) -> dict[str, Order]:
+    """These orders with their store, by number (one query)."""
+    return {
+        order.number: order
+        for order in Order.objects.filter(number__in=list(numbers)).select_related("store")
+    }

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from customers.models import Customer, User
+from customers.models import Customer, NpsAnswer, NpsFollowUp, User
 from orders.models import Order, OrderStatus
 from orders.services import mark_preparing, mark_ready, refund_order
 from shop.models import Variant
@@ -87,6 +87,9 @@ def test_the_shopper_walk_on_a_phone(browser, live, demo, watch):
     # The page is in English: the demo's English names, found with the search box.
     page.locator("#f-q").fill("organic cotton")
     page.locator("#f-q").press("Enter")
+    # The results replace the grid (htmx), then the address shows the search: only then is
+    # the link to click the result's, not the first page's about to be swapped out.
+    expect(page).to_have_url(re.compile(r"[?&]q=organic"))
     page.get_by_role("link", name=re.compile("Organic cotton T-shirt")).click()
     expect(page.locator("h1")).to_have_text("Organic cotton T-shirt")
     page.get_by_label(tee.title_translations.get("en", tee.title)).check()
@@ -225,4 +228,23 @@ def test_the_store_walk_on_a_tablet(browser, live, queue):
     expect(page.locator("#access-rows")).to_contain_text("Lucía Fernández")
     expect(page.locator("#access-rows")).to_contain_text("Javier Martín")
     look(page, "tablet-8-customer-access", minimum=44)
+
+    # An unhappy answer about the order handed over above: the manager follows it up.
+    answer = NpsAnswer.objects.create(
+        customer=preparing.customer,
+        order_number=preparing.number,
+        score=3,
+        comment="I waited ten minutes at the counter",
+    )
+    NpsFollowUp.objects.create(answer=answer, created_at=answer.created_at)
+    page.goto(f"{live}/manage/follow-ups/")
+    item = page.locator(".follow-up").filter(has_text=preparing.number)
+    expect(item).to_contain_text("I waited ten minutes at the counter")
+    look(page, "tablet-9-follow-ups", minimum=44)
+    item.get_by_label("What was done").fill("Called her; apologised")
+    item.get_by_role("button", name="Mark contacted").click()
+    expect(page.get_by_role("status").first).to_contain_text("Follow-up saved.")
+    expect(page.locator(".follow-up").filter(has_text=preparing.number)).to_contain_text(
+        "Called her; apologised"
+    )
     context.close()
