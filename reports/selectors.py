@@ -39,10 +39,16 @@ class SalesFigure:
     items: int = 0
     gross: Decimal = ZERO
     refunds: Decimal = ZERO
+    online: Decimal = ZERO
 
     @property
     def net(self) -> Decimal:
         return self.gross - self.refunds
+
+    @property
+    def online_share(self) -> float | None:
+        """The share of the money taken that was taken online (the payment mix)."""
+        return round(float(self.online / self.gross), 4) if self.gross else None
 
     @property
     def average_basket(self) -> Decimal | None:
@@ -68,6 +74,7 @@ def sales_by(group_by: str, *, stores, start: date, end: date) -> list[SalesFigu
         figure.items += row.items
         figure.gross += row.gross
         figure.refunds += row.refunds
+        figure.online += row.online
     return [figures[key] for key in sorted(figures)]
 
 

@@ -36,10 +36,16 @@ class SalesRow:
     items: int = 0
     gross: Decimal = ZERO
     refunds: Decimal = ZERO
+    # Of ``gross``: taken online (card captured at pickup), the rest at the counter.
+    online: Decimal = ZERO
 
     @property
     def net(self) -> Decimal:
         return self.gross - self.refunds
+
+    @property
+    def at_counter(self) -> Decimal:
+        return self.gross - self.online
 
 
 def _amount(value) -> Decimal:
@@ -75,6 +81,7 @@ def collected_sales(*, stores, start: date, end: date) -> list[SalesRow]:
             key = (item["store"], item["day"], item["channel"], item["currency_code"])
             rows[key].gross = _amount(item["gross"])
             rows[key].refunds = _amount(item["refunds"])
+            rows[key].online = _amount(item["online"])
     return sorted(rows.values(), key=lambda r: (r.day, r.store_id, r.channel, r.currency))
 
 
@@ -133,6 +140,10 @@ def _payments(store_ids, tz, window):
         .annotate(
             gross=Sum("amount_captured", filter=Q(refund_of__isnull=True)),
             refunds=Sum("amount_refunded", filter=Q(refund_of__isnull=False)),
+            online=Sum(
+                "amount_captured",
+                filter=Q(refund_of__isnull=True, provider=Payment.Provider.STRIPE),
+            ),
         )
         .order_by()
     )

@@ -15,6 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from orders.models import OrderStatus, PaymentMethod, PaymentStatus
+from reports.selectors import sales_by
 from stores.models import StaffMembership
 from tests.support.api_client import Api
 from tests.support.factories import (
@@ -339,3 +340,52 @@ def test_the_report_is_in_the_api_schema(db):
     assert {"from", "to", "group_by", "store"} <= set(names)
     assert set(names["group_by"]["schema"]["enum"]) == {"channel", "store", "day"}
     assert {"200", "400", "401", "403", "404"} <= set(operation["responses"])
+
+
+# --- What the dashboard reads beside the API's figures --------------------------------------
+
+MIX_SQL = """
+    SELECT o.channel, o.currency,
+           sum(p.amount_captured) FILTER (WHERE p.refund_of_id IS NULL AND p.provider = 'stripe'),
+           sum(p.amount_captured) FILTER (WHERE p.refund_of_id IS NULL AND p.provider = 'in_store')
+    FROM orders_order o
+    JOIN orders_handover h ON h.order_id = o.id
+    JOIN stores_store s ON s.id = o.store_id
+    JOIN orders_payment p ON p.order_id = o.id
+    WHERE o.status = 'collected'
+      AND (h.collected_at AT TIME ZONE s.timezone)::date BETWEEN %s AND %s
+    GROUP BY 1, 2 ORDER BY 1, 2
+"""
+ITEMS_SQL = """
+    SELECT o.channel, o.currency, sum(l.collected_quantity)
+    FROM orders_order o
+    JOIN orders_handover h ON h.order_id = o.id
+    JOIN stores_store s ON s.id = o.store_id
+    JOIN orders_orderline l ON l.order_id = o.id
+    WHERE o.status = 'collected'
+      AND (h.collected_at AT TIME ZONE s.timezone)::date BETWEEN %s AND %s
+    GROUP BY 1, 2 ORDER BY 1, 2
+"""
+
+
+def test_payment_mix_items_and_basket_equal_direct_sql(madrid, mexico, clerk_user):
+    random_history(
+        random.Random(7), [madrid, mexico], clerk_user, orders=50, first_day=date(2025, 3, 1)
+    )
+    start, end = date(2025, 3, 1), date(2025, 3, 12)
+
+    figures = sales_by("channel", stores=[madrid, mexico], start=start, end=end)
+    with connection.cursor() as cursor:
+        cursor.execute(MIX_SQL, [start, end])
+        mix = {(c, cur): (online or D(0), counter or D(0)) for c, cur, online, counter in cursor}
+        cursor.execute(ITEMS_SQL, [start, end])
+        items = {(c, cur): n for c, cur, n in cursor}
+
+    assert len(figures) >= 3
+    assert {(f.key, f.currency) for f in figures} == set(mix) == set(items)
+    for f in figures:
+        online, counter = mix[(f.key, f.currency)]
+        assert (f.online, f.gross - f.online) == (online, counter)
+        assert f.items == items[(f.key, f.currency)]
+        assert f.online_share == round(float(online / (online + counter)), 4)
+        assert f.average_basket == (f.net / f.orders).quantize(D("0.01"))
