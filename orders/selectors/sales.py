@@ -85,10 +85,9 @@ def collected_sales(*, stores, start: date, end: date) -> list[SalesRow]:
     return sorted(rows.values(), key=lambda r: (r.day, r.store_id, r.channel, r.currency))
 
 
-def _collected(prefix: str, store_ids: list[int], window: tuple[datetime, datetime]) -> Q:
-    """Collected orders of these stores handed over within ``window`` (``prefix`` leads from
-    the model queried to its order)."""
-    at = f"{prefix}handover__collected_at"
+def _collected(prefix: str, store_ids: list[int], window: tuple[datetime, datetime], at: str) -> Q:
+    """Collected orders of these stores handed over within ``window``: ``prefix`` leads from
+    the model queried to its order, ``at`` to the handover's collection time."""
     return Q(
         **{
             f"{prefix}store_id__in": store_ids,
@@ -101,7 +100,7 @@ def _collected(prefix: str, store_ids: list[int], window: tuple[datetime, dateti
 
 def _orders(store_ids, tz, window):
     return (
-        Handover.objects.filter(_collected("order__", store_ids, window))
+        Handover.objects.filter(_collected("order__", store_ids, window, "collected_at"))
         .values(
             store=F("order__store_id"),
             day=TruncDate("collected_at", tzinfo=tz),
@@ -115,7 +114,9 @@ def _orders(store_ids, tz, window):
 
 def _items(store_ids, tz, window):
     return (
-        OrderLine.objects.filter(_collected("order__", store_ids, window))
+        OrderLine.objects.filter(
+            _collected("order__", store_ids, window, "order__handover__collected_at")
+        )
         .values(
             store=F("order__store_id"),
             day=TruncDate("order__handover__collected_at", tzinfo=tz),
@@ -130,7 +131,9 @@ def _items(store_ids, tz, window):
 def _payments(store_ids, tz, window):
     """Money taken (captured payments) and given back (refund rows) for those orders."""
     return (
-        Payment.objects.filter(_collected("order__", store_ids, window))
+        Payment.objects.filter(
+            _collected("order__", store_ids, window, "order__handover__collected_at")
+        )
         .values(
             store=F("order__store_id"),
             day=TruncDate("order__handover__collected_at", tzinfo=tz),
