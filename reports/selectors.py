@@ -7,7 +7,6 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 
 from django.http import Http404
 from django.utils import timezone
@@ -17,12 +16,13 @@ from customers.models import NpsFollowUp
 from customers.selectors import survey_follow_ups
 from orders.models import Order, OrderStatus
 from orders.selectors import (
-    ZERO,
     CohortFacts,
     OrderFacts,
+    Takings,
     cohort_facts,
     collected_sales,
     order_numbers_at,
+    orders_by_number,
 )
 from stores.selectors import managed_stores
 
@@ -30,30 +30,11 @@ SALES_KEYS = ("channel", "store", "day")
 
 
 @dataclass
-class SalesFigure:
+class SalesFigure(Takings):
     """Collected orders under one key (a channel, a store's code or a day) in one currency."""
 
     key: str
     currency: str
-    orders: int = 0
-    items: int = 0
-    gross: Decimal = ZERO
-    refunds: Decimal = ZERO
-    online: Decimal = ZERO
-
-    @property
-    def net(self) -> Decimal:
-        return self.gross - self.refunds
-
-    @property
-    def online_share(self) -> float | None:
-        """The share of the money taken that was taken online (the payment mix)."""
-        return round(float(self.online / self.gross), 4) if self.gross else None
-
-    @property
-    def average_basket(self) -> Decimal | None:
-        """Net revenue per collected order (None without orders)."""
-        return (self.net / self.orders).quantize(Decimal("0.01")) if self.orders else None
 
 
 def sales_by(group_by: str, *, stores, start: date, end: date) -> list[SalesFigure]:
@@ -69,12 +50,7 @@ def sales_by(group_by: str, *, stores, start: date, end: date) -> list[SalesFigu
     figures: dict[tuple[str, str], SalesFigure] = {}
     for row in collected_sales(stores=stores, start=start, end=end):
         key = (key_of(row), row.currency)
-        figure = figures.setdefault(key, SalesFigure(*key))
-        figure.orders += row.orders
-        figure.items += row.items
-        figure.gross += row.gross
-        figure.refunds += row.refunds
-        figure.online += row.online
+        figures.setdefault(key, SalesFigure(*key)).add(row)
     return [figures[key] for key in sorted(figures)]
 
 
@@ -245,10 +221,7 @@ def follow_ups(*, stores, status: str = "", now: datetime | None = None) -> list
     if status:
         found = found.filter(status=status)
     found = list(found[:FOLLOW_UPS_SHOWN])
-    orders = Order.objects.filter(number__in=[f.answer.order_number for f in found]).select_related(
-        "store"
-    )
-    by_number = {order.number: order for order in orders}
+    by_number = orders_by_number(f.answer.order_number for f in found)
     return [
         FollowUpItem(
             follow_up=f,

@@ -66,7 +66,7 @@ from orders.selectors.reconciliation import (
     payment_mismatches,
     payment_reconciliation,
 )
-from orders.selectors.sales import SalesRow, collected_sales
+from orders.selectors.sales import SalesRow, Takings, collected_sales
 
 __all__ = [
     "AUTHORISATION_MARGIN",
@@ -114,6 +114,7 @@ __all__ = [
     "payment_mismatches",
     "payment_reconciliation",
     "SalesRow",
+    "Takings",
     "order_numbers_at",
     "orders_by_number",
     "CohortFacts",

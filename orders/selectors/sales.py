@@ -24,14 +24,10 @@ from orders.selectors.money import ZERO
 CENT = Decimal("0.01")
 
 
-@dataclass
-class SalesRow:
-    """Collected orders of one store on one local day, through one channel, in one currency."""
+@dataclass(kw_only=True)
+class Takings:
+    """Collected orders and the money they brought in (one currency)."""
 
-    store_id: int
-    day: date
-    channel: str
-    currency: str
     orders: int = 0
     items: int = 0
     gross: Decimal = ZERO
@@ -46,6 +42,33 @@ class SalesRow:
     @property
     def at_counter(self) -> Decimal:
         return self.gross - self.online
+
+    @property
+    def online_share(self) -> float | None:
+        """The share of the money taken that was taken online (the payment mix)."""
+        return round(float(self.online / self.gross), 4) if self.gross else None
+
+    @property
+    def average_basket(self) -> Decimal | None:
+        """Net revenue per collected order (None without orders)."""
+        return (self.net / self.orders).quantize(CENT) if self.orders else None
+
+    def add(self, other: "Takings") -> None:
+        self.orders += other.orders
+        self.items += other.items
+        self.gross += other.gross
+        self.refunds += other.refunds
+        self.online += other.online
+
+
+@dataclass
+class SalesRow(Takings):
+    """Collected orders of one store on one local day, through one channel, in one currency."""
+
+    store_id: int
+    day: date
+    channel: str
+    currency: str
 
 
 def _amount(value) -> Decimal:
@@ -68,85 +91,56 @@ def collected_sales(*, stores, start: date, end: date) -> list[SalesRow]:
     for store in stores:
         by_zone.setdefault(store.timezone, []).append(store.pk)
     rows: dict[tuple, SalesRow] = {}
+    taken = Q(refund_of__isnull=True)
     for zone, store_ids in by_zone.items():
-        tz = zoneinfo.ZoneInfo(zone)
-        window = local_bounds(tz, start, end)
-        for item in _orders(store_ids, tz, window):
-            key = (item["store"], item["day"], item["channel"], item["currency_code"])
+        where = (
+            store_ids,
+            zoneinfo.ZoneInfo(zone),
+            local_bounds(zoneinfo.ZoneInfo(zone), start, end),
+        )
+        for key, item in _sums(Handover.objects, "collected_at", *where, orders=Count("pk")):
             rows[key] = SalesRow(*key, orders=item["orders"])
-        for item in _items(store_ids, tz, window):
-            key = (item["store"], item["day"], item["channel"], item["currency_code"])
+        for key, item in _sums(
+            OrderLine.objects, THROUGH_ORDER, *where, items=Sum("collected_quantity")
+        ):
             rows[key].items = item["items"] or 0
-        for item in _payments(store_ids, tz, window):
-            key = (item["store"], item["day"], item["channel"], item["currency_code"])
+        for key, item in _sums(
+            Payment.objects,
+            THROUGH_ORDER,
+            *where,
+            gross=Sum("amount_captured", filter=taken),
+            refunds=Sum("amount_refunded", filter=Q(refund_of__isnull=False)),
+            online=Sum("amount_captured", filter=taken & Q(provider=Payment.Provider.STRIPE)),
+        ):
             rows[key].gross = _amount(item["gross"])
             rows[key].refunds = _amount(item["refunds"])
             rows[key].online = _amount(item["online"])
     return sorted(rows.values(), key=lambda r: (r.day, r.store_id, r.channel, r.currency))
 
 
-def _collected(prefix: str, store_ids: list[int], window: tuple[datetime, datetime], at: str) -> Q:
-    """Collected orders of these stores handed over within ``window``: ``prefix`` leads from
-    the model queried to its order, ``at`` to the handover's collection time."""
-    return Q(
-        **{
-            f"{prefix}store_id__in": store_ids,
-            f"{prefix}status": OrderStatus.COLLECTED,
-            f"{at}__gte": window[0],
-            f"{at}__lt": window[1],
-        }
-    )
+# From an order's line or payment to its handover's collection time.
+THROUGH_ORDER = "order__handover__collected_at"
 
 
-def _orders(store_ids, tz, window):
-    return (
-        Handover.objects.filter(_collected("order__", store_ids, window, "collected_at"))
-        .values(
-            store=F("order__store_id"),
-            day=TruncDate("collected_at", tzinfo=tz),
-            channel=F("order__channel"),
-            currency_code=F("order__currency"),
-        )
-        .annotate(orders=Count("pk"))
-        .order_by()
-    )
-
-
-def _items(store_ids, tz, window):
-    return (
-        OrderLine.objects.filter(
-            _collected("order__", store_ids, window, "order__handover__collected_at")
+def _sums(manager, at: str, store_ids: list[int], tz, window, **aggregates):
+    """``aggregates`` over the rows of ``manager``'s model (a handover, or a line or payment
+    of an order) of the collected orders of these stores handed over within ``window`` (``at``
+    leads to the collection time), per (store, local day, channel, currency): yields that key
+    and the row."""
+    rows = (
+        manager.filter(
+            order__store_id__in=store_ids,
+            order__status=OrderStatus.COLLECTED,
+            **{f"{at}__gte": window[0], f"{at}__lt": window[1]},
         )
         .values(
             store=F("order__store_id"),
-            day=TruncDate("order__handover__collected_at", tzinfo=tz),
+            day=TruncDate(at, tzinfo=tz),
             channel=F("order__channel"),
             currency_code=F("order__currency"),
         )
-        .annotate(items=Sum("collected_quantity"))
+        .annotate(**aggregates)
         .order_by()
     )
-
-
-def _payments(store_ids, tz, window):
-    """Money taken (captured payments) and given back (refund rows) for those orders."""
-    return (
-        Payment.objects.filter(
-            _collected("order__", store_ids, window, "order__handover__collected_at")
-        )
-        .values(
-            store=F("order__store_id"),
-            day=TruncDate("order__handover__collected_at", tzinfo=tz),
-            channel=F("order__channel"),
-            currency_code=F("order__currency"),
-        )
-        .annotate(
-            gross=Sum("amount_captured", filter=Q(refund_of__isnull=True)),
-            refunds=Sum("amount_refunded", filter=Q(refund_of__isnull=False)),
-            online=Sum(
-                "amount_captured",
-                filter=Q(refund_of__isnull=True, provider=Payment.Provider.STRIPE),
-            ),
-        )
-        .order_by()
-    )
+    for item in rows:
+        yield (item["store"], item["day"], item["channel"], item["currency_code"]), item

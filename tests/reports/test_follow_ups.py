@@ -17,33 +17,13 @@ from customers.models import Notification, NotificationKind, NpsAnswer, NpsFollo
 from customers.services import answer_survey, nps_token
 from orders.models import OrderStatus
 from stores.models import StaffMembership
-from tests.support.factories import StaffMembershipFactory, StoreFactory, UserFactory
 from tests.support.order_rows import make_order
+from tests.support.staff import staff_client
 from tests.support.web_helpers import text
 
 URL = "/manage/follow-ups/"
 MADRID = ZoneInfo("Europe/Madrid")
 ANSWERED = datetime(2025, 3, 10, 12, 0, tzinfo=MADRID)
-
-
-@pytest.fixture
-def madrid(db):
-    return StoreFactory(code="MAD-01", name="Madrid Centro", timezone="Europe/Madrid")
-
-
-@pytest.fixture
-def barcelona(db):
-    return StoreFactory(code="BCN-01", name="Barcelona Gràcia", timezone="Europe/Madrid")
-
-
-def client_of(*stores, role=StaffMembership.Role.MANAGER, language="en"):
-    user = UserFactory()
-    for store in stores:
-        StaffMembershipFactory(user=user, store=store, role=role)
-    client = Client(HTTP_ACCEPT_LANGUAGE=language)
-    client.force_login(user)
-    client.user = user
-    return client
 
 
 def answered(store, score, comment="", *, at=ANSWERED):
@@ -93,7 +73,7 @@ def test_answers_given_before_follow_ups_existed_open_one_each(madrid):
 def test_a_manager_sees_the_unhappy_customers_of_their_stores_only(madrid, barcelona):
     mine = answered(madrid, 3, "The order was not ready")
     theirs = answered(barcelona, 1, "Nobody at the counter")
-    manager = client_of(madrid)
+    manager = staff_client(madrid)
 
     page = text(manager.get(URL))
 
@@ -105,14 +85,14 @@ def test_a_manager_sees_the_unhappy_customers_of_their_stores_only(madrid, barce
 def test_clerks_are_refused_and_visitors_sent_to_log_in(madrid):
     answered(madrid, 3)
 
-    assert client_of(madrid, role=StaffMembership.Role.CLERK).get(URL).status_code == 403
+    assert staff_client(madrid, role=StaffMembership.Role.CLERK).get(URL).status_code == 403
     response = Client().get(URL)
     assert response.status_code == 302 and "/login" in response["Location"]
 
 
 def test_an_open_follow_up_is_flagged_after_48_hours(madrid):
     answered(madrid, 3)
-    manager = client_of(madrid)
+    manager = staff_client(madrid)
 
     with time_machine.travel(ANSWERED + timedelta(hours=47), tick=False):
         early = text(manager.get(URL))
@@ -127,7 +107,7 @@ def test_an_open_follow_up_is_flagged_after_48_hours(madrid):
 def test_marking_it_contacted_then_resolved_writes_the_timeline(madrid):
     order = answered(madrid, 4, "Waited 20 minutes")
     [follow_up] = NpsFollowUp.objects.all()
-    manager = client_of(madrid)
+    manager = staff_client(madrid)
 
     contacted = manager.post(
         f"{URL}{follow_up.pk}/", {"status": "contacted", "note": "Called, left a message"}
@@ -165,7 +145,7 @@ def test_a_refused_update_says_why_beside_the_item_and_changes_nothing(madrid, d
     order = answered(madrid, 2)
     [follow_up] = NpsFollowUp.objects.all()
 
-    response = client_of(madrid).post(f"{URL}{follow_up.pk}/", data)
+    response = staff_client(madrid).post(f"{URL}{follow_up.pk}/", data)
 
     assert response.status_code == 400
     page = response.content.decode()
@@ -179,7 +159,7 @@ def test_a_refused_update_says_why_beside_the_item_and_changes_nothing(madrid, d
 def test_another_stores_follow_up_cannot_be_changed(madrid, barcelona):
     answered(barcelona, 2)
     [follow_up] = NpsFollowUp.objects.all()
-    manager = client_of(madrid)
+    manager = staff_client(madrid)
 
     for target in (follow_up.pk, 999999):
         response = manager.post(f"{URL}{target}/", {"status": "resolved", "note": "x"})
@@ -192,14 +172,14 @@ def test_another_stores_follow_up_cannot_be_changed(madrid, barcelona):
 def test_the_page_in_spanish(madrid):
     answered(madrid, 5)
 
-    page = text(client_of(madrid, language="es").get(URL))
+    page = text(staff_client(madrid, language="es").get(URL))
 
     assert "Clientes descontentos a los que llamar" in page
     assert "Marcar resuelto" in page
 
 
 def test_the_page_runs_the_same_queries_for_few_or_many(madrid):
-    manager = client_of(madrid)
+    manager = staff_client(madrid)
 
     def measure(n):
         for _ in range(n):

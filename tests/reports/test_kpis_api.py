@@ -17,35 +17,13 @@ from customers.models import Notification, NotificationKind, NpsAnswer
 from orders.models import Handover, OrderEvent, OrderStatus
 from stores.models import StaffMembership
 from tests.support.api_client import Api
-from tests.support.factories import StaffMembershipFactory, StoreFactory, UserFactory
 from tests.support.order_rows import make_order
+from tests.support.staff import staff_api
 
 URL = "/api/v1/reports/kpis/"
 MADRID = ZoneInfo("Europe/Madrid")
 DAY = datetime(2025, 3, 10, 9, 0, tzinfo=MADRID)
 RANGE = {"from": "2025-03-10", "to": "2025-03-10"}
-
-
-@pytest.fixture
-def madrid(db):
-    return StoreFactory(code="MAD-01", name="Madrid Centro", timezone="Europe/Madrid")
-
-
-@pytest.fixture
-def barcelona(db):
-    return StoreFactory(code="BCN-01", name="Barcelona", timezone="Europe/Madrid")
-
-
-@pytest.fixture
-def clerk_user(db):
-    return UserFactory()
-
-
-def manager_of(*stores, role=StaffMembership.Role.MANAGER):
-    user = UserFactory()
-    for store in stores:
-        StaffMembershipFactory(user=user, store=store, role=role)
-    return Api(user)
 
 
 def an_order(
@@ -183,7 +161,7 @@ def day_at_madrid(madrid, clerk_user):
 
 
 def test_each_kpi_of_a_day_worked_out_by_hand(madrid, day_at_madrid):
-    body = manager_of(madrid).get(URL, data=RANGE).json()
+    body = staff_api(madrid).get(URL, data=RANGE).json()
     kpis = body["overall"]
 
     assert (kpis["orders"], kpis["ready"], kpis["collected"]) == (6, 3, 2)
@@ -208,7 +186,7 @@ def test_each_kpi_of_a_day_worked_out_by_hand(madrid, day_at_madrid):
 
 
 def test_per_store_figures_and_stores_without_orders(madrid, barcelona, day_at_madrid):
-    body = manager_of(madrid, barcelona).get(URL, data=RANGE).json()
+    body = staff_api(madrid, barcelona).get(URL, data=RANGE).json()
     stores = {row["store"]: row for row in body["stores"]}
 
     assert [row["store"] for row in body["stores"]] == ["BCN-01", "MAD-01"]
@@ -220,14 +198,14 @@ def test_per_store_figures_and_stores_without_orders(madrid, barcelona, day_at_m
 
 
 def test_a_manager_sees_only_their_stores_and_others_are_refused(madrid, barcelona, day_at_madrid):
-    only_barcelona = manager_of(barcelona)
+    only_barcelona = staff_api(barcelona)
 
     body = only_barcelona.get(URL, data=RANGE).json()
     assert body["overall"]["orders"] == 0
     assert [row["store"] for row in body["stores"]] == ["BCN-01"]
     assert only_barcelona.get(URL, data={**RANGE, "store": "MAD-01"}).status_code == 404
     assert (
-        manager_of(madrid, role=StaffMembership.Role.CLERK).get(URL, data=RANGE).status_code == 403
+        staff_api(madrid, role=StaffMembership.Role.CLERK).get(URL, data=RANGE).status_code == 403
     )
     assert Api().get(URL, data=RANGE).status_code == 401
 
@@ -243,7 +221,7 @@ def test_a_manager_sees_only_their_stores_and_others_are_refused(madrid, barcelo
     ],
 )
 def test_bad_ranges_get_a_400(madrid, params):
-    response = manager_of(madrid).get(URL, data=params)
+    response = staff_api(madrid).get(URL, data=params)
 
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
@@ -331,7 +309,7 @@ def random_history(rng, stores, clerk, *, orders, first_day):
 def test_kpis_equal_direct_sql_on_random_histories(seed, madrid, barcelona, clerk_user):
     rng = random.Random(seed)
     random_history(rng, [madrid, barcelona], clerk_user, orders=80, first_day=date(2025, 3, 1))
-    api = manager_of(madrid, barcelona)
+    api = staff_api(madrid, barcelona)
 
     for start, end, codes in [
         (date(2025, 3, 1), date(2025, 3, 6), ["BCN-01", "MAD-01"]),
@@ -356,7 +334,7 @@ def test_kpis_equal_direct_sql_on_random_histories(seed, madrid, barcelona, cler
 
 
 def test_the_same_queries_for_few_or_many_orders(madrid, barcelona, clerk_user):
-    api = manager_of(madrid, barcelona)
+    api = staff_api(madrid, barcelona)
     params = {"from": "2025-03-01", "to": "2025-03-06"}
 
     def measure(n, seed):

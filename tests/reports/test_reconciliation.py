@@ -28,7 +28,6 @@ from tests.support import order_rows
 from tests.support.factories import (
     CustomerFactory,
     StaffMembershipFactory,
-    StoreFactory,
     UserFactory,
 )
 from tests.support.order_rows import collected, pay, refund
@@ -44,21 +43,6 @@ D = Decimal
 
 
 # --- Building orders as the services leave them ----------------------------------------------
-
-
-@pytest.fixture
-def madrid(db):
-    return StoreFactory(code="MAD-01", name="Madrid Centro", timezone="Europe/Madrid")
-
-
-@pytest.fixture
-def new_york(db):
-    return StoreFactory(code="NYC-01", name="New York SoHo", timezone="America/New_York")
-
-
-@pytest.fixture
-def clerk_user(db):
-    return UserFactory()
 
 
 def make_order(*lines, created_at=NOW - timedelta(days=3), **kwargs):
@@ -172,7 +156,7 @@ def _client(user) -> Client:
     return client
 
 
-def _manager_of(*stores, role=StaffMembership.Role.MANAGER):
+def _staff_api(*stores, role=StaffMembership.Role.MANAGER):
     user = UserFactory()
     for store in stores:
         StaffMembershipFactory(user=user, store=store, role=role)
@@ -384,7 +368,7 @@ def test_anonymous_visitors_are_sent_to_log_in(madrid):
 
 
 def test_clerks_and_customers_are_refused(madrid, new_york):
-    clerk = _manager_of(madrid, new_york, role=StaffMembership.Role.CLERK)
+    clerk = _staff_api(madrid, new_york, role=StaffMembership.Role.CLERK)
     shopper = UserFactory()
     CustomerFactory(user=shopper, email=shopper.email)
 
@@ -396,7 +380,7 @@ def test_clerks_and_customers_are_refused(madrid, new_york):
 
 
 def test_a_manager_sees_only_the_stores_they_manage(madrid, new_york, week):
-    client = _client(_manager_of(new_york))
+    client = _client(_staff_api(new_york))
 
     page = client.get(URL, RANGE)
     other = client.get(URL, {**RANGE, "store": madrid.code})
@@ -412,7 +396,7 @@ def test_a_manager_sees_only_the_stores_they_manage(madrid, new_york, week):
 
 
 def test_a_manager_who_is_a_clerk_elsewhere_sees_only_the_managed_store(madrid, new_york, week):
-    user = _manager_of(new_york)
+    user = _staff_api(new_york)
     StaffMembershipFactory(user=user, store=madrid, role=StaffMembership.Role.CLERK)
     client = _client(user)
 
@@ -434,7 +418,7 @@ def test_a_superuser_sees_every_store(madrid, new_york, week):
 
 
 def test_the_page_shows_days_totals_and_what_needs_attention(madrid, new_york, week, troubled):
-    client = _client(_manager_of(madrid, new_york))
+    client = _client(_staff_api(madrid, new_york))
 
     response = client.get(URL, RANGE)
 
@@ -457,7 +441,7 @@ def test_the_page_shows_days_totals_and_what_needs_attention(madrid, new_york, w
 
 
 def test_one_store_can_be_chosen(madrid, new_york, week):
-    client = _client(_manager_of(madrid, new_york))
+    client = _client(_staff_api(madrid, new_york))
 
     response = client.get(URL, {**RANGE, "store": new_york.code})
 
@@ -469,7 +453,7 @@ def test_one_store_can_be_chosen(madrid, new_york, week):
 
 
 def test_the_default_is_the_last_seven_days_at_the_managers_first_store(new_york):
-    client = _client(_manager_of(new_york))
+    client = _client(_staff_api(new_york))
 
     response = client.get(URL)
 
@@ -480,7 +464,7 @@ def test_the_default_is_the_last_seven_days_at_the_managers_first_store(new_york
 
 
 def test_csv_download_has_the_day_rows_exactly(madrid, new_york, week):
-    client = _client(_manager_of(madrid, new_york))
+    client = _client(_staff_api(madrid, new_york))
 
     response = client.get(URL, {**RANGE, "format": "csv"})
 
@@ -502,7 +486,7 @@ def test_csv_download_has_the_day_rows_exactly(madrid, new_york, week):
 
 
 def test_csv_of_one_store_names_it(madrid, new_york, week):
-    client = _client(_manager_of(madrid, new_york))
+    client = _client(_staff_api(madrid, new_york))
 
     response = client.get(URL, {**RANGE, "store": "NYC-01", "format": "csv"})
 
@@ -529,7 +513,7 @@ def test_csv_of_one_store_names_it(madrid, new_york, week):
     ],
 )
 def test_bad_parameters_are_refused_with_a_message(madrid, params, message):
-    client = _client(_manager_of(madrid))
+    client = _client(_staff_api(madrid))
 
     response = client.get(URL, params)
 
@@ -541,7 +525,7 @@ def test_bad_parameters_are_refused_with_a_message(madrid, params, message):
 
 
 def test_a_range_of_366_days_is_allowed(madrid):
-    client = _client(_manager_of(madrid))
+    client = _client(_staff_api(madrid))
 
     response = client.get(URL, {"from": "2024-01-01", "to": "2024-12-31"})
 
@@ -549,8 +533,8 @@ def test_a_range_of_366_days_is_allowed(madrid):
 
 
 def test_the_tablet_home_links_managers_to_the_reconciliation(madrid, new_york):
-    manager = _client(_manager_of(madrid, new_york))
-    clerk = _client(_manager_of(madrid, new_york, role=StaffMembership.Role.CLERK))
+    manager = _client(_staff_api(madrid, new_york))
+    clerk = _client(_staff_api(madrid, new_york, role=StaffMembership.Role.CLERK))
     link = f'href="{URL}"'
 
     assert text(manager.get("/store/")).count(link) == 1
@@ -609,7 +593,7 @@ def _measure(client, params):
 
 
 def test_the_page_runs_the_same_queries_for_3_or_30_orders(madrid, new_york, clerk_user):
-    client = _client(_manager_of(madrid, new_york))
+    client = _client(_staff_api(madrid, new_york))
     _grow(madrid, clerk_user, 3)
     _grow(new_york, clerk_user, 3)
 

@@ -21,42 +21,15 @@ from tests.support.api_client import Api
 from tests.support.factories import (
     CustomerFactory,
     StaffMembershipFactory,
-    StoreFactory,
     UserFactory,
 )
 from tests.support.order_rows import collected, make_order, pay, refund
+from tests.support.staff import staff_api
 
 URL = "/api/v1/reports/sales/"
 MADRID = ZoneInfo("Europe/Madrid")
 MEXICO = ZoneInfo("America/Mexico_City")
 D = Decimal
-
-
-@pytest.fixture
-def madrid(db):
-    return StoreFactory(code="MAD-01", name="Madrid Centro", timezone="Europe/Madrid")
-
-
-@pytest.fixture
-def barcelona(db):
-    return StoreFactory(code="BCN-01", name="Barcelona", timezone="Europe/Madrid")
-
-
-@pytest.fixture
-def mexico(db):
-    return StoreFactory(code="CMX-01", name="Ciudad de México", timezone="America/Mexico_City")
-
-
-@pytest.fixture
-def clerk_user(db):
-    return UserFactory()
-
-
-def manager_of(*stores, role=StaffMembership.Role.MANAGER):
-    user = UserFactory()
-    for store in stores:
-        StaffMembershipFactory(user=user, store=store, role=role)
-    return Api(user)
 
 
 def rows(response):
@@ -83,7 +56,7 @@ def test_revenue_is_what_was_taken_minus_refunds_on_the_day_of_collection(madrid
     refund(card, "10.00", at=day + timedelta(days=7))
     collected(madrid, clerk_user, ("4.00", 2, 2), at=day + timedelta(hours=1), channel="web")
 
-    api = manager_of(madrid)
+    api = staff_api(madrid)
     by_day = rows(api.get(URL, data={"from": "2025-03-10", "to": "2025-03-17", "group_by": "day"}))
     by_channel = rows(
         api.get(URL, data={"from": "2025-03-10", "to": "2025-03-10", "group_by": "channel"})
@@ -102,7 +75,7 @@ def test_only_collected_orders_count(madrid, clerk_user):
     expired = make_order(madrid, ("50.00", 1, None), status=OrderStatus.EXPIRED, created_at=at)
     pay(expired, "50.00", status=PaymentStatus.VOIDED)
 
-    api = manager_of(madrid)
+    api = staff_api(madrid)
     found = rows(api.get(URL, data={"from": "2025-03-10", "to": "2025-03-10", "group_by": "store"}))
 
     assert found == [("MAD-01", 1, "10.00", "EUR")]
@@ -113,7 +86,7 @@ def test_a_collection_late_at_night_counts_on_the_stores_local_day(madrid, mexic
     collected(mexico, clerk_user, ("7.00", 1, 1), at=datetime(2025, 3, 10, 23, 30, tzinfo=MEXICO))
     collected(madrid, clerk_user, ("3.00", 1, 1), at=datetime(2025, 3, 11, 0, 30, tzinfo=MADRID))
 
-    api = manager_of(madrid, mexico)
+    api = staff_api(madrid, mexico)
     found = rows(api.get(URL, data={"from": "2025-03-10", "to": "2025-03-11", "group_by": "day"}))
 
     assert found == [("2025-03-10", 1, "7.00", "EUR"), ("2025-03-11", 1, "3.00", "EUR")]
@@ -125,7 +98,7 @@ def test_money_is_never_added_across_currencies(madrid, mexico, clerk_user):
     collected(mexico, clerk_user, ("200.00", 1, 1), at=at, currency="MXN")
     collected(mexico, clerk_user, ("5.00", 1, 1), at=at, currency="EUR")
 
-    api = manager_of(madrid, mexico)
+    api = staff_api(madrid, mexico)
     found = rows(
         api.get(URL, data={"from": "2025-03-10", "to": "2025-03-10", "group_by": "channel"})
     )
@@ -210,7 +183,7 @@ def test_figures_equal_a_direct_sql_aggregate_on_random_histories(
     stores = [madrid, barcelona, mexico]
     first = date(2025, 3, 1)
     random_history(rng, stores, clerk_user, orders=60, first_day=first)
-    api = manager_of(madrid, mexico)  # not Barcelona
+    api = staff_api(madrid, mexico)  # not Barcelona
     managed = ["MAD-01", "CMX-01"]
 
     for group_by in ("channel", "store", "day"):
@@ -224,7 +197,7 @@ def test_figures_equal_a_direct_sql_aggregate_on_random_histories(
 
 
 def test_the_same_queries_for_few_or_many_orders(madrid, mexico, clerk_user):
-    api = manager_of(madrid, mexico)
+    api = staff_api(madrid, mexico)
     params = {"from": "2025-03-01", "to": "2025-03-12", "group_by": "day"}
 
     def measure(n, seed):
@@ -254,7 +227,7 @@ def test_a_manager_sees_only_the_stores_they_manage(madrid, barcelona, clerk_use
     collected(madrid, clerk_user, ("10.00", 1, 1), at=at)
     collected(barcelona, clerk_user, ("20.00", 1, 1), at=at)
     # A clerk at Barcelona, manager at Madrid.
-    api = manager_of(madrid)
+    api = staff_api(madrid)
     StaffMembershipFactory(user=api.user, store=barcelona, role=StaffMembership.Role.CLERK)
 
     assert rows(api.get(URL, data=PARAMS)) == [("MAD-01", 1, "10.00", "EUR")]
@@ -277,7 +250,7 @@ def test_a_superuser_sees_every_store(madrid, barcelona, clerk_user):
 
 
 def test_clerks_and_customers_are_refused_and_anonymous_callers_must_log_in(madrid):
-    clerk = manager_of(madrid, role=StaffMembership.Role.CLERK)
+    clerk = staff_api(madrid, role=StaffMembership.Role.CLERK)
     customer = Api(CustomerFactory(user=UserFactory()).user)
 
     for api in (clerk, customer):
@@ -316,7 +289,7 @@ def test_clerks_and_customers_are_refused_and_anonymous_callers_must_log_in(madr
     ],
 )
 def test_bad_queries_get_a_400_saying_what_is_wrong(madrid, params, message):
-    response = manager_of(madrid).get(URL, data=params)
+    response = staff_api(madrid).get(URL, data=params)
 
     assert response.status_code == 400
     body = response.json()
@@ -325,7 +298,7 @@ def test_bad_queries_get_a_400_saying_what_is_wrong(madrid, params, message):
 
 
 def test_a_range_of_366_days_is_accepted(madrid):
-    response = manager_of(madrid).get(
+    response = staff_api(madrid).get(
         URL, data={"from": "2024-03-10", "to": "2025-03-10", "group_by": "day"}
     )
 
