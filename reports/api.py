@@ -6,8 +6,6 @@ A store they do not manage is a 404, as on the tablet: no store is confirmed to 
 
 from datetime import date
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -16,7 +14,6 @@ from rest_framework.views import APIView
 
 from core.api import UNAUTHENTICATED, error_response
 from reports import selectors
-from stores.selectors import managed_stores
 
 MAX_DAYS = 366
 ISO_DATE = ["%Y-%m-%d"]
@@ -75,24 +72,12 @@ class SalesQuerySerializer(ReportQuerySerializer):
         return {**super().read(params), "group_by": params.get("group_by")}
 
 
-def report_scope(request, store_code: str | None) -> list:
-    """The stores the report covers: the one asked for, else every store the user manages."""
-    stores = list(managed_stores(request.user))
-    if not stores:
-        raise PermissionDenied
-    if not store_code:
-        return stores
-    chosen = [store for store in stores if store.code == store_code]
-    if not chosen:
-        raise Http404
-    return chosen
-
-
 def _query(serializer_class, request) -> tuple[list, date, date, dict]:
     query = serializer_class(request.query_params)
     query.is_valid(raise_exception=True)
     data = query.validated_data
-    return report_scope(request, data.get("store")), data["start"], data["end"], data
+    stores, chosen = selectors.managed_scope(request.user, data.get("store", ""))
+    return [chosen] if chosen else stores, data["start"], data["end"], data
 
 
 RANGE = [

@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -239,8 +240,24 @@ def follow_up_for_manager(user, follow_up_id) -> NpsFollowUp:
         follow_up_id = int(follow_up_id)
     except (TypeError, ValueError):
         raise Http404 from None
-    numbers = order_numbers_at(stores=managed_stores(user))
+    stores, _chosen = managed_scope(user)
+    numbers = order_numbers_at(stores=stores)
     follow_up = survey_follow_ups(order_numbers=numbers).filter(pk=follow_up_id).first()
     if follow_up is None:
         raise Http404
     return follow_up
+
+
+def managed_scope(user, store_code: str = "") -> tuple[list, object]:
+    """The stores ``user`` manages (every store for a superuser; PermissionDenied if none) and
+    the one chosen by ``store_code`` (None: all of them; Http404 for a store they do not
+    manage, so nothing says whether it exists)."""
+    stores = list(managed_stores(user))
+    if not stores:
+        raise PermissionDenied
+    if not store_code:
+        return stores, None
+    chosen = next((store for store in stores if store.code == store_code), None)
+    if chosen is None:
+        raise Http404("No such store")
+    return stores, chosen

@@ -8,9 +8,8 @@ from datetime import UTC, timedelta
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,9 +21,9 @@ from customers.errors import CustomerError
 from customers.selectors import customer_accesses
 from customers.services import FOLLOW_UP_NOTE_MAX, follow_up_answer
 from orders import selectors
-from reports.selectors import follow_up_for_manager
+from reports.selectors import follow_up_for_manager, managed_scope
 from reports.selectors import follow_ups as follow_up_list
-from stores.selectors import managed_stores, staff_stores
+from stores.selectors import staff_stores
 
 ACCESS_PAGE_SIZE = 50
 DEFAULT_DAYS = 7
@@ -90,18 +89,9 @@ def _default_range(stores, chosen):
 
 
 def _managed_scope(request):
-    """The stores the user manages (403 if none; every store for a superuser) and the one
-    chosen with ``?store=`` (None: all of them; 404 for a store they do not manage)."""
-    stores = list(managed_stores(request.user))
-    if not stores:
-        raise PermissionDenied
-    code = request.GET.get("store", "")
-    if not code:
-        return stores, None
-    chosen = next((s for s in stores if s.code == code), None)
-    if chosen is None:
-        raise Http404("No such store")
-    return stores, chosen
+    """The stores the user manages and the one chosen with ``?store=`` (see
+    ``reports.selectors.managed_scope``)."""
+    return managed_scope(request.user, request.GET.get("store", ""))
 
 
 def _error_text(form) -> str:
@@ -251,8 +241,8 @@ def _follow_ups_page(request, stores, chosen, status, *, errors=None, http_statu
 def follow_up_update(request, follow_up_id):
     """Mark a follow-up contacted or resolved with a note (a touchpoint on the customer's
     timeline); refused input shows the list again with the reason beside the item."""
-    stores, _chosen = _managed_scope(request)
     follow_up = follow_up_for_manager(request.user, follow_up_id)
+    stores, _chosen = _managed_scope(request)
     try:
         follow_up_answer(
             follow_up_id=follow_up.pk,
