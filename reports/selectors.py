@@ -20,6 +20,7 @@ from orders.selectors import (
     CohortFacts,
     OrderFacts,
     Takings,
+    arrivals_by_hour,
     cohort_facts,
     collected_sales,
     order_numbers_at,
@@ -261,3 +262,34 @@ def managed_scope(user, store_code: str = "") -> tuple[list, object]:
     if chosen is None:
         raise Http404("No such store")
     return stores, chosen
+
+
+# --- Arrivals at the counter ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    """Arrivals at one store: ``cells[weekday - 1][hour]`` (Monday first, local hours)."""
+
+    store: object
+    cells: list[list[int]]
+
+    @property
+    def busiest(self) -> int:
+        return max((n for row in self.cells for n in row), default=0)
+
+
+def arrival_heatmaps(*, stores, start: date, end: date) -> list[Heatmap]:
+    """Per store (in the order given), customers arriving at the counter by weekday and local
+    hour over the local days ``start`` to ``end``."""
+    counts = arrivals_by_hour(stores=stores, start=start, end=end)
+    return [
+        Heatmap(
+            store=store,
+            cells=[
+                [counts.get((store.pk, weekday, hour), 0) for hour in range(24)]
+                for weekday in range(1, 8)
+            ],
+        )
+        for store in stores
+    ]

@@ -16,7 +16,13 @@ from orders.selectors.access import (
     order_numbers_at,
     orders_by_number,
 )
-from orders.selectors.kpis import CohortFacts, OrderFacts, cohort_facts, placed_orders
+from orders.selectors.kpis import (
+    CohortFacts,
+    OrderFacts,
+    arrivals_by_hour,
+    cohort_facts,
+    placed_orders,
+)
 from orders.selectors.money import (
     AUTHORISATION_MARGIN,
     MONEY_STATUSES,
@@ -120,6 +126,7 @@ __all__ = [
     "CohortFacts",
     "OrderFacts",
     "cohort_facts",
+    "arrivals_by_hour",
     "placed_orders",
     "collected_sales",
     "ready_resends_left",

@@ -3,14 +3,16 @@ some local days, when each was placed, due, ready, announced ("I'm here") and co
 it ended, and what was handed over of what was ordered.
 
 Four queries whatever the number of orders: the orders with their first "ready" time, the
-collected orders' units, the reminders sent and the survey answers.
+collected orders' units, the reminders sent and the survey answers. And when customers come
+to the counter, by weekday and hour (for staffing it).
 """
 
 import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.db.models import F, Min, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, F, Min, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay
 
 from customers.models import NotificationKind
 from customers.selectors import sent_messages_by_order, survey_answers
@@ -95,3 +97,33 @@ def cohort_facts(*, stores, start: date, end: date) -> CohortFacts:
         for a in survey_answers(order_numbers=orders.values("number"))
     ]
     return CohortFacts(orders=facts, units=units, reminders=reminders, answers=answers)
+
+
+def arrivals_by_hour(*, stores, start: date, end: date) -> dict[tuple[int, int, int], int]:
+    """Customers arriving at the counter on the stores' local days ``start`` to ``end``:
+    {(store id, ISO weekday 1–7, local hour 0–23): orders}. An arrival is the customer's
+    "I'm here", else the handover (they were at the counter then). One query per store time
+    zone."""
+    counts: dict[tuple[int, int, int], int] = {}
+    by_zone: dict[str, list[int]] = {}
+    for store in stores:
+        by_zone.setdefault(store.timezone, []).append(store.pk)
+    arrived = Coalesce("arrived_at", "handover__collected_at")
+    for zone, store_ids in by_zone.items():
+        tz = zoneinfo.ZoneInfo(zone)
+        first, last = local_bounds(tz, start, end)
+        rows = (
+            Order.objects.filter(store_id__in=store_ids)
+            .annotate(arrival=arrived)
+            .filter(arrival__gte=first, arrival__lt=last)
+            .values(
+                "store_id",
+                weekday=ExtractIsoWeekDay("arrival", tzinfo=tz),
+                hour=ExtractHour("arrival", tzinfo=tz),
+            )
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        for row in rows:
+            counts[(row["store_id"], row["weekday"], row["hour"])] = row["n"]
+    return counts
