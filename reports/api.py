@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import UNAUTHENTICATED, error_response
+from customers.models import Channel
 from reports import selectors
 
 MAX_DAYS = 366
@@ -26,6 +27,7 @@ class ReportQuerySerializer(serializers.Serializer):
     start = serializers.DateField(input_formats=ISO_DATE)
     end = serializers.DateField(input_formats=ISO_DATE)
     store = serializers.CharField(required=False, max_length=16)
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
 
     def __init__(self, params, **kwargs):
         super().__init__(data=self.read(params), **kwargs)
@@ -36,12 +38,16 @@ class ReportQuerySerializer(serializers.Serializer):
         }
         for name in ("start", "end"):
             self.fields[name].error_messages.update(messages)
+        self.fields["channel"].error_messages["invalid_choice"] = _(
+            "channel is one of web, mobile or store."
+        )
 
     def read(self, params) -> dict:
         """The serializer's data from the query string."""
         data = {"start": params.get("from"), "end": params.get("to")}
-        if params.get("store"):
-            data["store"] = params["store"]
+        for name in ("store", "channel"):
+            if params.get(name):
+                data[name] = params[name]
         return data
 
     def validate(self, data):
@@ -91,8 +97,17 @@ RANGE = [
         description=f"Last local day (YYYY-MM-DD), included; at most {MAX_DAYS} days in all",
     ),
     OpenApiParameter("store", str, description="One store's code (default: every store)"),
+    OpenApiParameter(
+        "channel",
+        str,
+        enum=[value for value, _label in Channel.choices],
+        description="Only orders placed through this channel (default: every channel)",
+    ),
 ]
-BAD_RANGE = "invalid: a date missing or not YYYY-MM-DD, from after to, a range over 366 days"
+BAD_RANGE = (
+    "invalid: a date missing or not YYYY-MM-DD, from after to, a range over 366 days, an "
+    "unknown channel"
+)
 REFUSED = {
     400: error_response(BAD_RANGE),
     401: UNAUTHENTICATED,
@@ -142,7 +157,9 @@ class SalesReportView(APIView):
     )
     def get(self, request):
         stores, start, end, data = _query(SalesQuerySerializer, request)
-        rows = selectors.sales_by(data["group_by"], stores=stores, start=start, end=end)
+        rows = selectors.sales_by(
+            data["group_by"], stores=stores, start=start, end=end, channel=data.get("channel", "")
+        )
         return Response(
             {
                 "rows": [
@@ -256,8 +273,10 @@ class KpiReportView(APIView):
         },
     )
     def get(self, request):
-        stores, start, end, _data = _query(ReportQuerySerializer, request)
-        overall, by_store = selectors.kpis(stores=stores, start=start, end=end)
+        stores, start, end, data = _query(ReportQuerySerializer, request)
+        overall, by_store = selectors.kpis(
+            stores=stores, start=start, end=end, channel=data.get("channel", "")
+        )
         return Response(
             {
                 "overall": kpi_body(overall),

@@ -39,9 +39,12 @@ class SalesFigure(Takings):
     currency: str
 
 
-def sales_by(group_by: str, *, stores, start: date, end: date) -> list[SalesFigure]:
-    """Sales of ``stores`` from local day ``start`` to ``end`` (included) grouped by
-    ``group_by`` (one of ``SALES_KEYS``), sorted by key then currency."""
+def sales_by(
+    group_by: str, *, stores, start: date, end: date, channel: str = ""
+) -> list[SalesFigure]:
+    """Sales of ``stores`` from local day ``start`` to ``end`` (included), through
+    ``channel`` only if given, grouped by ``group_by`` (one of ``SALES_KEYS``), sorted by key
+    then currency."""
     codes = {store.pk: store.code for store in stores}
     keys = {
         "channel": lambda row: row.channel,
@@ -51,6 +54,8 @@ def sales_by(group_by: str, *, stores, start: date, end: date) -> list[SalesFigu
     key_of = keys[group_by]
     figures: dict[tuple[str, str], SalesFigure] = {}
     for row in collected_sales(stores=stores, start=start, end=end):
+        if channel and row.channel != channel:
+            continue
         key = (key_of(row), row.currency)
         figures.setdefault(key, SalesFigure(*key)).add(row)
     return [figures[key] for key in sorted(figures)]
@@ -186,10 +191,11 @@ class Kpis:
         )
 
 
-def kpis(*, stores, start: date, end: date) -> tuple[Kpis, dict[int, Kpis]]:
-    """The KPIs of the orders placed at ``stores`` on their local days ``start`` to ``end``:
-    over all of them, and per store (by id; every store asked for, even without orders)."""
-    facts = cohort_facts(stores=stores, start=start, end=end)
+def kpis(*, stores, start: date, end: date, channel: str = "") -> tuple[Kpis, dict[int, Kpis]]:
+    """The KPIs of the orders placed at ``stores`` on their local days ``start`` to ``end``
+    (through ``channel`` only, if given): over all of them, and per store (by id; every store
+    asked for, even without orders)."""
+    facts = cohort_facts(stores=stores, start=start, end=end, channel=channel)
     by_store: dict[int, list[OrderFacts]] = {store.pk: [] for store in stores}
     for order in facts.orders:
         by_store[order.store_id].append(order)

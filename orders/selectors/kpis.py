@@ -58,8 +58,11 @@ def placed_orders(*, stores, start: date, end: date):
     return Order.objects.filter(match)
 
 
-def cohort_facts(*, stores, start: date, end: date) -> CohortFacts:
+def cohort_facts(*, stores, start: date, end: date, channel: str = "") -> CohortFacts:
+    """The facts of the orders placed in the range (through ``channel`` only, if given)."""
     orders = placed_orders(stores=stores, start=start, end=end)
+    if channel:
+        orders = orders.filter(channel=channel)
     ready_at = (
         OrderEvent.objects.filter(order=OuterRef("pk"), to_status=OrderStatus.READY)
         .values("order")

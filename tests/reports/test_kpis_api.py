@@ -38,6 +38,7 @@ def an_order(
     collected=None,
     units=(1, 1),
     reason="",
+    channel="web",
 ):
     """An order placed at ``placed`` for the slot ``slot``, made ready at ``ready`` (an event),
     with the customer's "I'm here" at ``arrived`` and its handover at ``collected``; ``units``:
@@ -47,6 +48,7 @@ def an_order(
         ("10.00", units[0], units[1] if status == OrderStatus.COLLECTED else None),
         status=status,
         created_at=placed,
+        channel=channel,
     )
     order.slot_start, order.slot_end = slot, slot + timedelta(minutes=30)
     order.arrived_at, order.cancel_reason = arrived, reason
@@ -240,6 +242,7 @@ WITH cohort AS (
     LEFT JOIN orders_handover h ON h.order_id = o.id
     WHERE s.code = ANY(%(stores)s)
       AND (o.created_at AT TIME ZONE s.timezone)::date BETWEEN %(start)s AND %(end)s
+      AND (%(channel)s::text IS NULL OR o.channel = %(channel)s)
 )
 SELECT
     count(*),
@@ -258,9 +261,9 @@ FROM cohort
 """
 
 
-def direct_sql(stores, start, end):
+def direct_sql(stores, start, end, channel=None):
     with connection.cursor() as cursor:
-        cursor.execute(DIRECT, {"stores": stores, "start": start, "end": end})
+        cursor.execute(DIRECT, {"stores": stores, "start": start, "end": end, "channel": channel})
         return cursor.fetchone()
 
 
@@ -294,6 +297,7 @@ def random_history(rng, stores, clerk, *, orders, first_day):
         an_order(
             store,
             clerk,
+            channel=rng.choice(["web", "mobile", "store"]),
             placed=placed,
             slot=slot,
             status=status,
@@ -311,16 +315,19 @@ def test_kpis_equal_direct_sql_on_random_histories(seed, madrid, barcelona, cler
     random_history(rng, [madrid, barcelona], clerk_user, orders=80, first_day=date(2025, 3, 1))
     api = staff_api(madrid, barcelona)
 
-    for start, end, codes in [
-        (date(2025, 3, 1), date(2025, 3, 6), ["BCN-01", "MAD-01"]),
-        (date(2025, 3, 2), date(2025, 3, 3), ["MAD-01"]),
+    for start, end, codes, channel in [
+        (date(2025, 3, 1), date(2025, 3, 6), ["BCN-01", "MAD-01"], None),
+        (date(2025, 3, 2), date(2025, 3, 3), ["MAD-01"], None),
+        (date(2025, 3, 1), date(2025, 3, 6), ["BCN-01", "MAD-01"], "mobile"),
     ]:
         params = {"from": start.isoformat(), "to": end.isoformat()}
         if len(codes) == 1:
             params["store"] = codes[0]
+        if channel:
+            params["channel"] = channel
         kpis = api.get(URL, data=params).json()["overall"]
         (n, ready, on_time, expired, cancelled, lead_p90, wait_p90, fill) = direct_sql(
-            codes, start, end
+            codes, start, end, channel
         )
 
         assert kpis["orders"] == n > 0

@@ -115,7 +115,7 @@ DIRECT_KEYS = {
 }
 
 
-def direct_sql(group_by, start, end, store_codes):
+def direct_sql(group_by, start, end, store_codes, channel=None):
     """Collected orders and taken − refunded per key and currency, straight from the tables."""
     key = DIRECT_KEYS[group_by]
     sql = f"""
@@ -132,11 +132,12 @@ def direct_sql(group_by, start, end, store_codes):
         WHERE o.status = 'collected'
           AND (h.collected_at AT TIME ZONE s.timezone)::date BETWEEN %s AND %s
           AND s.code = ANY(%s)
+          AND (%s::text IS NULL OR o.channel = %s)
         GROUP BY 1, o.currency
         ORDER BY 1, o.currency
     """  # noqa: S608 (the key is one of three fixed expressions)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [start, end, list(store_codes)])
+        cursor.execute(sql, [start, end, list(store_codes), channel, channel])
         return [(k, n, f"{amount:.2f}", currency) for k, n, amount, currency in cursor.fetchall()]
 
 
@@ -193,6 +194,9 @@ def test_figures_equal_a_direct_sql_aggregate_on_random_histories(
             assert rows(api.get(URL, data=params)) == expected, (group_by, start, end)
             one = rows(api.get(URL, data={**params, "store": "CMX-01"}))
             assert one == direct_sql(group_by, start, end, ["CMX-01"])
+            for channel in ("web", "mobile", "store"):
+                through = rows(api.get(URL, data={**params, "channel": channel}))
+                assert through == direct_sql(group_by, start, end, managed, channel)
     assert direct_sql("store", first, first + timedelta(days=11), managed)  # not empty
 
 
@@ -274,6 +278,10 @@ def test_clerks_and_customers_are_refused_and_anonymous_callers_must_log_in(madr
         ({"from": "2024-03-09", "to": "2025-03-10", "group_by": "day"}, "at most 366 days"),
         ({"from": "2025-03-10", "to": "2025-03-10"}, "Say how to group the rows"),
         ({"from": "2025-03-10", "to": "2025-03-10", "group_by": "week"}, "one of channel"),
+        (
+            {"from": "2025-03-10", "to": "2025-03-10", "group_by": "day", "channel": "fax"},
+            "channel is one of web, mobile or store.",
+        ),
         ({"from": "2025-03-10", "to": "2025-03-10", "group_by": "day", "store": "X" * 40}, ""),
     ],
     ids=[
@@ -285,6 +293,7 @@ def test_clerks_and_customers_are_refused_and_anonymous_callers_must_log_in(madr
         "367-days",
         "no-group",
         "bad-group",
+        "bad-channel",
         "long-store",
     ],
 )
