@@ -2,14 +2,12 @@
 the log of who opened which customer's record at the tablet, and the follow-ups of unhappy
 customers."""
 
-import csv
 from datetime import UTC, timedelta
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,6 +21,7 @@ from customers.services import FOLLOW_UP_NOTE_MAX, follow_up_answer
 from orders import selectors
 from reports.selectors import follow_up_for_manager, managed_scope
 from reports.selectors import follow_ups as follow_up_list
+from reports.web import csv_download
 from stores.selectors import staff_stores
 
 ACCESS_PAGE_SIZE = 50
@@ -176,34 +175,26 @@ def customer_access(request):
     return render(request, "manage/customer_access.html", context)
 
 
-def _cell(value: str) -> str:
-    # A spreadsheet would run a cell starting like a formula.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def _csv(report, start, end, chosen) -> HttpResponse:
+def _csv(report, start, end, chosen):
     scope = f"-{chosen.code}" if chosen else ""
-    filename = f"reconciliation{scope}-{start.isoformat()}-{end.isoformat()}.csv"
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in report.rows:
-        writer.writerow(
-            [
-                row.day.isoformat(),
-                _cell(row.store.code),
-                row.currency,
-                str(row.online_captured),
-                str(row.in_store_card),
-                str(row.in_store_cash),
-                str(row.refunded_online),
-                str(row.refunded_counter),
-                str(row.net),
-                str(row.orders_collected),
-            ]
-        )
-    return response
+    rows = (
+        [
+            row.day.isoformat(),
+            row.store.code,
+            row.currency,
+            row.online_captured,
+            row.in_store_card,
+            row.in_store_cash,
+            row.refunded_online,
+            row.refunded_counter,
+            row.net,
+            row.orders_collected,
+        ]
+        for row in report.rows
+    )
+    return csv_download(
+        f"reconciliation{scope}-{start.isoformat()}-{end.isoformat()}.csv", CSV_COLUMNS, rows
+    )
 
 
 @login_required
