@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection
 
-from orders.models import Handover, OrderStatus
+from orders.models import OrderStatus
 from reports.selectors import arrival_heatmaps
-from tests.support.order_rows import make_order
+from tests.support.order_rows import hand_over, make_order
 
 MADRID = ZoneInfo("Europe/Madrid")
 MEXICO = ZoneInfo("America/Mexico_City")
@@ -26,15 +26,7 @@ def came(store, clerk, *, arrived=None, collected=None):
         order.arrived_at = arrived
         order.save(update_fields=["arrived_at"])
     if collected:
-        Handover.objects.create(
-            order=order,
-            collector="customer",
-            collector_name="Ana",
-            verified_by="code",
-            clerk=clerk,
-            device="test",
-            collected_at=collected,
-        )
+        hand_over(order, clerk, at=collected)
     return order
 
 

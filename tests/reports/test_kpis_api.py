@@ -14,10 +14,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from customers.models import Notification, NotificationKind, NpsAnswer
-from orders.models import Handover, OrderEvent, OrderStatus
+from orders.models import OrderEvent, OrderStatus
 from stores.models import StaffMembership
 from tests.support.api_client import Api
-from tests.support.order_rows import make_order
+from tests.support.order_rows import hand_over, make_order
 from tests.support.staff import staff_api
 
 URL = "/api/v1/reports/kpis/"
@@ -64,15 +64,7 @@ def an_order(
                 created_at=at,
             )
     if collected:
-        Handover.objects.create(
-            order=order,
-            collector="customer",
-            collector_name="Ana",
-            verified_by="code",
-            clerk=clerk,
-            device="test",
-            collected_at=collected,
-        )
+        hand_over(order, clerk, at=collected)
     return order
 
 

@@ -114,7 +114,13 @@ def collected(
     pay_kw.setdefault("captured_at", at)
     pay_kw.setdefault("provider", "stripe" if via == PaymentMethod.ONLINE else "in_store")
     payment = pay(order, amount, **pay_kw)
-    Handover.objects.create(
+    hand_over(order, clerk, at=at)
+    return order, payment
+
+
+def hand_over(order, clerk, *, at) -> Handover:
+    """The order's handover to its customer by ``clerk`` at ``at`` (the proof of collection)."""
+    return Handover.objects.create(
         order=order,
         collector=Handover.Collector.CUSTOMER,
         collector_name="Ana",
@@ -123,4 +129,3 @@ def collected(
         device="test",
         collected_at=at,
     )
-    return order, payment
